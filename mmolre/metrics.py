@@ -1,0 +1,96 @@
+"""The one metrics module: sentiment (MSA) and emotion (MER) metrics exactly as the field reports them.
+
+Sentiment (CMU-MOSI / CMU-MOSEI, labels in [-3, 3]):
+- Has0 Acc-2 / F1: truth >= 0 vs prediction >= 0, on all samples.
+- Non0 Acc-2 / F1: samples with truth == 0 dropped, then truth > 0 vs prediction > 0.
+- F1 is scikit-learn's weighted F1 with arguments (y_true, y_pred).
+- Acc-7 / Acc-5: clip both to [-3, 3] / [-2, 2], round with numpy (half to even), compare.
+- MAE on raw (unclipped) predictions; Corr = Pearson correlation.
+
+Emotions (CMU-MOSEI, multi-label over :data:`mmolre.dataset.EMOTIONS`): an emotion is present when its
+intensity is > 0 and predicted present when sigmoid(logit) >= 0.5. Per emotion: weighted accuracy
+WA = (TP * N / P + TN) / (2N) (the mean of TPR and TNR) and weighted F1; plus their means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from .dataset import EMOTIONS
+
+SENTIMENT_METRICS: tuple[str, ...] = ("acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc5", "acc7", "mae", "corr")
+EMOTION_SUMMARY: tuple[str, ...] = ("wa", "f1")
+CONDITIONS: tuple[str, ...] = ("a", "t", "v", "at", "av", "tv", "atv")
+"""Fixed incomplete-modality test conditions (a = audio, t = text, v = vision)."""
+
+
+def _as_array(values: Iterable[float] | np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return array
+
+
+def _class_accuracy(truth: np.ndarray, pred: np.ndarray, low: float, high: float) -> float:
+    return float(np.mean(np.round(np.clip(truth, low, high)) == np.round(np.clip(pred, low, high))))
+
+
+def sentiment_metrics(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """All MSA metrics for continuous sentiment in [-3, 3]; keys are :data:`SENTIMENT_METRICS`."""
+    truth = _as_array(y_true, "y_true").reshape(-1)
+    pred = _as_array(y_pred, "y_pred").reshape(-1)
+    if truth.shape != pred.shape or truth.size == 0:
+        raise ValueError(f"y_true and y_pred must be non-empty and equally long, got {truth.size} and {pred.size}")
+    has0_true, has0_pred = truth >= 0, pred >= 0
+    nonzero = truth != 0
+    non0_true, non0_pred = truth[nonzero] > 0, pred[nonzero] > 0
+    if truth.std() > 0 and pred.std() > 0:
+        corr = float(np.corrcoef(truth, pred)[0, 1])
+    else:
+        corr = float("nan")
+    return {
+        "acc2_has0": float(np.mean(has0_true == has0_pred)),
+        "f1_has0": float(f1_score(has0_true, has0_pred, average="weighted")),
+        "acc2_non0": float(np.mean(non0_true == non0_pred)) if nonzero.any() else float("nan"),
+        "f1_non0": float(f1_score(non0_true, non0_pred, average="weighted")) if nonzero.any() else float("nan"),
+        "acc5": _class_accuracy(truth, pred, -2.0, 2.0),
+        "acc7": _class_accuracy(truth, pred, -3.0, 3.0),
+        "mae": float(np.mean(np.abs(truth - pred))),
+        "corr": corr,
+    }
+
+
+def weighted_accuracy(present_true: np.ndarray, present_pred: np.ndarray) -> float:
+    """WA = (TP * N / P + TN) / (2N) for boolean arrays; NaN when one class is absent from the truth."""
+    truth = np.asarray(present_true, dtype=bool)
+    pred = np.asarray(present_pred, dtype=bool)
+    positives, negatives = int(truth.sum()), int((~truth).sum())
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    true_pos = int((truth & pred).sum())
+    true_neg = int((~truth & ~pred).sum())
+    return (true_pos * negatives / positives + true_neg) / (2 * negatives)
+
+
+def emotion_metrics(intensities: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """Per-emotion WA and weighted F1 (keys ``wa_<emotion>``, ``f1_<emotion>``) and their means ``wa``, ``f1``.
+
+    ``intensities`` are the annotated intensities (present when > 0); ``logits`` are raw model outputs
+    (present when sigmoid >= 0.5, i.e. logit >= 0).
+    """
+    truth = _as_array(intensities, "intensities")
+    scores = _as_array(logits, "logits")
+    expected = (truth.shape[0], len(EMOTIONS))
+    if truth.ndim != 2 or truth.shape != expected or scores.shape != expected:
+        raise ValueError(f"intensities and logits must both have shape (n, {len(EMOTIONS)}), got {truth.shape} and {scores.shape}")
+    present, predicted = truth > 0, scores >= 0
+    result: dict[str, float] = {}
+    for column, emotion in enumerate(EMOTIONS):
+        result[f"wa_{emotion}"] = weighted_accuracy(present[:, column], predicted[:, column])
+        result[f"f1_{emotion}"] = float(f1_score(present[:, column], predicted[:, column], average="weighted"))
+    result["wa"] = float(np.nanmean([result[f"wa_{e}"] for e in EMOTIONS]))
+    result["f1"] = float(np.mean([result[f"f1_{e}"] for e in EMOTIONS]))
+    return result

@@ -1,0 +1,35 @@
+"""Project paths, resolved from the package location (never from the current directory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+PARAMS_DIR = PROJECT_ROOT / "params"
+
+DATA_DIR_ENV = "MMOLRE_DATA_DIR"
+REPORTS_DIR_ENV = "MMOLRE_REPORTS_DIR"
+CACHE_DIR_ENV = "MMOLRE_CACHE_DIR"
+
+
+def reports_dir() -> Path:
+    """Root of generated reports: ``$MMOLRE_REPORTS_DIR`` or ``<project>/reports``."""
+    return Path(os.environ.get(REPORTS_DIR_ENV) or PROJECT_ROOT / "reports")
+
+
+def cache_dir() -> Path:
+    """Where encoded features and other derived files are cached: ``$MMOLRE_CACHE_DIR`` or ``<project>/.cache``."""
+    path = Path(os.environ.get(CACHE_DIR_ENV) or PROJECT_ROOT / ".cache")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir(override: str | os.PathLike | None = None) -> Path | None:
+    """The directory holding the real benchmark files (``mosi/``, ``mosei/``), or None when none is set.
+
+    ``override`` (a notebook parameter) wins over ``$MMOLRE_DATA_DIR``; empty strings count as unset.
+    """
+    value = str(override) if override else os.environ.get(DATA_DIR_ENV, "")
+    return Path(value).expanduser().resolve() if value else None
