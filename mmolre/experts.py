@@ -4,11 +4,16 @@ An expert maps ``(..., L, d_in)`` to ``(..., L, d_out)`` through a rank-``r`` bo
 with kernel ``k`` from ``d_in`` down to ``r`` (factor ``A``), then a kernel-1 convolution from ``r`` up to
 ``d_out`` (factor ``B``). With ``k == 1`` this is exactly a LoRA update ``B @ A``; with ``r == d`` it is the
 full-rank expert of the same shape. Both factors are registered ``nn.Parameter`` objects.
+
+:class:`TaskMixture` is the one mixture layer built from these experts: per task a router over ``N`` shared
+experts plus an optional gated task-specific expert. MMoLRE, its ablations and the MoE / MMoE baselines are
+all configurations of it (see :mod:`mmolre.models`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,3 +76,123 @@ class LowRankExpert(nn.Module):
     def flops_per_token(self) -> int:
         """Multiply-accumulate count per sequence position (one MAC = 2 FLOPs)."""
         return 2 * (self.rank * self.in_dim * self.kernel_size + self.out_dim * self.rank)
+
+
+class TaskMixture(nn.Module):
+    """Mixture of ``N`` shared low-rank experts plus one gated task-specific expert per task.
+
+    For task ``t`` with input ``x_t`` of shape ``(B, L, d)``, at every position::
+
+        y_t = sum_i w_{t,i}(x_t) * E_i(x_t) + g_t(x_t) * S_t(x_t)
+
+    - ``w_t``: router of task ``t`` (a linear map ``d -> N``) followed by a noisy top-k softmax: Gaussian noise
+      of std ``router_noise`` is added to the logits in training only, all but the ``top_k`` largest logits are
+      dropped, the rest are softmax-normalised (``top_k=None`` keeps all: a dense softmax gate).
+      ``shared_router=True`` uses one router for all tasks (classic MoE).
+    - ``S_t``: task-specific expert of rank ``specific_rank`` with a learned per-position sigmoid gate ``g_t``
+      (``specific_rank=None`` drops it; ``shared_ranks=()`` drops the shared experts).
+    - Experts are linear, so all of them are evaluated densely and the sparse weights are applied afterwards;
+      when several tasks receive the very same tensor, the shared experts run on it once.
+
+    ``forward`` returns ``(outputs, aux_loss)``; ``aux_loss`` is ``load_balance`` times the sum over routers
+    of the squared coefficient of variation of the per-expert importance (total routing weight in the batch),
+    which is zero when every expert gets the same share. The mean routing weights of the last forward are kept
+    per task (see :meth:`routing_weights`).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        tasks: Sequence[str],
+        shared_ranks: Sequence[int],
+        specific_rank: int | None,
+        top_k: int | None = None,
+        router_noise: float = 0.0,
+        load_balance: float = 0.0,
+        kernel_size: int = 3,
+        dropout: float = 0.0,
+        shared_router: bool = False,
+    ) -> None:
+        super().__init__()
+        self.tasks = tuple(tasks)
+        if not self.tasks or len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"tasks must be a non-empty sequence of distinct names, got {tasks!r}")
+        if not shared_ranks and specific_rank is None:
+            raise ValueError("a mixture needs shared experts (shared_ranks) or a task-specific expert (specific_rank)")
+        if top_k is not None and not 1 <= top_k:
+            raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+        if router_noise < 0 or load_balance < 0:
+            raise ValueError(f"router_noise and load_balance must be >= 0, got {router_noise}, {load_balance}")
+        self.dim = dim
+        self.top_k = top_k
+        self.router_noise = router_noise
+        self.load_balance = load_balance
+        self.shared_router = shared_router
+        n_shared = len(shared_ranks)
+        self.shared_experts = nn.ModuleList(
+            LowRankExpert(dim, rank, kernel_size=kernel_size, dropout=dropout) for rank in shared_ranks
+        )
+        router_names = ("all",) if shared_router else self.tasks
+        # A single shared expert always gets weight 1, so it needs no router.
+        self.routers = nn.ModuleDict({t: nn.Linear(dim, n_shared) for t in router_names} if n_shared > 1 else {})
+        if specific_rank is None:
+            self.specific_experts = nn.ModuleDict()
+            self.gates = nn.ModuleDict()
+        else:
+            self.specific_experts = nn.ModuleDict(
+                {t: LowRankExpert(dim, specific_rank, kernel_size=kernel_size, dropout=dropout) for t in self.tasks}
+            )
+            self.gates = nn.ModuleDict({t: nn.Linear(dim, 1) for t in self.tasks})
+        self._last_weights: dict[str, torch.Tensor] = {}
+
+    @property
+    def n_shared(self) -> int:
+        return len(self.shared_experts)
+
+    def _route(self, task: str, x: torch.Tensor) -> torch.Tensor:
+        """Routing weights ``(B, L, N)`` of ``task`` for input ``x``; each position sums to 1."""
+        if not self.routers:
+            return x.new_ones(*x.shape[:-1], self.n_shared)
+        logits = self.routers["all" if self.shared_router else task](x)
+        if self.training and self.router_noise > 0:
+            logits = logits + self.router_noise * torch.randn_like(logits)
+        if self.top_k is not None and self.top_k < self.n_shared:
+            kth = logits.topk(self.top_k, dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        return logits.softmax(dim=-1)
+
+    def _balance(self, weights: torch.Tensor) -> torch.Tensor:
+        importance = weights.reshape(-1, weights.shape[-1]).sum(dim=0)
+        if importance.numel() < 2:
+            return importance.new_zeros(())
+        return importance.var(unbiased=False) / (importance.mean() ** 2 + 1e-9)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Map ``{task: (B, L, d)}`` to ``{task: (B, L, d)}`` and the load-balance auxiliary loss."""
+        if set(inputs) != set(self.tasks):
+            raise ValueError(f"mixture expects inputs for tasks {self.tasks}, got {tuple(inputs)}")
+        first = inputs[self.tasks[0]]
+        aux = first.new_zeros(())
+        outputs: dict[str, torch.Tensor] = {}
+        expert_cache: dict[int, torch.Tensor] = {}
+        for task in self.tasks:
+            x = inputs[task]
+            if x.ndim != 3 or x.shape[-1] != self.dim:
+                raise ValueError(f"mixture input for {task!r} must be (B, L, {self.dim}), got {tuple(x.shape)}")
+            out = torch.zeros_like(x)
+            if self.n_shared:
+                if id(x) not in expert_cache:
+                    expert_cache[id(x)] = torch.stack([expert(x) for expert in self.shared_experts], dim=-1)
+                weights = self._route(task, x)
+                out = out + (expert_cache[id(x)] * weights.unsqueeze(-2)).sum(dim=-1)
+                self._last_weights[task] = weights.detach().reshape(-1, self.n_shared).mean(dim=0)
+                aux = aux + self._balance(weights)
+            if task in self.specific_experts:
+                gate = torch.sigmoid(self.gates[task](x))
+                out = out + gate * self.specific_experts[task](x)
+            outputs[task] = out
+        return outputs, self.load_balance * aux
+
+    def routing_weights(self) -> dict[str, torch.Tensor]:
+        """Mean routing weight per shared expert in the last forward, per task (empty without shared experts)."""
+        return dict(self._last_weights)
