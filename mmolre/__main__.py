@@ -1,0 +1,49 @@
+"""Command line: ``python -m mmolre {reports,check-notebooks,normalize-notebooks}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .paths import NOTEBOOKS_DIR
+from .runner import RunnerError, discover_notebooks, normalize_notebook, notebook_problems, run_reports
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mmolre", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    reports = commands.add_parser("reports", help="execute the notebooks into reports/<profile>/")
+    reports.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
+    reports.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="notebook stems to run, e.g. 01_data")
+    check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
+    normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
+    for sub in (reports, check, normalize):
+        sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "reports":
+            run_reports(args.params, args.only, args.notebooks_dir)
+            return 0
+        notebooks = discover_notebooks(args.notebooks_dir)
+        if args.command == "normalize-notebooks":
+            for path in notebooks:
+                if normalize_notebook(path):
+                    print(f"normalized kernelspec of {path.name}")
+            return 0
+        problems = [problem for path in notebooks for problem in notebook_problems(path)]
+        print("\n".join(problems) if problems else f"{len(notebooks)} notebooks OK")
+        return 1 if problems else 0
+    except RunnerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

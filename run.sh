@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The two commands of this repository; each sets everything up first (a .venv next to this file).
+#   ./run.sh reports [-f params/X.yaml] [--only 01_data ...]   execute the notebooks into reports/<profile>/
+#   ./run.sh test [pytest args]      pytest tests/ and every notebook with nbval (args replace 'tests/ notebooks/')
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STAMP="$VENV/.mmolre-pyproject.sha256"
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+setup() {
+    if [[ ! -x "$PY" ]]; then
+        local base
+        base="$(command -v python3.11 || command -v python3 || true)"
+        [[ -n "$base" ]] || die "python3.11 (or python3 >= 3.11) is required"
+        "$base" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            || die "$base is Python $("$base" -c 'import platform; print(platform.python_version())'); 3.11+ is required"
+        echo "run.sh: creating $VENV with $base"
+        "$base" -m venv "$VENV"
+    fi
+    local want
+    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
+        echo "run.sh: installing the package and its pinned dependencies into $VENV (first run takes a few minutes)"
+        "$PY" -m pip install --quiet -e "$ROOT"
+        echo "$want" > "$STAMP"
+    fi
+    # The Jupyter kernel "python3" must be this venv's interpreter (papermill and nbval both use it).
+    export PATH="$VENV/bin:$PATH" JUPYTER_PREFER_ENV_PATH=1
+    "$PY" -c 'from mmolre.runner import check_kernel; check_kernel()' 2>/dev/null \
+        || "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null
+    "$PY" -c 'from mmolre.runner import check_kernel; check_kernel()'
+}
+
+# pytest exits 5 when it collects nothing: that is a broken setup, not a pass.
+run_pytest() {
+    local status=0
+    "$PY" -m pytest "$@" || status=$?
+    if [[ $status -eq 5 ]]; then
+        die "pytest collected no tests for: $* (exit code 5)"
+    fi
+    return "$status"
+}
+
+cd "$ROOT"
+command="${1:-}"
+[[ $# -gt 0 ]] && shift
+case "$command" in
+    reports)
+        setup
+        exec "$PY" -m mmolre reports "$@"
+        ;;
+    test)
+        setup
+        # Tests never touch reports/: every report goes to a throw-away folder.
+        MMOLRE_REPORTS_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mmolre-reports.XXXXXX")"
+        export MMOLRE_REPORTS_DIR
+        trap 'rm -rf "$MMOLRE_REPORTS_DIR"' EXIT
+        if [[ $# -eq 0 ]]; then set -- tests/ notebooks/; fi
+        run_pytest --nbval-lax --nbval-current-env "$@"
+        echo "run.sh: all tests passed"
+        ;;
+    *)
+        die "usage: ./run.sh reports [-f params/X.yaml] [--only NOTEBOOK ...] | ./run.sh test [pytest args]"
+        ;;
+esac

@@ -1,0 +1,56 @@
+"""Atomic report writing and the mean ± std seed table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from mmolre.reporting import Reporter, atomic_write, mean_std
+
+
+def _fail(tmp: Path) -> None:
+    tmp.write_text("half a tab", encoding="utf-8")
+    raise OSError("disk full")
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "table.csv"
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, _fail)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_failed_write_keeps_previous_file(tmp_path: Path) -> None:
+    target = atomic_write(tmp_path / "table.csv", lambda tmp: tmp.write_text("good\n", encoding="utf-8"))
+    with pytest.raises(OSError):
+        atomic_write(target, _fail)
+    assert target.read_text(encoding="utf-8") == "good\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_mean_std_table() -> None:
+    frame = pd.DataFrame({"model": ["a", "a", "a", "b"], "seed": [1, 2, 3, 1], "mae": [1.0, 2.0, 3.0, 0.5]})
+    table = mean_std(frame, ["model"], ["mae"])
+    assert table.to_dict("records") == [
+        {"model": "a", "mae": "2.000 ± 1.000", "seeds": 3},
+        {"model": "b", "mae": "0.500 ± 0.000", "seeds": 1},
+    ]
+
+
+def test_reporter_writes_under_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path))
+    reporter = Reporter("quick", "01_data")
+    csv = reporter.table(pd.DataFrame({"x": [1.5]}), "sizes")
+    assert csv == tmp_path / "quick" / "tables" / "sizes.csv"
+    assert "1.5000" in (tmp_path / "quick" / "tables" / "sizes.md").read_text(encoding="utf-8")
+    fig, _ = plt.subplots()
+    assert reporter.figure(fig, "plot").stat().st_size > 0
+    plt.close(fig)
+    assert '"n": 3' in reporter.json({"n": 3}, "summary").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="plain name"):
+        reporter.table(pd.DataFrame(), "../escape")
+    with pytest.raises(ValueError, match="plain name"):
+        Reporter("a/b")

@@ -1,0 +1,144 @@
+"""The papermill runner: validation before execution, failure handling, an end-to-end tiny run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mmolre.__main__ import main
+from mmolre.runner import (
+    RunnerError,
+    check_kernel,
+    discover_notebooks,
+    normalize_notebook,
+    notebook_problems,
+    plan_run,
+    run_reports,
+)
+
+PARAMS = 'profile: str = "default"  # reports/<profile>/\nscale: int = 2  # multiplier\n'
+WORK = (
+    "import json, sys\n"
+    "from mmolre.reporting import Reporter\n"
+    "Reporter(profile).json({'value': 21 * scale, 'prefix': sys.prefix}, 'tiny')\n"
+)
+
+
+def make_notebook(folder: Path, name: str, cells: list[tuple[str, list[str]]], kernel: str = "python3") -> Path:
+    """Write a notebook of (source, tags) code cells."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": tags}) for source, tags in cells]
+    path = folder / name
+    nbformat.write(notebook, str(path))
+    return path
+
+
+@pytest.fixture()
+def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "reports"
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(root))
+    return root
+
+
+@pytest.fixture()
+def notebooks(tmp_path: Path) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    make_notebook(folder, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (WORK, [])])
+    return folder
+
+
+def test_discovery_ignores_non_numbered(notebooks: Path) -> None:
+    make_notebook(notebooks, "scratch.ipynb", [(PARAMS, ["parameters"])])
+    assert [path.name for path in discover_notebooks(notebooks)] == ["01_tiny.ipynb"]
+
+
+def test_unknown_parameter_refused_before_execution(notebooks: Path, reports: Path) -> None:
+    with pytest.raises(RunnerError, match=r"01_tiny\.ipynb.*'scael'.*profile, scale"):
+        plan_run({"01_tiny": {"scael": 3}}, notebooks_dir=notebooks)
+    with pytest.raises(RunnerError, match="scael"):
+        plan_run({"common": {"scael": 3}}, notebooks_dir=notebooks)
+    assert not reports.exists()
+
+
+def test_unknown_notebook_refused(notebooks: Path) -> None:
+    with pytest.raises(RunnerError, match=r"02_missing.*01_tiny"):
+        plan_run({"02_missing": {"scale": 1}}, notebooks_dir=notebooks)
+    with pytest.raises(RunnerError, match=r"02_missing"):
+        plan_run({}, only=["02_missing"], notebooks_dir=notebooks)
+
+
+def test_profile_only_at_top_level(notebooks: Path) -> None:
+    with pytest.raises(RunnerError, match="top level"):
+        plan_run({"common": {"profile": "x"}}, notebooks_dir=notebooks)
+    with pytest.raises(ValueError, match="plain name"):
+        plan_run({"profile": "../escape"}, notebooks_dir=notebooks)
+
+
+def test_plan_injects_profile_common_and_overrides(notebooks: Path) -> None:
+    plan = plan_run({"profile": "p", "common": {"scale": 3}, "01_tiny": {"scale": 5}}, notebooks_dir=notebooks)
+    assert plan.profile == "p"
+    assert plan.parameters == {"01_tiny": {"profile": "p", "scale": 5}}
+
+
+def test_notebook_without_parameters_cell_refused(notebooks: Path) -> None:
+    make_notebook(notebooks, "02_untagged.ipynb", [(PARAMS, [])])
+    with pytest.raises(RunnerError, match=r"02_untagged\.ipynb: 0 cells tagged 'parameters'"):
+        plan_run({}, notebooks_dir=notebooks)
+
+
+def test_hygiene_problems_and_normalize(notebooks: Path) -> None:
+    path = make_notebook(notebooks, "02_dirty.ipynb", [("x = 1", ["parameters"])], kernel="python3.11")
+    notebook = nbformat.read(str(path), as_version=4)
+    notebook.cells[0].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    nbformat.write(notebook, str(path))
+    problems = " | ".join(notebook_problems(path))
+    assert "kernelspec is 'python3.11'" in problems
+    assert "stored outputs" in problems
+    assert normalize_notebook(path) is True
+    assert normalize_notebook(path) is False
+    problems = " | ".join(notebook_problems(path))
+    assert "kernelspec" not in problems
+    assert "does not define `profile" in problems and "stored outputs" in problems
+    assert notebook_problems(notebooks / "01_tiny.ipynb") == []
+
+
+def test_kernel_is_this_environment() -> None:
+    check_kernel()  # raises when "python3" would start another interpreter
+
+
+def test_tiny_notebook_runs_end_to_end(notebooks: Path, reports: Path, tmp_path: Path) -> None:
+    params = tmp_path / "tiny.yaml"
+    params.write_text("profile: tiny\ncommon:\n  scale: 3\n", encoding="utf-8")
+    runs = run_reports(params, notebooks_dir=notebooks, echo=False)
+    assert [run.notebook for run in runs] == ["01_tiny"]
+    result = (reports / "tiny" / "results" / "tiny.json").read_text(encoding="utf-8")
+    assert '"value": 63' in result
+    assert f'"prefix": "{sys.prefix}"' in result  # the kernel ran in this very environment
+    executed = nbformat.read(str(reports / "tiny" / "notebooks" / "01_tiny.ipynb"), as_version=4)
+    assert any("injected-parameters" in cell.metadata.get("tags", []) for cell in executed.cells)
+    index = (reports / "tiny" / "README.md").read_text(encoding="utf-8")
+    assert "[01_tiny.ipynb](notebooks/01_tiny.ipynb)" in index
+
+
+def test_failing_notebook_names_cell_and_keeps_previous_output(notebooks: Path, reports: Path) -> None:
+    run_reports(None, notebooks_dir=notebooks, echo=False)
+    good = reports / "default" / "notebooks" / "01_tiny.ipynb"
+    before = good.read_bytes()
+    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), ("y = 1", []), ("raise ValueError('boom')", [])])
+    with pytest.raises(RunnerError, match=r"01_tiny\.ipynb failed in cell \[4\] \(starting \"raise ValueError\('boom'\)\"\): ValueError: boom"):
+        run_reports(None, notebooks_dir=notebooks, echo=False)
+    assert good.read_bytes() == before
+    leftovers = sorted(path.name for path in good.parent.iterdir())
+    assert leftovers == ["01_tiny.failed.ipynb", "01_tiny.ipynb"]
+
+
+def test_cli_exit_codes(notebooks: Path, reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reports", "--only", "nope", "--notebooks-dir", str(notebooks)]) == 1
+    assert "unknown notebook(s) ['nope']" in capsys.readouterr().err
+    assert main(["check-notebooks", "--notebooks-dir", str(notebooks)]) == 0
+    assert "1 notebooks OK" in capsys.readouterr().out
