@@ -1,0 +1,139 @@
+"""Model registry, forward contract, masking, gradients and counting helpers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mmolre.models import (
+    COMPONENTS,
+    MODEL_NAMES,
+    TASKS,
+    ModelConfig,
+    build_model,
+    count_flops,
+    count_parameters,
+    example_batch,
+    flop_breakdown,
+    parameter_breakdown,
+)
+
+DIMS = {"text": 10, "audio": 5, "vision": 7}
+CONFIG = ModelConfig(dim=16, n_shared=3, shared_ranks=(2, 4), specific_rank=4, top_k=2, dropout=0.0)
+
+
+def _tasks(name: str) -> tuple[str, ...]:
+    return ("emotion",) if name == "single_task" else TASKS
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_parameter_is_registered_and_trained(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, DIMS, _tasks(name), CONFIG).train()
+    state = model.state_dict()
+    experts = [n for n, _ in model.named_modules() if n.endswith(("shared_experts.0", "specific_experts.emotion"))]
+    assert experts, "model has no experts"
+    for expert in experts:
+        assert f"{expert}.A" in state and f"{expert}.B" in state
+    out = model(example_batch(DIMS, batch_size=8, seq_len=4))
+    loss = sum(v.pow(2).mean() for k, v in out.items() if k != "aux_loss") + out["aux_loss"]
+    loss.backward()
+    for parameter_name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("length", [1, 6])
+def test_output_contract(name: str, length: int) -> None:
+    tasks = _tasks(name)
+    out = build_model(name, DIMS, tasks, CONFIG)(example_batch(DIMS, batch_size=3, seq_len=length))
+    expected = {"sentiment": (3,), "emotion": (3, 6), "aux_loss": ()}
+    assert {k: tuple(v.shape) for k, v in out.items()} == {k: expected[k] for k in (*tasks, "aux_loss")}
+
+
+def test_missing_modality_does_not_influence_the_sample() -> None:
+    torch.manual_seed(0)
+    model = build_model("mmolre", DIMS, TASKS, CONFIG).eval()
+    batch = example_batch(DIMS, batch_size=4, seq_len=5)
+    batch["mask"][:2, 1] = False
+    before = model(batch)
+    batch["audio"] = batch["audio"].clone()
+    batch["audio"] += 10.0
+    after = model(batch)
+    for task in TASKS:
+        assert torch.allclose(before[task][:2], after[task][:2], atol=1e-6)
+        assert not torch.allclose(before[task][2:], after[task][2:])
+
+
+def test_sample_without_any_modality_gets_the_zero_fused_vector() -> None:
+    model = build_model("mmolre", DIMS, TASKS, CONFIG).eval()
+    batch = example_batch(DIMS, batch_size=2, seq_len=3)
+    batch["mask"][0] = False
+    out = model(batch)
+    expected = model.heads["sentiment"](torch.zeros(1, CONFIG.dim)).squeeze(-1)
+    assert torch.allclose(out["sentiment"][:1], expected) and torch.isfinite(out["emotion"]).all()
+
+
+def test_routing_weights_per_modality_block_and_task() -> None:
+    model = build_model("mmolre", DIMS, TASKS, CONFIG).eval()
+    model(example_batch(DIMS))
+    weights = model.routing_weights()
+    assert len(weights) == len(DIMS) * CONFIG.blocks * len(TASKS)
+    assert "text/block2/emotion" in weights
+    for w in weights.values():
+        assert w.shape == (CONFIG.n_shared,) and torch.isclose(w.sum(), torch.tensor(1.0))
+
+
+def test_subset_of_modalities() -> None:
+    dims = {"text": 10, "vision": 7}
+    out = build_model("mmoe", dims, TASKS, CONFIG)(example_batch(dims, batch_size=2))
+    assert out["emotion"].shape == (2, 6)
+
+
+def test_config_and_registry_errors() -> None:
+    with pytest.raises(ValueError, match="unknown model name 'nope'"):
+        build_model("nope", DIMS, TASKS, CONFIG)
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['rnak'\]"):
+        ModelConfig.from_dict({"dim": 8, "rnak": 2})
+    assert ModelConfig.from_dict({"shared_ranks": [2, 4], "dim": 8}).shared_ranks == (2, 4)
+    with pytest.raises(ValueError, match="shared_ranks"):
+        ModelConfig(dim=8, shared_ranks=(16,))
+    with pytest.raises(ValueError, match="exactly one task"):
+        build_model("single_task", DIMS, TASKS, CONFIG)
+    with pytest.raises(ValueError, match="dims must map"):
+        build_model("mmolre", {"txt": 10}, TASKS, CONFIG)
+    with pytest.raises(ValueError, match="tasks must be"):
+        build_model("mmolre", DIMS, ("sentiment", "valence"), CONFIG)
+
+
+def test_bad_batches_are_refused() -> None:
+    model = build_model("mmolre", DIMS, TASKS, CONFIG)
+    batch = example_batch(DIMS)
+    del batch["vision"]
+    with pytest.raises(ValueError, match=r"lacks modality feature\(s\) \['vision'\]"):
+        model(batch)
+    batch = example_batch(DIMS)
+    batch["audio"] = torch.randn(2, 8, 4)
+    with pytest.raises(ValueError, match=r"batch\['audio'\] must have shape"):
+        model(batch)
+    batch = example_batch(DIMS)
+    batch["mask"] = batch["mask"][:, :2]
+    with pytest.raises(ValueError, match="mask"):
+        model(batch)
+
+
+def test_low_rank_models_are_cheaper_than_full_rank_at_equal_expert_count() -> None:
+    config = ModelConfig(dim=64, n_shared=4, shared_ranks=(4, 8))
+    low, full = build_model("mmoe", DIMS, TASKS, config), build_model("mmoe_full", DIMS, TASKS, config)
+    assert parameter_breakdown(low)["experts"] < 0.25 * parameter_breakdown(full)["experts"]
+    assert flop_breakdown(low, DIMS, 10)["experts"] < 0.25 * flop_breakdown(full, DIMS, 10)["experts"]
+
+
+def test_breakdowns_add_up() -> None:
+    model = build_model("mmolre", DIMS, TASKS, CONFIG)
+    params = parameter_breakdown(model)
+    assert params["total"] == count_parameters(model) == sum(params[c] for c in COMPONENTS)
+    flops = flop_breakdown(model, DIMS, seq_len=5)
+    assert flops["total"] == count_flops(model, DIMS, 5) == sum(flops[c] for c in COMPONENTS)
+    assert flops["experts"] > 0 and count_flops(model, DIMS, 10) > flops["total"]
+    assert model.training  # counting FLOPs restores the mode
