@@ -35,6 +35,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -368,3 +369,45 @@ def flop_breakdown(model: MultitaskModel, dims: Mapping[str, int], seq_len: int)
         counts[_component(name[len(root) + 1:])] += flops
     counts["total"] = int(totals.get("Global", 0))
     return counts
+
+
+def model_table(dims: Mapping[str, int], tasks: tuple[str, ...], config: ModelConfig, seq_len: int,
+                names: tuple[str, ...] = MODEL_NAMES) -> pd.DataFrame:
+    """One row per (model, component) with parameters and per-sample FLOPs (``single_task``: one model per task)."""
+    rows = []
+    for name in names:
+        task_sets = [(t,) for t in tasks] if name == "single_task" else [tuple(tasks)]
+        models = [build_model(name, dims, tasks, config) for tasks in task_sets]
+        params = [parameter_breakdown(m) for m in models]
+        flops = [flop_breakdown(m, dims, seq_len) for m in models]
+        for component in (*COMPONENTS, "total"):
+            rows.append({"model": name, "component": component,
+                         "parameters": sum(p[component] for p in params), "flops": sum(f[component] for f in flops)})
+    return pd.DataFrame(rows)
+
+
+def trace_shapes(model: MultitaskModel, batch: Mapping[str, torch.Tensor]) -> pd.DataFrame:
+    """Output shapes of the projections, stages, mixture blocks, fusion and head layers in one forward pass."""
+    rows: list[dict[str, object]] = []
+
+    def record(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple[object, ...], output: object) -> None:
+            if isinstance(output, tuple):
+                output = output[0]
+            if isinstance(output, dict):
+                shapes = "; ".join(f"{k}: {tuple(v.shape)}" for k, v in output.items())
+            else:
+                shapes = str(tuple(output.shape))
+            rows.append({"module": name, "type": type(module).__name__, "output": shapes})
+        return hook
+
+    wanted = (MultitaskModel, UniTSEStage, TaskMixture, ModalityFusion, nn.Linear)
+    handles = [module.register_forward_hook(record(name or "model")) for name, module in model.named_modules()
+               if isinstance(module, wanted) and name.count(".") <= 3 and "routers" not in name and "gates" not in name]
+    try:
+        with torch.no_grad():
+            model(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return pd.DataFrame(rows)
