@@ -25,7 +25,10 @@ setup() {
     want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
     if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
         echo "run.sh: installing the package and its pinned dependencies into $VENV (first run takes a few minutes)"
-        "$PY" -m pip install --quiet -e "$ROOT"
+        if ! "$PY" -m pip install -e "$ROOT" > "$VENV/pip-install.log" 2>&1; then
+            tail -n 30 "$VENV/pip-install.log" >&2
+            die "pip install failed; full log in $VENV/pip-install.log"
+        fi
         echo "$want" > "$STAMP"
     fi
     # The Jupyter kernel "python3" must be this venv's interpreter (papermill and nbval both use it).
