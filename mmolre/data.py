@@ -1,0 +1,63 @@
+"""The single entry point for every data source: ``load_dataset(name, data_dir=None, **options)``.
+
+``synthetic`` needs no files. The real sources (``mosi``, ``mosi_bclstm``, ``mosei``) read the data directory given
+by ``data_dir`` or ``$MMOLRE_DATA_DIR``; ``mmsa`` reads one MMSA pickle given by ``path``. A missing directory or
+file gives a :class:`~mmolre.dataset.DataError` that says where the files come from.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Callable
+
+from mmolre.dataset import DataError, MultimodalDataset
+from mmolre.mmsa import load_mmsa
+from mmolre.mosei import load_mosei
+from mmolre.mosi import load_mosi, load_mosi_bclstm
+from mmolre.paths import DATA_DIR_ENV, data_dir as resolve_data_dir
+from mmolre.sources import FILES, describe_source
+from mmolre.synthetic import SyntheticStructure, make_synthetic
+
+LOADERS: dict[str, Callable[..., MultimodalDataset]] = {
+    "synthetic": make_synthetic,
+    "mosi": load_mosi,
+    "mosi_bclstm": load_mosi_bclstm,
+    "mosei": load_mosei,
+    "mmsa": load_mmsa,
+}
+REAL = ("mosi", "mosi_bclstm", "mosei")
+
+
+def options(name: str) -> list[str]:
+    """Keyword options accepted by the loader ``name`` (besides ``data_dir``)."""
+    parameters = [p for p in inspect.signature(LOADERS[name]).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    names = [p.name for p in parameters if p.name != "data_dir"]
+    if name == "synthetic":
+        names += [f.name for f in SyntheticStructure.__dataclass_fields__.values()]
+    return names
+
+
+def _no_data_dir_message(name: str) -> str:
+    wanted = [relative for relative in FILES if relative.startswith(name.split("_")[0] + "/")]
+    lines = "\n".join(f"  - {describe_source(relative)}" for relative in wanted)
+    return (f"dataset {name!r} needs real data files but no data directory is set (pass data_dir=... or set "
+            f"${DATA_DIR_ENV}). Files and their public sources:\n{lines}\n"
+            "Without them, use load_dataset('synthetic').")
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, **options_: object) -> MultimodalDataset:
+    """Load ``name`` (one of :data:`LOADERS`) with loader-specific ``options_``; see :func:`options`."""
+    if name not in LOADERS:
+        raise ValueError(f"unknown dataset {name!r}; valid names: {sorted(LOADERS)}")
+    valid = options(name)
+    unknown = sorted(set(options_) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for dataset {name!r}; valid options: {valid}")
+    if name in REAL:
+        if resolve_data_dir(data_dir) is None:
+            raise DataError(_no_data_dir_message(name))
+        return LOADERS[name](data_dir=data_dir, **options_)
+    if name == "mmsa" and "path" not in options_:
+        raise ValueError("dataset 'mmsa' needs path=<aligned_50.pkl or unaligned_50.pkl>")
+    return LOADERS[name](**options_)

@@ -1,0 +1,130 @@
+"""Real CMU-MOSEI (text only): official folds, six emotion intensities, transcripts encoded with MiniLM.
+
+Files (see :mod:`mmolre.sources`): ``mosei/umons_d_{train,valid,test}.pkl`` (fold segment lists),
+``mosei/mosei_labels_7d.csv`` (sentiment + six emotion intensities) and ``mosei/mosei_text_label.csv`` (transcripts).
+Transcript matching, per labelled segment, in order:
+
+1. ``within``: a transcript of the same video with equal sentiment whose start is within ``tolerance`` seconds;
+2. ``loose``: otherwise the transcript of the same video with the nearest start within ``loose_tolerance``
+   seconds, whatever its sentiment (choosing a far-away transcript *because* its sentiment equals the target
+   would leak the label, so sentiment is not used here);
+3. ``none``: no transcript; the segment keeps an empty text (the encoding of ``""``) and is counted, never dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmolre.dataset import EMOTIONS, MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData
+from mmolre.safe_pickle import load_pickle
+from mmolre.sources import how_to_obtain, require
+from mmolre.text_encoder import encode_texts
+
+LABELS = "mosei/mosei_labels_7d.csv"
+TEXTS = "mosei/mosei_text_label.csv"
+EXPECTED_SIZES = {"train": 16327, "valid": 1871, "test": 4662}
+
+
+def _read_csv(relative: str, data_dir: str | Path | None, columns: set[str]) -> pd.DataFrame:
+    path = require(relative, data_dir)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot parse CSV ({error})") from None
+    missing = columns - set(frame.columns)
+    if missing:
+        raise DataError(f"{path}: missing column(s) {sorted(missing)}")
+    return frame
+
+
+def read_fold(split: str, data_dir: str | Path | None = None) -> pd.DataFrame:
+    """One official fold as a frame with columns ``video, start, end`` (from ``umons_d_<split>.pkl``)."""
+    relative = f"mosei/umons_d_{split}.pkl"
+    path = require(relative, data_dir)
+    entries = load_pickle(path, how_to_obtain(relative))
+    if not isinstance(entries, dict) or not entries:
+        raise DataError(f"{path}: expected a non-empty dict index -> [segment, start, end]")
+    rows = []
+    for value in entries.values():
+        try:
+            segment, start, end = value
+            rows.append((str(segment).rsplit("[", 1)[0], float(start), float(end)))
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: entry {value!r} is not [segment, start, end]") from None
+    return pd.DataFrame(rows, columns=["video", "start", "end"])
+
+
+def match_transcripts(segments: pd.DataFrame, transcripts: pd.DataFrame, tolerance: float = 1.5,
+                      loose_tolerance: float = 3.0) -> tuple[list[str], list[str]]:
+    """Text and match kind (``within`` / ``loose`` / ``none``) for each row of ``segments`` (video, start, sentiment)."""
+    by_video = {video: (g["start"].to_numpy(), g["label"].to_numpy(), g["text"].astype(str).to_numpy())
+                for video, g in transcripts.groupby("video_id")}
+    texts, kinds = [], []
+    for video, start, sentiment in zip(segments["video"], segments["start"], segments["sentiment"]):
+        starts, values, candidates = by_video.get(video, (np.empty(0), np.empty(0), np.empty(0, dtype=object)))
+        distance = np.abs(starts - start)
+        same = np.isclose(values, sentiment, atol=1e-4)
+        if same.any() and distance[same].min() <= tolerance:
+            texts.append(candidates[same][distance[same].argmin()])
+            kinds.append("within")
+        elif len(starts) and distance.min() <= loose_tolerance:
+            texts.append(candidates[distance.argmin()])
+            kinds.append("loose")
+        else:
+            texts.append("")
+            kinds.append("none")
+    return texts, kinds
+
+
+def load_mosei(data_dir: str | Path | None = None, text_kind: str = "sentence", max_tokens: int = 32,
+               tolerance: float = 1.5, loose_tolerance: float = 3.0) -> MultimodalDataset:
+    """CMU-MOSEI official folds (16327 / 1871 / 4662): MiniLM text, sentiment, six emotion intensities."""
+    labels = _read_csv(LABELS, data_dir, {"id", "start", "end", "sentiment", *EMOTIONS})
+    transcripts = _read_csv(TEXTS, data_dir, {"video_id", "clip_id", "text", "label"})
+    try:
+        transcripts["start"] = transcripts["clip_id"].astype(str).str.replace("_", ".").astype(float)
+    except ValueError:
+        raise DataError(f"{TEXTS}: clip_id is not a start time with '.' written as '_'") from None
+    transcripts["text"] = transcripts["text"].fillna("")
+    frames, counts = {}, {}
+    for split in SPLITS:
+        fold = read_fold(split, data_dir)
+        joined = fold.merge(labels, left_on=["video", "start", "end"], right_on=["id", "start", "end"], how="left")
+        unlabelled = int(joined["sentiment"].isna().sum())
+        if unlabelled:
+            raise DataError(f"mosei/umons_d_{split}.pkl: {unlabelled} segments have no row in {LABELS} on (video, start, end)")
+        if len(joined) != len(fold):
+            raise DataError(f"{LABELS}: duplicate (video, start, end) rows; the {split} join gave {len(joined)} rows for {len(fold)} segments")
+        joined["text"], joined["match"] = match_transcripts(joined, transcripts, tolerance, loose_tolerance)
+        frames[split] = joined
+        counts[split] = joined["match"].value_counts().reindex(["within", "loose", "none"], fill_value=0).astype(int).to_dict()
+    every = pd.concat([frames[s] for s in SPLITS], ignore_index=True)
+    encoded = encode_texts(every["text"].tolist(), kind=text_kind, max_tokens=max_tokens)
+    splits, start = {}, 0
+    for split in SPLITS:
+        frame = frames[split]
+        n = len(frame)
+        emotions = frame[list(EMOTIONS)].to_numpy(dtype=np.float32)
+        if emotions.min() < 0 or emotions.max() > 3:
+            raise DataError(f"{LABELS}: emotion intensities outside [0, 3] in the {split} fold")
+        mask = torch.zeros((n, len(MODALITIES)), dtype=torch.bool)
+        mask[:, MODALITIES.index("text")] = True
+        splits[split] = SplitData(
+            features={"text": torch.from_numpy(np.ascontiguousarray(encoded[start:start + n], dtype=np.float32))},
+            mask=mask, sentiment=torch.tensor(frame["sentiment"].to_numpy(), dtype=torch.float32),
+            emotions=torch.from_numpy(emotions),
+            ids=[f"{v}[{s:g}-{e:g}]" for v, s, e in zip(frame["video"], frame["start"], frame["end"])])
+        start += n
+    total = {kind: sum(c[kind] for c in counts.values()) for kind in ("within", "loose", "none")}
+    notes = {"transcript_match": {"per_split": counts, "total": total, "tolerance_s": tolerance,
+                                  "loose_tolerance_s": loose_tolerance,
+                                  "unmatched_policy": "kept with empty text (encoding of the empty string)"},
+             "expected_sizes": EXPECTED_SIZES, "text_kind": text_kind}
+    description = (f"CMU-MOSEI, official folds. Real modality: text only (all-MiniLM-L6-v2 {text_kind} encoding of the "
+                   f"transcripts; {total['within']} matched within {tolerance} s, {total['loose']} loosely, "
+                   f"{total['none']} without transcript). Audio and vision absent. Emotions: six intensities in [0, 3].")
+    return MultimodalDataset("mosei", splits, ("text",), description, notes)
