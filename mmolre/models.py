@@ -142,10 +142,8 @@ def _single_task_spec(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
     return _mmolre_spec(config, tasks)
 
 
-def _with(**changes: object) -> Callable[[ModelConfig, tuple[str, ...]], BlockSpec]:
-    def spec(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
-        return dataclasses.replace(_mmolre_spec(config, tasks), **changes)
-    return spec
+def _one_block(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
+    return dataclasses.replace(_mmolre_spec(config, tasks), blocks=1)
 
 
 def _no_shared(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
@@ -170,7 +168,7 @@ _SPECS: dict[str, Callable[[ModelConfig, tuple[str, ...]], BlockSpec]] = {
     "mmoe_full": lambda c, t: _dense(c, full_rank=True, shared_router=False),
     "mmolre_no_shared": _no_shared,
     "mmolre_no_specific": _no_specific,
-    "mmolre_one_block": _with(blocks=1),
+    "mmolre_one_block": _one_block,
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_SPECS)
 _HARD_SHARED = ("hard_sharing",)
@@ -352,7 +350,8 @@ def flop_breakdown(model: MultitaskModel, dims: Mapping[str, int], seq_len: int)
     counter = FlopCounterMode(display=False)
     try:
         with torch.no_grad(), counter:
-            model(example_batch(dims, batch_size=1, seq_len=seq_len))
+            device = next(model.parameters()).device
+            model({k: v.to(device) for k, v in example_batch(dims, batch_size=1, seq_len=seq_len).items()})
     finally:
         model.train(was_training)
     totals = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
