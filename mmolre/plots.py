@@ -18,6 +18,7 @@ def plot_model_parameters(table: pd.DataFrame) -> Figure:
     ax.set_ylabel("trainable parameters (log scale)")
     ax.tick_params(axis="x", rotation=35)
     ax.set_title("Parameters per model and component")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 
@@ -32,5 +33,109 @@ def plot_efficiency(table: pd.DataFrame, x: str = "n_experts") -> Figure:
         if metric != "samples_per_s":
             ax.set_yscale("log")
         ax.set_title(metric)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(history: pd.DataFrame, best_epoch: int | None = None, metrics: tuple[str, ...] = ("mae", "emo_wa")) -> Figure:
+    """Train/valid loss per epoch, plus the chosen valid metrics present in ``history``; marks the selected epoch."""
+    shown = [m for m in metrics if m in history.columns]
+    fig, axes = plt.subplots(1, 1 + len(shown), figsize=(4.2 * (1 + len(shown)), 3.3), squeeze=False)
+    losses = history.melt(id_vars="epoch", value_vars=["train_loss", "valid_loss"], var_name="curve", value_name="loss")
+    sns.lineplot(data=losses, x="epoch", y="loss", hue="curve", marker="o", ax=axes[0, 0])
+    axes[0, 0].set_title("loss")
+    for ax, metric in zip(axes[0, 1:], shown):
+        sns.lineplot(data=history, x="epoch", y=metric, marker="o", ax=ax)
+        ax.set_title(f"valid {metric}")
+    if best_epoch is not None:
+        for ax in axes[0]:
+            ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1)
+    fig.tight_layout()
+    return fig
+
+
+def plot_metric_bars(results: pd.DataFrame, metrics: list[str], x: str = "variant", split: str = "test") -> Figure:
+    """One bar panel per metric: mean over seeds with a standard-deviation error bar, one bar per ``x`` value."""
+    part = results[results["split"] == split]
+    metrics = [m for m in metrics if m in part.columns]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        sns.barplot(data=part, x=x, y=metric, hue=x, errorbar="sd", capsize=0.2, ax=ax, legend=False)
+        ax.set_title(f"{split} {metric}")
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", rotation=45)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_routing_heatmap(routing: pd.DataFrame) -> Figure:
+    """Mean routing weight per router (rows, e.g. ``text/block1/sentiment``) and shared expert (columns)."""
+    grid = routing.pivot(index="router", columns="expert", values="weight")
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * grid.shape[1], 0.8 + 0.35 * grid.shape[0]))
+    sns.heatmap(grid, annot=grid.shape[1] <= 16, fmt=".2f", cmap="viridis", vmin=0.0, ax=ax, cbar_kws={"label": "mean weight"})
+    ax.set_xlabel("shared expert")
+    ax.set_ylabel("")
+    ax.set_title("Routing weights (test split)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(results: pd.DataFrame, metrics: list[str], x: str = "variant", split: str = "test") -> Figure:
+    """Metric against the ablated setting (mean over seeds, ± std band), one panel per metric."""
+    part = results[results["split"] == split]
+    metrics = [m for m in metrics if m in part.columns]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.3), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        sns.lineplot(data=part, x=x, y=metric, errorbar="sd", marker="o", sort=False, ax=ax)
+        ax.set_title(f"{split} {metric}")
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def plot_condition_bars(conditions: pd.DataFrame, metric: str = "acc2_non0") -> Figure:
+    """Grouped bars of one metric per test condition (applicable ones and ``avg``) and method, mean ± sd over seeds."""
+    kept = conditions[conditions["applicable"].astype(bool)]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    sns.barplot(data=kept, x="condition", y=metric, hue="method", errorbar="sd", ax=ax)
+    low = kept[metric].min()
+    if metric != "mae" and low > 0.3:
+        ax.set_ylim(low - 0.05, min(1.0, kept[metric].max() + 0.05))
+    ax.set_xlabel("test condition (a = audio, t = text, v = vision)")
+    ax.set_title(f"{metric} per test condition (mean ± sd over seeds)")
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_missing_rates(rates: pd.DataFrame, metric: str = "acc2_non0") -> Figure:
+    """One metric against the random missing rate, one line per method (band = sd over seeds)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sns.lineplot(data=rates, x="rate", y=metric, hue="method", marker="o", errorbar="sd", ax=ax)
+    ax.set_xlabel("missing rate (each modality of each test sample dropped, at least one kept)")
+    ax.set_title(f"{metric} under random missing modalities")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sampling_probabilities(sampling: pd.DataFrame) -> Figure:
+    """DPFT sampling probability of each modality combination per epoch (band = sd over seeds)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sns.lineplot(data=sampling, x="epoch", y="probability", hue="combination", marker=".", errorbar="sd", ax=ax)
+    ax.set_title("DPFT sampling probability per modality combination")
+    fig.tight_layout()
+    return fig
+
+
+def plot_rank_ablation(conditions: pd.DataFrame, metric: str = "acc2_non0") -> Figure:
+    """One metric on the condition average against the MCLA rank (band = sd over seeds)."""
+    avg = conditions[conditions["condition"] == "avg"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sns.lineplot(data=avg, x="rank", y=metric, marker="o", errorbar="sd", ax=ax)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("MCLA rank r (MLP rank 2r)")
+    ax.set_title(f"{metric}, average over test conditions")
     fig.tight_layout()
     return fig
