@@ -31,11 +31,12 @@ setup() {
         fi
         echo "$want" > "$STAMP"
     fi
-    # The Jupyter kernel "python3" must be this venv's interpreter (papermill and nbval both use it).
+    # The Jupyter kernel "python3" must be this venv's interpreter: give the venv its own kernelspec and let it
+    # win over any user-wide one (the runner verifies the kernel's sys.prefix before executing anything).
     export PATH="$VENV/bin:$PATH" JUPYTER_PREFER_ENV_PATH=1
-    "$PY" -c 'from mmolre.runner import check_kernel; check_kernel()' 2>/dev/null \
-        || "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null
-    "$PY" -c 'from mmolre.runner import check_kernel; check_kernel()'
+    if [[ ! -f "$VENV/share/jupyter/kernels/python3/kernel.json" ]]; then
+        "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null
+    fi
 }
 
 # pytest exits 5 when it collects nothing: that is a broken setup, not a pass.

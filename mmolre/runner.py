@@ -207,7 +207,8 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> None:
     if os.path.realpath(prefix) != os.path.realpath(sys.prefix):
         raise RunnerError(
             f"Jupyter kernel {kernel_name!r} runs in {prefix}, not in this environment ({sys.prefix}); "
-            f"run `{sys.executable} -m ipykernel install --sys-prefix --name {kernel_name}` or use ./run.sh"
+            f"use ./run.sh, or set JUPYTER_PREFER_ENV_PATH=1 and run "
+            f"`{sys.executable} -m ipykernel install --sys-prefix --name {kernel_name}`"
         )
 
 
