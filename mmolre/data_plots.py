@@ -31,7 +31,7 @@ def modality_table(data: MultimodalDataset) -> pd.DataFrame:
         for split, part in data.splits.items():
             row[f"present_{split}"] = float(part.mask[:, column].float().mean())
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({"dim": "Int64", "seq_len": "Int64"})
 
 
 def sentiment_frame(data: MultimodalDataset) -> pd.DataFrame:

@@ -42,7 +42,7 @@ def _read_csv(relative: str, data_dir: str | Path | None, columns: set[str]) -> 
 
 
 def read_fold(split: str, data_dir: str | Path | None = None) -> pd.DataFrame:
-    """One official fold as a frame with columns ``video, start, end`` (from ``umons_d_<split>.pkl``)."""
+    """One official fold as a frame with columns ``segment, video, start, end`` (from ``umons_d_<split>.pkl``)."""
     relative = f"mosei/umons_d_{split}.pkl"
     path = require(relative, data_dir)
     entries = load_pickle(path, how_to_obtain(relative))
@@ -52,32 +52,33 @@ def read_fold(split: str, data_dir: str | Path | None = None) -> pd.DataFrame:
     for value in entries.values():
         try:
             segment, start, end = value
-            rows.append((str(segment).rsplit("[", 1)[0], float(start), float(end)))
+            rows.append((str(segment), str(segment).rsplit("[", 1)[0], float(start), float(end)))
         except (TypeError, ValueError):
             raise DataError(f"{path}: entry {value!r} is not [segment, start, end]") from None
-    return pd.DataFrame(rows, columns=["video", "start", "end"])
+    return pd.DataFrame(rows, columns=["segment", "video", "start", "end"])
 
 
 def match_transcripts(segments: pd.DataFrame, transcripts: pd.DataFrame, tolerance: float = 1.5,
                       loose_tolerance: float = 3.0) -> tuple[list[str], list[str]]:
     """Text and match kind (``within`` / ``loose`` / ``none``) for each row of ``segments`` (video, start, sentiment)."""
-    by_video = {video: (g["start"].to_numpy(), g["label"].to_numpy(), g["text"].astype(str).to_numpy())
-                for video, g in transcripts.groupby("video_id")}
-    texts, kinds = [], []
-    for video, start, sentiment in zip(segments["video"], segments["start"], segments["sentiment"]):
-        starts, values, candidates = by_video.get(video, (np.empty(0), np.empty(0), np.empty(0, dtype=object)))
-        distance = np.abs(starts - start)
-        same = np.isclose(values, sentiment, atol=1e-4)
-        if same.any() and distance[same].min() <= tolerance:
-            texts.append(candidates[same][distance[same].argmin()])
-            kinds.append("within")
-        elif len(starts) and distance.min() <= loose_tolerance:
-            texts.append(candidates[distance.argmin()])
-            kinds.append("loose")
-        else:
-            texts.append("")
-            kinds.append("none")
-    return texts, kinds
+    texts = np.full(len(segments), "", dtype=object)
+    kinds = np.full(len(segments), "none", dtype=object)
+    by_video = dict(tuple(transcripts.groupby("video_id")))
+    for video, rows in segments.groupby("video").indices.items():
+        group = by_video.get(video)
+        if group is None:
+            continue
+        candidates = group["text"].astype(str).to_numpy()
+        distance = np.abs(segments["start"].to_numpy()[rows, None] - group["start"].to_numpy()[None, :])
+        same = np.isclose(segments["sentiment"].to_numpy()[rows, None], group["label"].to_numpy()[None, :], atol=1e-4)
+        same_distance = np.where(same, distance, np.inf)
+        within = same_distance.min(axis=1) <= tolerance
+        loose = ~within & (distance.min(axis=1) <= loose_tolerance)
+        texts[rows[within]] = candidates[same_distance[within].argmin(axis=1)]
+        kinds[rows[within]] = "within"
+        texts[rows[loose]] = candidates[distance[loose].argmin(axis=1)]
+        kinds[rows[loose]] = "loose"
+    return texts.tolist(), kinds.tolist()
 
 
 def load_mosei(data_dir: str | Path | None = None, text_kind: str = "sentence", max_tokens: int = 32,
@@ -117,7 +118,7 @@ def load_mosei(data_dir: str | Path | None = None, text_kind: str = "sentence", 
             features={"text": torch.from_numpy(np.ascontiguousarray(encoded[start:start + n], dtype=np.float32))},
             mask=mask, sentiment=torch.tensor(frame["sentiment"].to_numpy(), dtype=torch.float32),
             emotions=torch.from_numpy(emotions),
-            ids=[f"{v}[{s:g}-{e:g}]" for v, s, e in zip(frame["video"], frame["start"], frame["end"])])
+            ids=frame["segment"].tolist())
         start += n
     total = {kind: sum(c[kind] for c in counts.values()) for kind in ("within", "loose", "none")}
     notes = {"transcript_match": {"per_split": counts, "total": total, "tolerance_s": tolerance,
