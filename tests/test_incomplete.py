@@ -1,0 +1,138 @@
+"""DPFT sampling, combination hooks, the incomplete-modality protocol and the MCULoRA-vs-dropout done criterion."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from mmolre.data import load_dataset
+from mmolre.dataset import MODALITIES, MultimodalDataset, SplitData
+from mmolre.dpft import DPFTScheduler, UniformSampler, available_combinations, combination_hook, project_to_band
+from mmolre.incomplete import (IncompleteConfig, conditions_split, evaluate_conditions, evaluate_missing_rates, margin,
+                               random_missing_mask, run_incomplete)
+from mmolre.mculora import MCULoRAConfig, build_mculora
+from mmolre.metrics import CONDITIONS
+from mmolre.training import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def tri() -> MultimodalDataset:
+    return load_dataset("synthetic", card="mosi", n_train=64, n_valid=32, n_test=40, seq_len=2,
+                        dims={"text": 6, "audio": 4, "vision": 5}, seed=3)
+
+
+def drop_vision(data: MultimodalDataset) -> MultimodalDataset:
+    """The same dataset without vision features (a text + audio dataset, like MOSI with real audio)."""
+    splits = {}
+    for name, split in data.splits.items():
+        mask = split.mask.clone()
+        mask[:, MODALITIES.index("vision")] = False
+        features = {m: v for m, v in split.features.items() if m != "vision"}
+        splits[name] = SplitData(features, mask, split.sentiment, split.emotions, split.ids)
+    return MultimodalDataset("bimodal", splits, (), "test data without vision")
+
+
+def small_model(data: MultimodalDataset, rank: int = 2) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_mculora(data.dims, ("sentiment",), MCULoRAConfig(hidden=8, depth=1, rank=rank, mlp_rank=rank))
+
+
+def test_available_combinations() -> None:
+    assert available_combinations(MODALITIES) == CONDITIONS
+    assert available_combinations(("text", "audio")) == ("a", "t", "at")
+
+
+def test_project_to_band_keeps_band_and_sum() -> None:
+    p = torch.tensor([0.9, 0.05, 0.03, 0.02], dtype=torch.float64)
+    q = project_to_band(p, 0.1, 0.4)
+    assert float(q.sum()) == pytest.approx(1.0)
+    assert (q >= 0.1 - 1e-9).all() and (q <= 0.4 + 1e-9).all()
+
+
+def test_dpft_probabilities_stay_in_band_and_use_valid_only(tri: MultimodalDataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    scheduler = DPFTScheduler(tri.modalities, step=0.5, band=(0.5, 1.5))
+    model = small_model(tri)
+    splits_seen: list[str] = []
+    original = MultimodalDataset.loader
+
+    def spy(self: MultimodalDataset, split: str, *args: object, **kwargs: object):
+        splits_seen.append(split)
+        return original(self, split, *args, **kwargs)
+
+    monkeypatch.setattr(MultimodalDataset, "loader", spy)
+    for epoch in range(4):
+        with torch.no_grad():  # move the adapters so that the statistic changes between epochs
+            for parameter in model.parameters():
+                parameter.add_(0.05 * torch.randn_like(parameter))
+        scheduler.update(model, tri)
+        p = scheduler.probabilities
+        assert float(p.sum()) == pytest.approx(1.0)
+        assert (p >= scheduler.p_min - 1e-9).all() and (p <= scheduler.p_max + 1e-9).all()
+    assert set(splits_seen) == {"valid"}
+    history = scheduler.history
+    assert list(history.columns) == ["epoch", *CONDITIONS] and len(history) == 5
+    assert not torch.allclose(scheduler.probabilities, torch.full((7,), 1 / 7, dtype=torch.float64))
+    assert (history[list(CONDITIONS)].sum(axis=1) - 1.0).abs().max() < 1e-9
+
+
+def test_uniform_sampler_and_hook(tri: MultimodalDataset) -> None:
+    sampler = UniformSampler(("text", "audio"))
+    generator = torch.Generator().manual_seed(0)
+    drawn = {sampler.sample(generator) for _ in range(200)}
+    assert drawn == {"a", "t", "at"}
+    hook = combination_hook(sampler)
+    batch = next(iter(tri.loader("train", batch_size=8)))
+    for _ in range(20):
+        out = hook(batch, 1, generator)
+        for column, m in enumerate(MODALITIES):
+            if not out["mask"][:, column].any():
+                assert torch.count_nonzero(out[m]) == 0
+        assert not out["mask"][:, MODALITIES.index("vision")].any()  # vision is never drawn here
+    sampler.update(None, tri)
+    assert (sampler.history[["a", "t", "at"]] == 1 / 3).all().all()
+
+
+def test_conditions_table_tri_and_bimodal(tri: MultimodalDataset) -> None:
+    table = evaluate_conditions(small_model(tri), tri)
+    assert list(table["condition"]) == [*CONDITIONS, "avg"]
+    assert table["applicable"].all() and table["acc2_non0"].notna().all()
+    assert table.iloc[-1]["mae"] == pytest.approx(table.iloc[:-1]["mae"].mean())
+
+    bi = drop_vision(tri)
+    table = evaluate_conditions(small_model(bi), bi)
+    ok = table.set_index("condition")["applicable"]
+    assert [c for c in CONDITIONS if ok[c]] == ["a", "t", "at"]
+    assert table.loc[~table["applicable"], "mae"].isna().all()
+    assert table.iloc[-1]["mae"] == pytest.approx(table[table["condition"].isin(["a", "t", "at"])]["mae"].mean())
+
+
+def test_random_missing_mask_is_seeded_and_keeps_one() -> None:
+    mask = torch.ones(500, 3, dtype=torch.bool)
+    mask[:100, 2] = False
+    a = random_missing_mask(mask, 0.5, torch.Generator().manual_seed(1))
+    b = random_missing_mask(mask, 0.5, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    assert a.any(dim=1).all() and not (a & ~mask).any()
+    assert 0.3 < 1 - a[100:].float().mean() < 0.5  # about 0.5 dropped, minus the restored ones
+    assert torch.equal(random_missing_mask(mask, 0.0, torch.Generator()), mask)
+
+
+def test_missing_rates_and_condition_split(tri: MultimodalDataset) -> None:
+    model = small_model(tri)
+    rates = evaluate_missing_rates(model, tri, rates=(0.0, 0.5), seed=0)
+    assert list(rates["rate"]) == [0.0, 0.5] and rates["mae"].notna().all()
+    replicated = conditions_split(tri)
+    assert replicated.sizes()["valid"] == 7 * tri.sizes()["valid"]
+    assert replicated.splits["test"] is tri.splits["test"]
+
+
+def test_run_incomplete_shapes(tri: MultimodalDataset) -> None:
+    config = IncompleteConfig(model=MCULoRAConfig(hidden=8, depth=1), train=TrainConfig(epochs=1, batch_size=32),
+                              rates=(0.0, 0.5))
+    results = run_incomplete(["mculora", "full_only"], drop_vision(tri), config, seeds=(1111,))
+    assert set(results.conditions["method"]) == {"mculora", "full_only"}
+    assert set(results.runs["rank"]) == {0, config.model.rank}
+    assert list(results.sampling.columns) == ["method", "rank", "seed", "epoch", "a", "t", "at"]
+    with pytest.raises(ValueError, match="unknown incomplete-modality method"):
+        run_incomplete(["nope"], tri, config, seeds=(1,))
