@@ -20,8 +20,13 @@ def reports_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Where encoded features and other derived files are cached: ``$MMOLRE_CACHE_DIR`` or ``<project>/.cache``."""
-    path = Path(os.environ.get(CACHE_DIR_ENV) or PROJECT_ROOT / ".cache")
+    """Where encoded features are cached: ``$MMOLRE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mmolre`` (``~/.cache/mmolre``).
+
+    The cache lives outside the checkout so that every clone on a machine reuses the same encodings
+    (entries are keyed by encoder and input hash, so sharing them is safe).
+    """
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mmolre"
+    path = Path(os.environ.get(CACHE_DIR_ENV) or default)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
