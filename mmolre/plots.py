@@ -73,8 +73,9 @@ def plot_metric_bars(results: pd.DataFrame, metrics: list[str], x: str = "varian
 def plot_routing_heatmap(routing: pd.DataFrame) -> Figure:
     """Mean routing weight per router (rows, e.g. ``text/block1/sentiment``) and shared expert (columns)."""
     grid = routing.pivot(index="router", columns="expert", values="weight")
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * grid.shape[1], 0.8 + 0.35 * grid.shape[0]))
-    sns.heatmap(grid, annot=grid.shape[1] <= 16, fmt=".2f", cmap="viridis", vmin=0.0, ax=ax, cbar_kws={"label": "mean weight"})
+    fig, ax = plt.subplots(figsize=(3.5 + 0.55 * grid.shape[1], 1.0 + 0.4 * grid.shape[0]))
+    sns.heatmap(grid, annot=grid.shape[1] <= 16, fmt=".2f", annot_kws={"size": 8}, cmap="viridis", vmin=0.0, ax=ax,
+                cbar_kws={"label": "mean weight"})
     ax.set_xlabel("shared expert")
     ax.set_ylabel("")
     ax.set_title("Routing weights (test split)")
