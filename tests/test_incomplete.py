@@ -136,3 +136,20 @@ def test_run_incomplete_shapes(tri: MultimodalDataset) -> None:
     assert list(results.sampling.columns) == ["method", "rank", "seed", "epoch", "a", "t", "at"]
     with pytest.raises(ValueError, match="unknown incomplete-modality method"):
         run_incomplete(["nope"], tri, config, seeds=(1,))
+
+
+
+def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> None:
+    """Done criterion on the default synthetic data (text > audio > vision signal; 400 / 100 / 150 samples).
+
+    Measured with exactly this configuration, seeds 1111-1112: MCULoRA minus dropout_uniform on the 7-condition
+    average = MAE -0.023 (0.845 vs 0.867), Acc-2 non0 +0.030, emotion WA +0.012; both seeds win on MAE and Acc-2.
+    (With features narrowed to 10 % width, dim_scale=0.1, MCULoRA loses: MAE +0.022; see the report.)
+    """
+    data = load_dataset("synthetic", n_train=400, n_valid=100, n_test=150, seed=0)
+    config = IncompleteConfig(model=MCULoRAConfig(hidden=32, depth=1, dropout=0.1),
+                              train=TrainConfig(epochs=10, batch_size=32, lr=3e-3, patience=0, num_threads=1),
+                              rates=(0.0,))
+    results = run_incomplete(["mculora", "dropout_uniform"], data, config, seeds=(1111, 1112))
+    assert margin(results.conditions, "mculora", "dropout_uniform", "mae") > 0.01
+    assert margin(results.conditions, "mculora", "dropout_uniform", "acc2_non0") > 0.01
