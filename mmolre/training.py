@@ -1,7 +1,10 @@
 """Training and evaluation of any model that follows the ``model(batch) -> dict`` contract.
 
 Loss: ``sentiment_weight * L1(sentiment) + emotion_weight * BCEWithLogits(emotion presence) +
-aux_weight * model aux_loss``, where an emotion is present when its intensity is > 0. The tasks trained
+aux_weight * model aux_loss``, where an emotion is present when its intensity is > 0. With
+``balance_emotions`` (default) each emotion's positive term is weighted by negatives / positives on the
+train split, so rare emotions (surprise, fear) are not simply never predicted: this matches the
+class-balanced weighted accuracy (WA) the field reports. The tasks trained
 are those the model outputs *and* the dataset labels. Model selection and early stopping use only the
 valid split; the selection criterion is the valid loss with the same task weights (without the auxiliary
 term). The test split is evaluated once, with the selected weights.
@@ -68,6 +71,7 @@ class TrainConfig:
     patience: int = 5
     sentiment_weight: float = 1.0
     emotion_weight: float = 1.0
+    balance_emotions: bool = True  # BCE pos_weight = negatives / positives per emotion (train split)
     aux_weight: float = 0.01
     grad_clip: float = 1.0
     eval_batch_size: int = 512
@@ -171,12 +175,25 @@ def predict(model: nn.Module, dataset: MultimodalDataset, split: str, mask_overr
     return {task: torch.cat(chunks).numpy() for task, chunks in parts.items()}
 
 
-def _task_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], tasks: tuple[str, ...]) -> dict[str, torch.Tensor]:
+def emotion_pos_weight(dataset: MultimodalDataset, config: TrainConfig) -> torch.Tensor | None:
+    """Per-emotion BCE ``pos_weight`` (negatives / positives on the train split), or None when not balancing."""
+    emotions = dataset.splits["train"].emotions
+    if not config.balance_emotions or emotions is None:
+        return None
+    present = (emotions > 0).float()
+    positives = present.sum(0).clamp(min=1.0)
+    return (len(present) - positives).clamp(min=1.0) / positives
+
+
+def _task_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], tasks: tuple[str, ...],
+                 pos_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     losses = {}
     if "sentiment" in tasks:
         losses["sentiment"] = F.l1_loss(outputs["sentiment"].reshape(-1), batch["sentiment"])
     if "emotion" in tasks:
-        losses["emotion"] = F.binary_cross_entropy_with_logits(outputs["emotion"], (batch["emotions"] > 0).float())
+        weight = None if pos_weight is None else pos_weight.to(outputs["emotion"].device)
+        losses["emotion"] = F.binary_cross_entropy_with_logits(outputs["emotion"], (batch["emotions"] > 0).float(),
+                                                               pos_weight=weight)
     return losses
 
 
@@ -191,7 +208,7 @@ def _selection_loss(predictions: dict[str, np.ndarray], dataset: MultimodalDatas
     data = dataset.splits[split]
     outputs = {task: torch.from_numpy(predictions[task]) for task in tasks}
     labels = {"sentiment": data.sentiment, "emotions": data.emotions}
-    return float(_weighted(_task_losses(outputs, labels, tasks), config))
+    return float(_weighted(_task_losses(outputs, labels, tasks, emotion_pos_weight(dataset, config)), config))
 
 
 def _metrics(predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str, tasks: tuple[str, ...]) -> dict[str, float]:
@@ -348,6 +365,7 @@ def train_model(
         torch.set_num_threads(config.num_threads)
     model.to(device)
     tasks = model_tasks(model, dataset)
+    pos_weight = emotion_pos_weight(dataset, config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     root = Path(checkpoint_dir) if checkpoint_dir is not None else None
     identity = _expected_identity(model, dataset, config, seed)
@@ -380,7 +398,7 @@ def train_model(
                 batch = batch_hook(batch, epoch, generator)
             batch = _to_device(batch, device)
             outputs = model(batch)
-            loss = _weighted(_task_losses(outputs, batch, tasks), config)
+            loss = _weighted(_task_losses(outputs, batch, tasks, pos_weight), config)
             aux = outputs.get("aux_loss")
             if aux is not None and config.aux_weight > 0:
                 loss = loss + config.aux_weight * aux

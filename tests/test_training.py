@@ -120,3 +120,12 @@ def test_mask_override_and_sentiment_only_models(dataset):
     assert text_only["mae"] != pytest.approx(result.test_metrics["mae"])
     with pytest.raises(ValueError, match="mask_override"):
         evaluate(model, dataset, "test", mask_override=[True, False])
+
+
+def test_emotion_pos_weight_is_negatives_over_positives_on_train(dataset):
+    from mmolre.training import emotion_pos_weight
+
+    present = (dataset.splits["train"].emotions > 0).float()
+    expected = (len(present) - present.sum(0)) / present.sum(0)
+    assert torch.allclose(emotion_pos_weight(dataset, _config()), expected)
+    assert emotion_pos_weight(dataset, _config(balance_emotions=False)) is None
