@@ -18,6 +18,7 @@ folder and moved into place only on success, so a failing run never replaces a p
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -89,12 +90,30 @@ def notebook_problems(path: Path) -> list[str]:
     count = parameters_cell_count(notebook)
     if count != 1:
         problems.append(f"{path.name}: {count} cells tagged '{PARAMETERS_TAG}', expected exactly 1")
-    elif kernel == KERNEL_NAME and "profile" not in declared_parameters(path):
-        problems.append(f"{path.name}: the parameters cell does not define `profile: str = \"default\"`")
+    elif kernel == KERNEL_NAME:
+        declared = declared_parameters(path)
+        if "profile" not in declared:
+            problems.append(f"{path.name}: the parameters cell does not define `profile: str = \"default\"`")
+        unparsed = sorted(_assigned_names(notebook) - set(declared))
+        if unparsed:
+            problems.append(f"{path.name}: papermill cannot parse the parameter line(s) of {unparsed} "
+                            "(keep each on one line as `name: type = value  # plain comment`)")
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
             problems.append(f"{path.name}: cell {index} has stored outputs or an execution count")
     return problems
+
+
+def _assigned_names(notebook: nbformat.NotebookNode) -> set[str]:
+    """Names assigned at top level of the ``parameters`` cell, as Python itself reads them."""
+    cell = next(c for c in notebook.cells if PARAMETERS_TAG in c.get("metadata", {}).get("tags", []))
+    names: set[str] = set()
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
 
 
 def declared_parameters(path: Path) -> dict[str, dict[str, object]]:

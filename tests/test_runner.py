@@ -142,3 +142,12 @@ def test_cli_exit_codes(notebooks: Path, reports: Path, capsys: pytest.CaptureFi
     assert "unknown notebook(s) ['nope']" in capsys.readouterr().err
     assert main(["check-notebooks", "--notebooks-dir", str(notebooks)]) == 0
     assert "1 notebooks OK" in capsys.readouterr().out
+
+
+def test_parameter_line_papermill_cannot_parse_is_a_problem(notebooks: Path) -> None:
+    # papermill silently skips this line (quotes and brackets in the comment), so `data_dir` could not be injected.
+    source = PARAMS + 'data_dir: str = ""  # data directory ("" = $MMOLRE_DATA_DIR)\n'
+    path = make_notebook(notebooks, "02_unparsable.ipynb", [(source, ["parameters"])])
+    problems = notebook_problems(path)
+    assert any("cannot parse" in problem and "data_dir" in problem for problem in problems)
+    assert notebook_problems(notebooks / "01_tiny.ipynb") == []
