@@ -4,8 +4,11 @@ Three groups of latent factors per sample: ``z_shared`` drives both tasks, ``z_s
 only the emotions. The emotion targets use ``z_emo`` through pairwise products (noise for the sentiment task) and
 use the sentiment-only direction with the opposite sign (happiness rises with the shared valence but falls with
 ``z_sent``), so a single shared "valence" feature cannot serve both tasks: a hard-shared trunk has to split its
-capacity, while shared + task-specific experts need not. Each modality is a noisy random projection of a subset of
-the latents over a short sequence, with text strongest, audio medium and vision weakest.
+capacity, while shared + task-specific experts need not. With ``sent_interaction > 0`` (default 0) sentiment also
+depends on products of disjoint pairs of ``z_sent`` factors, so each task needs several directions of its own and,
+with more factors than a model's width, a hard-shared trunk must drop some of them while per-task streams need
+not. Each modality is a noisy random projection of a subset of the latents over a short sequence, with text
+strongest, audio medium and vision weakest.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class SyntheticStructure:
         "text": ("shared", "sent", "emo"), "audio": ("shared", "sent", "emo"), "vision": ("shared", "emo")})
     conflict: float = 1.0
     interaction: float = 1.0
+    sent_interaction: float = 0.0
     label_noise: float = 0.3
     nonlinear: bool = True
     effective_dims: float = 8.0
@@ -56,7 +60,10 @@ def _targets(rng: np.random.Generator, z: dict[str, np.ndarray], s: SyntheticStr
     n = z["shared"].shape[0]
     valence = z["shared"] @ _unit(rng, s.k_shared)
     private = z["sent"] @ _unit(rng, s.k_sent)
-    sentiment = np.clip(1.2 * valence + 1.0 * private + s.label_noise * rng.standard_normal(n), -3.0, 3.0)
+    # disjoint pairs of sentiment-only factors: each product needs its own two directions of the representation
+    products = sum(z["sent"][:, i] * z["sent"][:, i + 1] for i in range(0, s.k_sent - 1, 2))
+    sentiment = np.clip(1.2 * valence + 1.0 * private + s.sent_interaction * products
+                        + s.label_noise * rng.standard_normal(n), -3.0, 3.0)
     if not emotions:
         return sentiment, None
     # happy follows valence, the negative emotions oppose it; all oppose the sentiment-only direction.

@@ -1,12 +1,20 @@
 """On synthetic data with planted shared / task-specific factors, MMoLRE beats hard sharing.
 
 Planted structure used here (options of :func:`mmolre.synthetic.make_synthetic`): each modality carries one
-factor group only (text: shared, audio: sentiment-only, vision: emotion-only), equally strong, with a strong
-task conflict (``conflict=2``: the sentiment-only factor enters the emotions with the opposite sign). Separating
-the tasks (task-specific experts, routers and fusion) should then help. Measured with this exact configuration
-(3 seeds, mean test MAE): MMoLRE 0.582, hard sharing 0.612; emotion WA 0.753 vs 0.752. With the default
-structure (text carries every factor) the two models were within noise of each other, so this test uses the
-separated structure and a margin of 0.01 MAE (measured: 0.030); emotion WA must not be worse by more than 0.01.
+factor group only (text: shared, audio: sentiment-only, vision: emotion-only), equally and clearly strong
+(strength 2), and each task needs several directions of its own: sentiment adds products of two disjoint pairs of
+its 4 private factors (``sent_interaction=1``), the emotions use 6 private factors (linear and pairwise products)
+plus the sentiment-only direction with the opposite sign (``conflict=2``). That is more factors than the model
+width (8), so the hard-shared trunk (one width-8 stream for both tasks) must drop some, while MMoLRE's per-task
+streams need not.
+
+Measured with this exact configuration (training loss with the class-balanced emotion BCE), test MAE of
+hard sharing minus MMoLRE per seed 1111..1115: +0.071, +0.082, +0.182, +0.034, +0.091 (every seed wins; mean
+0.092, std 0.055); emotion WA of MMoLRE minus hard sharing: +0.031, +0.008, -0.025, -0.005, -0.004 (mean
++0.001). Without the sentiment interaction (strength 2, 1000 samples, same models) the MAE gaps were +0.055,
++0.063, +0.010, +0.041, -0.015, and with the earlier strength-1 / 600-sample setting +0.001, -0.029, +0.007:
+within seed noise. So the test asks every seed (1111..1113) to win on MAE and the mean gap to exceed 0.03; the
+mean emotion WA must not be worse by more than 0.01.
 """
 
 from __future__ import annotations
@@ -21,8 +29,13 @@ from mmolre.training import TrainConfig
 
 STRUCTURE = dict(
     dim_scale=0.1,
+    seq_len=4,
+    n_train=1000,
     sees={"text": ("shared",), "audio": ("sent",), "vision": ("emo",)},
-    strength={"text": 1.0, "audio": 1.0, "vision": 1.0},
+    strength={"text": 2.0, "audio": 2.0, "vision": 2.0},
+    k_sent=4,
+    k_emo=6,
+    sent_interaction=1.0,
     conflict=2.0,
 )
 MODEL = ModelConfig(dim=8, shared_ranks=(4,), specific_rank=4)
@@ -37,12 +50,14 @@ def results():
         runs = run_models(["mmolre", "hard_sharing"], data, MODEL, TRAIN, seeds=(1111, 1112, 1113))
     finally:
         torch.set_num_threads(threads)
-    return runs[runs["split"] == "test"].groupby("model")[["mae", "emo_wa"]].mean()
+    return runs[runs["split"] == "test"].pivot(index="seed", columns="model", values=["mae", "emo_wa"])
 
 
 def test_mmolre_beats_hard_sharing_on_sentiment(results):
-    assert results.loc["mmolre", "mae"] < results.loc["hard_sharing", "mae"] - 0.01
+    gap = results["mae"]["hard_sharing"] - results["mae"]["mmolre"]
+    assert (gap > 0).all(), f"MMoLRE must win on every seed, MAE gaps {gap.round(3).to_dict()}"
+    assert gap.mean() > 0.03, f"mean MAE gap {gap.mean():.3f}"
 
 
 def test_mmolre_no_worse_on_emotions(results):
-    assert results.loc["mmolre", "emo_wa"] > results.loc["hard_sharing", "emo_wa"] - 0.01
+    assert results["emo_wa"]["mmolre"].mean() > results["emo_wa"]["hard_sharing"].mean() - 0.01
