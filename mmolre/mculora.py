@@ -17,13 +17,13 @@ same backbone with plain linear layers (the "no MCLA" baseline).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .config import StrictConfig
 from .dataset import MODALITIES
 from .mcla import MCLA, combination_index
 
@@ -31,7 +31,7 @@ TASK_OUTPUTS: dict[str, int] = {"sentiment": 1, "emotion": 6}
 
 
 @dataclass
-class MCULoRAConfig:
+class MCULoRAConfig(StrictConfig):
     """Model size (paper: hidden 256, depth 4, 2 heads, dropout 0.5, rank 4, MLP rank 8; defaults are quick)."""
 
     hidden: int = 32
@@ -53,15 +53,6 @@ class MCULoRAConfig:
         for name in ("dropout", "lora_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"MCULoRAConfig: {name} must be in [0, 1), got {getattr(self, name)}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> MCULoRAConfig:
-        """Build from a plain dict; unknown keys raise ValueError."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"MCULoRAConfig: unknown field(s) {unknown}; known fields are {sorted(known)}")
-        return cls(**values)
 
 
 class MCLABlock(nn.Module):

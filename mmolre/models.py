@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .config import StrictConfig
 from .dataset import EMOTIONS, MODALITIES
 from .experts import TaskMixture
 
@@ -49,7 +50,7 @@ COMPONENTS: tuple[str, ...] = ("projections", "experts", "routers", "norms", "fu
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(StrictConfig):
     """Model hyper-parameters; the defaults are a tiny quick configuration for synthetic runs."""
 
     dim: int = 32  # width every modality is projected to
@@ -88,18 +89,6 @@ class ModelConfig:
             problems.append(f"kernel_size must be a positive odd number, got {self.kernel_size}")
         if problems:
             raise ValueError("ModelConfig: " + "; ".join(problems))
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> ModelConfig:
-        """Build from a plain mapping (e.g. YAML); unknown keys raise ValueError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown field(s) {unknown}; known fields are {sorted(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
     def ranks(self) -> tuple[int, ...]:
         """The rank of each of the ``n_shared`` shared experts."""

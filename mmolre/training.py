@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .config import StrictConfig
 from .dataset import MODALITIES, MultimodalDataset
 from .device import default_device
 from .metrics import emotion_metrics, sentiment_metrics
@@ -61,7 +62,7 @@ def set_seed(seed: int) -> None:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(StrictConfig):
     """Optimisation settings; ``patience = 0`` disables early stopping, ``grad_clip = 0`` disables clipping."""
 
     epochs: int = 20
@@ -87,22 +88,6 @@ class TrainConfig:
         for name in ("weight_decay", "patience", "num_threads", "sentiment_weight", "emotion_weight", "aux_weight", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig: {name} must be >= 0, got {getattr(self, name)}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, object]) -> TrainConfig:
-        """Build from a plain dict (e.g. notebook parameters); unknown keys raise ValueError."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown field(s) {unknown}; known fields are {sorted(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes: object) -> TrainConfig:
-        """A copy with some fields changed (unknown fields raise ValueError)."""
-        return TrainConfig.from_dict({**self.to_dict(), **changes})
 
 
 @dataclass
