@@ -1,6 +1,6 @@
 """Real CMU-MOSI / CMU-MOSEI loaders on the shared files (skipped when no data directory is available).
 
-Text encodings are cached under the project cache directory, so only the first run pays for encoding MOSI
+Text encodings are cached under ``mmolre.paths.cache_dir()``, so only the first run on a machine pays for encoding MOSI
 (about a minute on 2 CPU cores); the MOSEI test replaces the encoder to stay fast.
 """
 
