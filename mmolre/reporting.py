@@ -37,13 +37,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def mean_std(frame: pd.DataFrame, by: list[str], metrics: list[str], digits: int = 3) -> pd.DataFrame:
-    """Aggregate seeds: one row per ``by`` group, each metric as ``"mean ± std"`` plus the seed count."""
+    """Aggregate seeds: one row per ``by`` group, each metric as ``"mean ± std"`` plus the seed count.
+
+    A group with a single seed has no spread to report: its cells hold the value alone.
+    """
     grouped = frame.groupby(by, sort=False)[metrics]
-    means, stds = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
+    means, stds, counts = grouped.mean(), grouped.std(ddof=1), grouped.size()
     table = means.copy().astype(object)
     for metric in metrics:
-        table[metric] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(means[metric], stds[metric])]
-    table["seeds"] = grouped.size()
+        table[metric] = [f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
+                         for m, s, n in zip(means[metric], stds[metric], counts)]
+    table["seeds"] = counts
     return table.reset_index()
 
 

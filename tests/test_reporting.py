@@ -36,7 +36,7 @@ def test_mean_std_table() -> None:
     table = mean_std(frame, ["model"], ["mae"])
     assert table.to_dict("records") == [
         {"model": "a", "mae": "2.000 ± 1.000", "seeds": 3},
-        {"model": "b", "mae": "0.500 ± 0.000", "seeds": 1},
+        {"model": "b", "mae": "0.500", "seeds": 1},
     ]
 
 
