@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -54,20 +57,30 @@ def plot_learning_curves(history: pd.DataFrame, best_epoch: int | None = None, m
     return fig
 
 
-def plot_metric_bars(results: pd.DataFrame, metrics: list[str], x: str = "variant", split: str = "test") -> Figure:
-    """One bar panel per metric: mean over seeds with a standard-deviation error bar, one bar per ``x`` value."""
+def _metric_panels(results: pd.DataFrame, metrics: list[str], split: str, size: tuple[float, float],
+                   draw: Callable[[pd.DataFrame, str, Axes], None]) -> Figure:
+    """One panel per metric present in ``results`` (rows of ``split`` only), each drawn by ``draw(part, metric, ax)``."""
     part = results[results["split"] == split]
     metrics = [m for m in metrics if m in part.columns]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(size[0] * len(metrics), size[1]), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        sns.barplot(data=part, x=x, y=metric, hue=x, errorbar="sd", capsize=0.2, ax=ax, legend=False)
+        draw(part, metric, ax)
         ax.set_title(f"{split} {metric}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_metric_bars(results: pd.DataFrame, metrics: list[str], x: str = "variant", split: str = "test") -> Figure:
+    """One bar panel per metric: mean over seeds with a standard-deviation error bar, one bar per ``x`` value."""
+
+    def draw(part: pd.DataFrame, metric: str, ax: Axes) -> None:
+        sns.barplot(data=part, x=x, y=metric, hue=x, errorbar="sd", capsize=0.2, ax=ax, legend=False)
         ax.set_xlabel("")
         ax.tick_params(axis="x", rotation=45)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
-    fig.tight_layout()
-    return fig
+
+    return _metric_panels(results, metrics, split, (3.4, 3.6), draw)
 
 
 def plot_routing_heatmap(routing: pd.DataFrame) -> Figure:
@@ -85,15 +98,12 @@ def plot_routing_heatmap(routing: pd.DataFrame) -> Figure:
 
 def plot_ablation(results: pd.DataFrame, metrics: list[str], x: str = "variant", split: str = "test") -> Figure:
     """Metric against the ablated setting (mean over seeds, ± std band), one panel per metric."""
-    part = results[results["split"] == split]
-    metrics = [m for m in metrics if m in part.columns]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.3), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+
+    def draw(part: pd.DataFrame, metric: str, ax: Axes) -> None:
         sns.lineplot(data=part, x=x, y=metric, errorbar="sd", marker="o", sort=False, ax=ax)
-        ax.set_title(f"{split} {metric}")
         ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    return fig
+
+    return _metric_panels(results, metrics, split, (3.6, 3.3), draw)
 
 
 def plot_condition_bars(conditions: pd.DataFrame, metric: str = "acc2_non0") -> Figure:
