@@ -188,12 +188,12 @@ def _weighted(losses: dict[str, torch.Tensor], config: TrainConfig) -> torch.Ten
 
 
 def _selection_loss(predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str,
-                    tasks: tuple[str, ...], config: TrainConfig) -> float:
+                    tasks: tuple[str, ...], config: TrainConfig, pos_weight: torch.Tensor | None) -> float:
     """The valid-split selection criterion: weighted task losses over the whole split (no auxiliary term)."""
     data = dataset.splits[split]
     outputs = {task: torch.from_numpy(predictions[task]) for task in tasks}
     labels = {"sentiment": data.sentiment, "emotions": data.emotions}
-    return float(_weighted(_task_losses(outputs, labels, tasks, emotion_pos_weight(dataset, config)), config))
+    return float(_weighted(_task_losses(outputs, labels, tasks, pos_weight), config))
 
 
 def _metrics(predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str, tasks: tuple[str, ...]) -> dict[str, float]:
@@ -267,12 +267,16 @@ def _expected_identity(model: nn.Module, dataset: MultimodalDataset, config: Tra
     return {**model_signature(model), "train_config": train_config, "seed": seed, "data": data_fingerprint(dataset)}
 
 
+def _mismatched_keys(found: dict[str, object], expected: dict[str, object]) -> list[str]:
+    """Keys of ``expected`` whose JSON form differs from the value stored in ``found`` (a sidecar)."""
+    return [key for key, value in json.loads(json.dumps(expected, default=str)).items() if found.get(key) != value]
+
+
 def _check_identity(sidecar: dict[str, object], expected: dict[str, object], where: Path) -> None:
     found = {key: sidecar.get(key) for key in expected}
-    stored_train = {k: v for k, v in (found["train_config"] or {}).items() if k not in _RESUME_FREE_KEYS}
-    found["train_config"] = stored_train
+    found["train_config"] = {k: v for k, v in (found["train_config"] or {}).items() if k not in _RESUME_FREE_KEYS}
     expected = json.loads(json.dumps(expected, default=str))
-    differences = [key for key in expected if found[key] != expected[key]]
+    differences = _mismatched_keys(found, expected)
     if differences:
         details = "; ".join(f"{key}: checkpoint has {found[key]!r}, this run has {expected[key]!r}" for key in differences)
         raise CheckpointError(f"{where}: checkpoint does not match this run ({details})")
@@ -291,7 +295,7 @@ def load_checkpoint(model: nn.Module, checkpoint_dir: str | Path, which: str = "
     expected = model_signature(model)
     if dataset is not None:
         expected["data"] = data_fingerprint(dataset)
-    differences = [key for key, value in json.loads(json.dumps(expected, default=str)).items() if sidecar.get(key) != value]
+    differences = _mismatched_keys(sidecar, expected)
     if differences:
         raise CheckpointError(f"{root / SIDECAR}: checkpoint does not match the given model/data (differs in {differences})")
     path = root / str(sidecar[f"{which}_weights"])
@@ -395,7 +399,7 @@ def train_model(
             size = len(batch["sentiment"])
             total, count = total + float(loss.detach()) * size, count + size
         predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
-        valid_loss = _selection_loss(predictions, dataset, "valid", tasks, config)
+        valid_loss = _selection_loss(predictions, dataset, "valid", tasks, config, pos_weight)
         rows.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid_loss,
                      **_metrics(predictions, dataset, "valid", tasks)})
         improved = valid_loss < best_loss
