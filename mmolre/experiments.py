@@ -144,16 +144,12 @@ def ablation_variants(kind: str, model_config: ModelConfig, values: Sequence[obj
     return [(f"emotion_weight={w}", "mmolre", {}, {"emotion_weight": float(w)}) for w in values]
 
 
-def _replace_model_config(config: ModelConfig, overrides: dict[str, object]) -> ModelConfig:
-    return ModelConfig.from_dict({**config.to_dict(), **overrides})
-
-
 def run_ablation(variants: Sequence[Variant], dataset: MultimodalDataset, model_config: ModelConfig,
                  train_config: TrainConfig, seeds: Sequence[int] = SEEDS, ablation: str = "") -> pd.DataFrame:
     """Train every variant under every seed; long-form rows with ``ablation`` and ``variant`` columns."""
     rows = []
     for label, name, model_overrides, train_overrides in variants:
-        mconfig = _replace_model_config(model_config, model_overrides)
+        mconfig = model_config.replace(**model_overrides)
         tconfig = train_config.replace(**train_overrides)
         for seed in seeds:
             rows.extend(run_variant(name, dataset, mconfig, tconfig, seed, variant=label))

@@ -26,10 +26,11 @@ from torch import nn
 
 from .dataset import MODALITIES, MultimodalDataset, SplitData
 from .dpft import DPFTScheduler, UniformSampler, combination_hook
+from .experiments import dataset_tasks
 from .mcla import combination_mask, combination_modalities
 from .mculora import MCULoRAConfig, build_mculora
 from .metrics import CONDITIONS
-from .models import TASKS, ModelConfig, build_model, count_parameters
+from .models import ModelConfig, build_model, count_parameters
 from .reporting import mean_std
 from .training import SEEDS, TrainConfig, evaluate, set_seed, train_model
 
@@ -127,7 +128,7 @@ def evaluate_missing_rates(model: nn.Module, dataset: MultimodalDataset, rates: 
 def build_method(method: str, dataset: MultimodalDataset, config: IncompleteConfig,
                  rank: int | None = None) -> tuple[nn.Module, UniformSampler | None]:
     """The model and the combination sampler (None: full modalities only) of one method."""
-    tasks = tuple(t for t in TASKS if t != "emotion" or dataset.has_emotions)
+    tasks = dataset_tasks(dataset)
     if method == "mmolre_dropout":
         return build_model("mmolre", dataset.dims, tasks, config.mmolre), UniformSampler(dataset.modalities)
     if method not in METHODS:
