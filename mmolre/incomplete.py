@@ -88,10 +88,15 @@ def random_missing_mask(mask: torch.Tensor, rate: float, generator: torch.Genera
     return kept
 
 
+def _zero_missing(features: dict[str, torch.Tensor], mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Features with every modality that ``mask`` (n, 3) marks missing set to zero, per sample."""
+    return {m: values * mask[:, MODALITIES.index(m), None, None].to(values.dtype) for m, values in features.items()}
+
+
 def with_mask(dataset: MultimodalDataset, split: str, mask: torch.Tensor) -> MultimodalDataset:
     """A copy of ``dataset`` whose ``split`` has the given per-sample mask (dropped features zeroed)."""
     data = dataset.splits[split]
-    features = {m: values * mask[:, MODALITIES.index(m), None, None].to(values.dtype) for m, values in data.features.items()}
+    features = _zero_missing(data.features, mask)
     splits = {**dataset.splits, split: SplitData(features, mask.clone(), data.sentiment, data.emotions, data.ids)}
     return MultimodalDataset(dataset.name, splits, dataset.real_modalities, dataset.description, dataset.notes)
 
@@ -105,8 +110,7 @@ def conditions_split(dataset: MultimodalDataset, split: str = "valid") -> Multim
     conditions = [c for c in CONDITIONS if applicable(c, dataset)]
     masks = [data.mask & combination_mask(c) for c in conditions]
     mask = torch.cat(masks)
-    features = {m: torch.cat([values * part[:, MODALITIES.index(m), None, None].to(values.dtype) for part in masks])
-                for m, values in data.features.items()}
+    features = _zero_missing({m: values.repeat(len(conditions), 1, 1) for m, values in data.features.items()}, mask)
     emotions = None if data.emotions is None else data.emotions.repeat(len(conditions), 1)
     ids = [f"{i}|{c}" for c in conditions for i in data.ids]
     replicated = SplitData(features, mask, data.sentiment.repeat(len(conditions)), emotions, ids)
