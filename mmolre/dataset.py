@@ -22,6 +22,12 @@ class DataError(ValueError):
     """A data file or array is missing, malformed or inconsistent; the message names the file and the problem."""
 
 
+def presence_mask(n: int, modalities: tuple[str, ...] | list[str]) -> torch.Tensor:
+    """A bool ``(n, 3)`` mask over :data:`MODALITIES` marking ``modalities`` present in every sample."""
+    present = torch.tensor([m in modalities for m in MODALITIES], dtype=torch.bool)
+    return present.expand(n, len(MODALITIES)).clone()
+
+
 @dataclass
 class SplitData(Dataset):
     """One split: features per present modality, modality mask, labels and segment ids."""

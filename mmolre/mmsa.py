@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmolre.dataset import EMOTIONS, MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData
+from mmolre.dataset import EMOTIONS, MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData, presence_mask
 from mmolre.safe_pickle import load_pickle
 
 TEXT_FIELDS = ("text", "text_bert")
@@ -67,7 +67,7 @@ def load_mmsa(path: str | Path, text_field: str = "text", name: str | None = Non
         ids = [str(i) for i in part.get("id", range(n))]
         if len(ids) != n:
             raise DataError(f"{path}: {split}/id has {len(ids)} entries for {n} samples")
-        splits[split] = SplitData(features=features, mask=torch.ones((n, len(MODALITIES)), dtype=torch.bool),
+        splits[split] = SplitData(features=features, mask=presence_mask(n, MODALITIES),
                                   sentiment=torch.from_numpy(sentiment), emotions=emotions, ids=ids)
     description = (f"MMSA feature pickle {path.name}: real text ({text_field}), audio and vision features as released "
                    "by MMSA; sentiment = regression_labels.")

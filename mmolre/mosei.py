@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmolre.dataset import EMOTIONS, MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData
+from mmolre.dataset import EMOTIONS, SPLITS, DataError, MultimodalDataset, SplitData, presence_mask
 from mmolre.safe_pickle import load_pickle
-from mmolre.sources import how_to_obtain, require
+from mmolre.sources import how_to_obtain, read_csv, require
 from mmolre.text_encoder import encode_texts
 
 LABELS = "mosei/mosei_labels_7d.csv"
@@ -30,14 +30,10 @@ EXPECTED_SIZES = {"train": 16327, "valid": 1871, "test": 4662}
 
 
 def _read_csv(relative: str, data_dir: str | Path | None, columns: set[str]) -> pd.DataFrame:
-    path = require(relative, data_dir)
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot parse CSV ({error})") from None
+    frame = read_csv(relative, data_dir)
     missing = columns - set(frame.columns)
     if missing:
-        raise DataError(f"{path}: missing column(s) {sorted(missing)}")
+        raise DataError(f"{require(relative, data_dir)}: missing column(s) {sorted(missing)}")
     return frame
 
 
@@ -112,8 +108,7 @@ def load_mosei(data_dir: str | Path | None = None, text_kind: str = "sentence", 
         emotions = frame[list(EMOTIONS)].to_numpy(dtype=np.float32)
         if emotions.min() < 0 or emotions.max() > 3:
             raise DataError(f"{LABELS}: emotion intensities outside [0, 3] in the {split} fold")
-        mask = torch.zeros((n, len(MODALITIES)), dtype=torch.bool)
-        mask[:, MODALITIES.index("text")] = True
+        mask = presence_mask(n, ["text"])
         splits[split] = SplitData(
             features={"text": torch.from_numpy(np.ascontiguousarray(encoded[start:start + n], dtype=np.float32))},
             mask=mask, sentiment=torch.tensor(frame["sentiment"].to_numpy(), dtype=torch.float32),

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmolre.dataset import MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData
+from mmolre.dataset import MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData, presence_mask
 from mmolre.safe_pickle import load_pickle
-from mmolre.sources import how_to_obtain, require
+from mmolre.sources import how_to_obtain, read_csv, require
 from mmolre.text_encoder import encode_texts
 
 PICKLE = "mosi/CMUMOSI_features_raw_2way.pkl"
@@ -54,13 +54,9 @@ def read_mosi_labels(data_dir: str | Path | None = None) -> MosiLabels:
 
 
 def _read_csv(relative: str, data_dir: str | Path | None) -> pd.DataFrame:
-    path = require(relative, data_dir)
-    try:
-        frame = pd.read_csv(path, header=None)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot parse CSV ({error})") from None
+    frame = read_csv(relative, data_dir, header=None)
     if frame.isna().any().any():
-        raise DataError(f"{path}: contains empty or NaN cells")
+        raise DataError(f"{require(relative, data_dir)}: contains empty or NaN cells")
     return frame
 
 
@@ -104,8 +100,7 @@ def _standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 
 
 def _split(features: dict[str, np.ndarray], sentiment: list[float], ids: list[str]) -> SplitData:
-    n = len(ids)
-    mask = torch.tensor([[m in features for m in MODALITIES]] * n, dtype=torch.bool).reshape(n, len(MODALITIES))
+    mask = presence_mask(len(ids), list(features))
     tensors = {m: torch.from_numpy(np.ascontiguousarray(v if v.ndim == 3 else v[:, None, :], dtype=np.float32))
                for m, v in features.items()}
     return SplitData(features=tensors, mask=mask, sentiment=torch.tensor(sentiment, dtype=torch.float32),

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from mmolre.dataset import DataError
 from mmolre.paths import DATA_DIR_ENV, data_dir
 
@@ -68,6 +70,18 @@ def require(relative: str, override: str | Path | None = None) -> Path:
     if not path.is_file():
         raise DataError(f"{path}: file not found; {how_to_obtain(relative)}")
     return path
+
+
+def read_csv(relative: str, override: str | Path | None = None, **options: object) -> pd.DataFrame:
+    """Locate ``relative`` (see :func:`require`) and parse it with ``pandas.read_csv(**options)``.
+
+    A file that cannot be parsed gives a :class:`DataError` naming it.
+    """
+    path = require(relative, override)
+    try:
+        return pd.read_csv(path, **options)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot parse CSV ({error})") from None
 
 
 def sha256(path: Path) -> str:
