@@ -28,10 +28,11 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmolre.experts import TaskMixture
-from mmolre.models import TASKS, count_parameters
-from mmolre.plots import plot_efficiency
-from mmolre.reporting import Reporter
+from mmolre.nn import TaskMixture
+from mmolre.models import count_parameters
+from mmolre.report.plots import plot_efficiency
+from mmolre.report import Reporter
+from mmolre.tasks import TASKS
 
 WIDTH = 128
 SEQ_LEN = 20
@@ -51,7 +52,7 @@ def _inputs(batch_size: int, dim: int) -> dict[str, torch.Tensor]:
 
 
 def _loss(layer: TaskMixture, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    outputs, aux = layer(inputs)
+    outputs, aux, _ = layer(inputs)
     return sum(y.pow(2).mean() for y in outputs.values()) + aux
 
 

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .paths import NOTEBOOKS_DIR
-from .runner import RunnerError, discover_notebooks, normalize_notebook, notebook_problems, run_reports
+from mmolre.paths import NOTEBOOKS_DIR
+from mmolre.report.runner import RunnerError, discover_notebooks, normalize_notebook, notebook_problems, run_reports
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ Sentiment (CMU-MOSI / CMU-MOSEI, labels in [-3, 3]):
 - Acc-7 / Acc-5: clip both to [-3, 3] / [-2, 2], round with numpy (half to even), compare.
 - MAE on raw (unclipped) predictions; Corr = Pearson correlation.
 
-Emotions (CMU-MOSEI, multi-label over :data:`mmolre.dataset.EMOTIONS`): an emotion is present when its
+Emotions (CMU-MOSEI, multi-label over :data:`mmolre.tasks.EMOTIONS`): an emotion is present when its
 intensity is > 0 and predicted present when sigmoid(logit) >= 0.5. Per emotion: weighted accuracy
 WA = (TP * N / P + TN) / (2N) (the mean of TPR and TNR) and weighted F1; plus their means.
 """
@@ -19,12 +19,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sklearn.metrics import f1_score
 
-from .dataset import EMOTIONS
+from mmolre.tasks import EMOTIONS
 
 SENTIMENT_METRICS: tuple[str, ...] = ("acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc5", "acc7", "mae", "corr")
-EMOTION_SUMMARY: tuple[str, ...] = ("wa", "f1")
-CONDITIONS: tuple[str, ...] = ("a", "t", "v", "at", "av", "tv", "atv")
-"""Fixed incomplete-modality test conditions (a = audio, t = text, v = vision)."""
 
 
 def _as_array(values: Iterable[float] | np.ndarray, name: str) -> np.ndarray:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-PARAMS_DIR = PROJECT_ROOT / "params"
 
 DATA_DIR_ENV = "MMOLRE_DATA_DIR"
 REPORTS_DIR_ENV = "MMOLRE_REPORTS_DIR"

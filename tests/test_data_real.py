@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mmolre.mosei as mosei
-from mmolre.data import load_dataset
-from mmolre.leakage import mosi_bclstm_text_leakage
-from mmolre.mosi import read_bclstm, read_mosi_labels
+import mmolre.data.mosei as mosei
+from mmolre.data import DataError, load_dataset
+from mmolre.data.leakage import mosi_bclstm_text_leakage
+from mmolre.data.mosi import read_bclstm, read_mosi_labels
+from mmolre.data.sources import verification
 from mmolre.paths import PROJECT_ROOT
 
 
@@ -56,8 +57,11 @@ def test_mosi_audio_join_detects_a_shifted_file(tmp_path):
     rows = (DATA_DIR / "mosi" / "bclstm" / "audio_test0.csv").read_text().splitlines()
     (shifted / "audio_test0.csv").unlink()
     (shifted / "audio_test0.csv").write_text("\n".join(rows[1:] + rows[:1]) + "\n")
-    with pytest.raises(Exception, match=r"audio_test0\.csv: join to segment ids is inconsistent"):
+    with pytest.raises(DataError, match=r"audio_test0\.csv: sha256 [0-9a-f]+\.\.\. differs .*declare-lab"):
         read_bclstm(labels, tmp_path, modalities=("audio",))
+    with verification(False), pytest.warns(UserWarning, match="used anyway"):
+        with pytest.raises(DataError, match=r"audio_test0\.csv: join to segment ids is inconsistent"):
+            read_bclstm(labels, tmp_path, modalities=("audio",))
 
 
 def test_mosi_bclstm_own_split_by_video():

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from mmolre.data import load_dataset
-from mmolre.dataset import DataError, MultimodalDataset, SplitData
-from mmolre.mmsa import load_mmsa
-from mmolre.mosi import read_bclstm
-from mmolre.safe_pickle import load_pickle
+from mmolre.data.dataset import DataError, MultimodalDataset, SplitData
+from mmolre.data.mmsa import load_mmsa
+from mmolre.data.mosi import read_bclstm
+from mmolre.data.safe_pickle import load_pickle
+from mmolre.data.sources import verification
 
 
 class _Shell:
@@ -91,8 +92,11 @@ def test_nan_cells_in_csv(tmp_path):
     folder = tmp_path / "mosi" / "bclstm"
     folder.mkdir(parents=True)
     (folder / "transcripts.csv").write_text('"a_1","HELLO","0","1"\n"a_2",,"0","0"\n')
-    with pytest.raises(DataError, match=r"transcripts\.csv: contains empty or NaN cells"):
+    with pytest.raises(DataError, match=r"transcripts\.csv: sha256 .* differs from the recorded .*MMOLRE_VERIFY_DATA=0"):
         read_bclstm(labels=None, data_dir=tmp_path)  # type: ignore[arg-type]
+    with verification(False), pytest.warns(UserWarning, match=r"transcripts\.csv: sha256"):
+        with pytest.raises(DataError, match=r"transcripts\.csv: contains empty or NaN cells"):
+            read_bclstm(labels=None, data_dir=tmp_path)  # type: ignore[arg-type]
 
 
 def test_nan_features_rejected_by_dataset():

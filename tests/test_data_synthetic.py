@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from mmolre.data import load_dataset
-from mmolre.dataset import EMOTIONS, MODALITIES
-from mmolre.synthetic import CARDS, make_synthetic
+from mmolre.data.synthetic import CARDS, make_synthetic
+from mmolre.modalities import MODALITIES
+from mmolre.tasks import EMOTIONS
 
 TINY = {"n_train": 40, "n_valid": 10, "n_test": 12, "seq_len": 4}
 
@@ -50,7 +51,7 @@ def test_explicit_dims_missing_rate_and_batches():
 
 def test_text_carries_more_signal_than_vision():
     data = make_synthetic(n_train=800, n_valid=10, n_test=400, seq_len=4, dim_scale=0.1)
-    from mmolre.leakage import ridge_probe
+    from mmolre.data.leakage import ridge_probe
 
     scores = {}
     for m in ("text", "vision"):

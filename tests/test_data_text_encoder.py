@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import mmolre.text_encoder as text_encoder
+import mmolre.data.text_encoder as text_encoder
 
 SENTENCES = ["the film was wonderful", "i did not like the ending at all", "", "OK"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmolre.experiments import ablation_variants, modality_statement, routing_table, run_ablation, run_models, summary_table
+from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig, build_model
-from mmolre.synthetic import make_synthetic
-from mmolre.training import TrainConfig
+from mmolre.protocols import ablation_arms, model_arms, routing_table, run_experiment, summarize
+from mmolre.train import TrainConfig
 
 CONFIG = ModelConfig(dim=8, n_shared=2, shared_ranks=(2,), specific_rank=2, blocks=1)
 TRAIN = TrainConfig(epochs=1, batch_size=32, num_threads=1)
@@ -20,31 +20,37 @@ def dataset():
 
 
 def test_run_models_long_form_and_single_task_merge(dataset):
-    runs = run_models(["mmolre", "single_task"], dataset, CONFIG, TRAIN, seeds=(1, 2))
+    experiment = run_experiment(model_arms(["mmolre", "single_task"], CONFIG, TRAIN), dataset, seeds=(1, 2))
+    runs = experiment.runs
     assert len(runs) == 2 * 2 * 2  # models x seeds x (valid, test)
+    assert len(experiment.results[("single_task", 1)]) == 2 and len(experiment.facts) == 4
+    assert set(experiment.history("mmolre")["seed"]) == {1, 2}
     single = runs[runs["model"] == "single_task"]
     assert single[["mae", "emo_wa"]].notna().all().all()  # sentiment from one model, emotions from the other
     assert (single["params"] > runs[runs["model"] == "mmolre"]["params"].iloc[0]).all()
-    table = summary_table(runs)
+    table = summarize(runs, split="test")
     assert list(table["variant"]) == ["mmolre", "single_task"]
     assert table["seeds"].tolist() == [2, 2] and "±" in table.loc[0, "mae"]
 
 
 def test_sentiment_only_dataset_has_no_emotion_metrics():
     mosi_like = make_synthetic("mosi", n_train=48, n_valid=24, n_test=24, seq_len=3, dim_scale=0.05, seed=2)
-    runs = run_models(["single_task"], mosi_like, CONFIG, TRAIN, seeds=(1,))
+    runs = run_experiment(model_arms(["single_task"], CONFIG, TRAIN), mosi_like, seeds=(1,)).runs
     assert not any(c.startswith("emo_") for c in runs.columns)
-    assert "tasks: sentiment." in modality_statement(mosi_like)
+    assert "tasks: sentiment." in mosi_like.statement()
 
 
 def test_ablation_grids(dataset):
-    assert [v[0] for v in ablation_variants("rank", CONFIG)] == ["rank=4", "rank=8"]  # ranks above dim=8 dropped
-    assert [v[1] for v in ablation_variants("experts", CONFIG)] == ["mmolre", "mmolre_no_shared", "mmolre_no_specific"]
+    assert [a.label for a in ablation_arms("rank", CONFIG, TRAIN)] == ["rank=4", "rank=8"]  # ranks above dim=8 dropped
+    assert [a.model for a in ablation_arms("experts", CONFIG, TRAIN)] == [
+        "mmolre", "mmolre_no_shared", "mmolre_no_specific"]
     with pytest.raises(ValueError, match="unknown ablation"):
-        ablation_variants("depth", CONFIG)
-    runs = run_ablation(ablation_variants("emotion_weight", CONFIG, [0.5, 2.0]), dataset, CONFIG, TRAIN, seeds=(1,), ablation="w")
+        ablation_arms("depth", CONFIG, TRAIN)
+    arms = ablation_arms("emotion_weight", CONFIG, TRAIN, [0.5, 2.0])
+    assert [a.train_config.emotion_weight for a in arms] == [0.5, 2.0]
+    runs = run_experiment(arms, dataset, seeds=(1,)).runs
     assert runs["variant"].unique().tolist() == ["emotion_weight=0.5", "emotion_weight=2.0"]
-    assert (runs["ablation"] == "w").all()
+    assert list(runs.columns[:3]) == ["ablation", "model", "variant"] and (runs["ablation"] == "emotion_weight").all()
 
 
 def test_routing_table_rows_sum_to_one(dataset):

@@ -6,13 +6,20 @@ import pytest
 import torch
 
 from mmolre.data import load_dataset
-from mmolre.dataset import MODALITIES, MultimodalDataset, SplitData
-from mmolre.dpft import DPFTScheduler, UniformSampler, available_combinations, combination_hook, project_to_band
-from mmolre.incomplete import (IncompleteConfig, conditions_split, evaluate_conditions, evaluate_missing_rates, margin,
-                               random_missing_mask, run_incomplete)
-from mmolre.mculora import MCULoRAConfig, build_mculora
-from mmolre.metrics import CONDITIONS
-from mmolre.training import TrainConfig
+from mmolre.data.dataset import MultimodalDataset, SplitData
+from mmolre.modalities import CONDITIONS, MODALITIES, available_combinations
+from mmolre.models import MCULoRAConfig, build_model
+from mmolre.protocols.dpft import DPFTScheduler, UniformSampler, combination_hook, project_to_band
+from mmolre.protocols.incomplete import (
+    IncompleteConfig,
+    conditions_split,
+    evaluate_conditions,
+    evaluate_missing_rates,
+    margin,
+    random_missing_mask,
+    run_incomplete,
+)
+from mmolre.train import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +41,7 @@ def drop_vision(data: MultimodalDataset) -> MultimodalDataset:
 
 def small_model(data: MultimodalDataset, rank: int = 2) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_mculora(data.dims, ("sentiment",), MCULoRAConfig(hidden=8, depth=1, rank=rank, mlp_rank=rank))
+    return build_model("mculora", data.dims, ("sentiment",), MCULoRAConfig(hidden=8, depth=1, rank=rank, mlp_rank=rank))
 
 
 def test_available_combinations() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmolre.dataset import EMOTIONS
+from mmolre.tasks import EMOTIONS
 from mmolre.metrics import SENTIMENT_METRICS, emotion_metrics, sentiment_metrics, weighted_accuracy
 
 TRUTH = [-2.6, -0.4, 0.0, 0.5, 2.5, 3.0]

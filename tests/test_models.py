@@ -5,18 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmolre.models import (
+from mmolre.models import MODEL_NAMES, MCULoRAConfig, ModelConfig, build_model, config_class, eval_mode
+from mmolre.models.inspection import (
     COMPONENTS,
-    MODEL_NAMES,
-    TASKS,
-    ModelConfig,
-    build_model,
     count_flops,
     count_parameters,
     example_batch,
     flop_breakdown,
     parameter_breakdown,
 )
+from mmolre.models.registry import MMOLRE_FAMILY
+from mmolre.tasks import TASKS
 
 DIMS = {"text": 10, "audio": 5, "vision": 7}
 CONFIG = ModelConfig(dim=16, n_shared=3, shared_ranks=(2, 4), specific_rank=4, top_k=2, dropout=0.0)
@@ -26,7 +25,7 @@ def _tasks(name: str) -> tuple[str, ...]:
     return ("emotion",) if name == "single_task" else TASKS
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MMOLRE_FAMILY)
 def test_every_parameter_is_registered_and_trained(name: str) -> None:
     torch.manual_seed(0)
     model = build_model(name, DIMS, _tasks(name), CONFIG).train()
@@ -36,19 +35,37 @@ def test_every_parameter_is_registered_and_trained(name: str) -> None:
     for expert in experts:
         assert f"{expert}.A" in state and f"{expert}.B" in state
     out = model(example_batch(DIMS, batch_size=8, seq_len=4))
-    loss = sum(v.pow(2).mean() for k, v in out.items() if k != "aux_loss") + out["aux_loss"]
+    loss = sum(v.pow(2).mean() for v in out.predictions.values()) + out.aux_loss
     loss.backward()
     for parameter_name, parameter in model.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
+
+
+def _config(name: str) -> ModelConfig | MCULoRAConfig:
+    return CONFIG if config_class(name) is ModelConfig else MCULoRAConfig(hidden=8, rank=2, mlp_rank=2)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 @pytest.mark.parametrize("length", [1, 6])
 def test_output_contract(name: str, length: int) -> None:
     tasks = _tasks(name)
-    out = build_model(name, DIMS, tasks, CONFIG)(example_batch(DIMS, batch_size=3, seq_len=length))
-    expected = {"sentiment": (3,), "emotion": (3, 6), "aux_loss": ()}
-    assert {k: tuple(v.shape) for k, v in out.items()} == {k: expected[k] for k in (*tasks, "aux_loss")}
+    model = build_model(name, DIMS, tasks, _config(name))
+    out = model(example_batch(DIMS, batch_size=3, seq_len=length))
+    expected = {"sentiment": (3,), "emotion": (3, 6)}
+    assert model.name == name and model.tasks == tasks and model.modalities == tuple(DIMS)
+    assert {k: tuple(v.shape) for k, v in out.predictions.items()} == {k: expected[k] for k in tasks}
+    assert out.aux_loss.shape == ()
+    assert all(torch.isclose(w.sum(), torch.tensor(1.0)) for w in out.routing.values())
+
+
+def test_eval_mode_restores_the_mode_and_disables_gradients() -> None:
+    model = build_model("mmolre", DIMS, TASKS, CONFIG).train()
+    with eval_mode(model):
+        assert not model.training
+        assert not model(example_batch(DIMS)).predictions["sentiment"].requires_grad
+    assert model.training
+    with pytest.raises(ValueError, match="takes a ModelConfig"):
+        build_model("mmolre", DIMS, TASKS, MCULoRAConfig())
 
 
 def test_missing_modality_does_not_influence_the_sample() -> None:
@@ -56,10 +73,10 @@ def test_missing_modality_does_not_influence_the_sample() -> None:
     model = build_model("mmolre", DIMS, TASKS, CONFIG).eval()
     batch = example_batch(DIMS, batch_size=4, seq_len=5)
     batch["mask"][:2, 1] = False
-    before = model(batch)
+    before = model(batch).predictions
     batch["audio"] = batch["audio"].clone()
     batch["audio"] += 10.0
-    after = model(batch)
+    after = model(batch).predictions
     for task in TASKS:
         assert torch.allclose(before[task][:2], after[task][:2], atol=1e-6)
         assert not torch.allclose(before[task][2:], after[task][2:])
@@ -69,15 +86,14 @@ def test_sample_without_any_modality_gets_the_zero_fused_vector() -> None:
     model = build_model("mmolre", DIMS, TASKS, CONFIG).eval()
     batch = example_batch(DIMS, batch_size=2, seq_len=3)
     batch["mask"][0] = False
-    out = model(batch)
+    out = model(batch).predictions
     expected = model.heads["sentiment"](torch.zeros(1, CONFIG.dim)).squeeze(-1)
     assert torch.allclose(out["sentiment"][:1], expected) and torch.isfinite(out["emotion"]).all()
 
 
 def test_routing_weights_per_modality_block_and_task() -> None:
     model = build_model("mmolre", DIMS, TASKS, CONFIG).eval()
-    model(example_batch(DIMS))
-    weights = model.routing_weights()
+    weights = model(example_batch(DIMS)).routing
     assert len(weights) == len(DIMS) * CONFIG.blocks * len(TASKS)
     assert "text/block2/emotion" in weights
     for w in weights.values():
@@ -87,7 +103,7 @@ def test_routing_weights_per_modality_block_and_task() -> None:
 def test_subset_of_modalities() -> None:
     dims = {"text": 10, "vision": 7}
     out = build_model("mmoe", dims, TASKS, CONFIG)(example_batch(dims, batch_size=2))
-    assert out["emotion"].shape == (2, 6)
+    assert out.predictions["emotion"].shape == (2, 6)
 
 
 def test_config_and_registry_errors() -> None:

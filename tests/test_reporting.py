@@ -8,7 +8,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from mmolre.reporting import Reporter, atomic_write, mean_std
+from mmolre.files import atomic_write
+from mmolre.protocols.summary import mean_std, summarize
+from mmolre.report import Reporter
 
 
 def _fail(tmp: Path) -> None:
@@ -42,12 +44,13 @@ def test_mean_std_table() -> None:
 
 def test_reporter_writes_under_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path))
-    reporter = Reporter("quick", "01_data")
+    reporter = Reporter("quick")
     csv = reporter.table(pd.DataFrame({"x": [1.5]}), "sizes")
     assert csv == tmp_path / "quick" / "tables" / "sizes.csv"
     assert "1.5000" in (tmp_path / "quick" / "tables" / "sizes.md").read_text(encoding="utf-8")
     fig, _ = plt.subplots()
-    assert reporter.figure(fig, "plot").stat().st_size > 0
+    reporter.figure(fig, "plot")
+    assert (tmp_path / "quick" / "figures" / "plot.png").stat().st_size > 0
     plt.close(fig)
     assert '"n": 3' in reporter.json({"n": 3}, "summary").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="plain name"):

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from mmolre.__main__ import main
-from mmolre.runner import (
+from mmolre.report.runner import (
     RunnerError,
     check_kernel,
     discover_notebooks,
@@ -22,7 +22,7 @@ from mmolre.runner import (
 PARAMS = 'profile: str = "default"  # reports/<profile>/\nscale: int = 2  # multiplier\n'
 WORK = (
     "import json, sys\n"
-    "from mmolre.reporting import Reporter\n"
+    "from mmolre.report import Reporter\n"
     "Reporter(profile).json({'value': 21 * scale, 'prefix': sys.prefix}, 'tiny')\n"
 )
 

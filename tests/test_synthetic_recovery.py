@@ -23,9 +23,9 @@ import pytest
 import torch
 
 from mmolre.data import load_dataset
-from mmolre.experiments import run_models
 from mmolre.models import ModelConfig
-from mmolre.training import TrainConfig
+from mmolre.protocols import model_arms, run_experiment
+from mmolre.train import TrainConfig
 
 STRUCTURE = dict(
     dim_scale=0.1,
@@ -47,7 +47,7 @@ def results():
     threads = torch.get_num_threads()
     try:
         data = load_dataset("synthetic", **STRUCTURE)
-        runs = run_models(["mmolre", "hard_sharing"], data, MODEL, TRAIN, seeds=(1111, 1112, 1113))
+        runs = run_experiment(model_arms(["mmolre", "hard_sharing"], MODEL, TRAIN), data, seeds=(1111, 1112, 1113)).runs
     finally:
         torch.set_num_threads(threads)
     return runs[runs["split"] == "test"].pivot(index="seed", columns="model", values=["mae", "emo_wa"])

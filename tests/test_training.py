@@ -7,9 +7,10 @@ import json
 import pytest
 import torch
 
+from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig, build_model
-from mmolre.synthetic import make_synthetic
-from mmolre.training import CheckpointError, TrainConfig, evaluate, load_checkpoint, set_seed, train_model
+from mmolre.train import CheckpointError, TrainConfig, evaluate, load_checkpoint, set_seed, train_model
+from mmolre.train.evaluation import emotion_pos_weight
 
 TINY = dict(dim=8, n_shared=2, shared_ranks=(2, 2), specific_rank=2, blocks=1)
 
@@ -118,13 +119,12 @@ def test_mask_override_and_sentiment_only_models(dataset):
     assert not any(key.startswith("emo_") for key in result.test_metrics)
     text_only = evaluate(model, dataset, "test", mask_override=[True, False, False])
     assert text_only["mae"] != pytest.approx(result.test_metrics["mae"])
-    with pytest.raises(ValueError, match="mask_override"):
+    assert evaluate(model, dataset, "test", mask_override="t") == text_only
+    with pytest.raises(ValueError, match="modality restriction"):
         evaluate(model, dataset, "test", mask_override=[True, False])
 
 
 def test_emotion_pos_weight_is_negatives_over_positives_on_train(dataset):
-    from mmolre.training import emotion_pos_weight
-
     present = (dataset.splits["train"].emotions > 0).float()
     expected = (len(present) - present.sum(0)) / present.sum(0)
     assert torch.allclose(emotion_pos_weight(dataset, _config()), expected)

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmolre.dataset import EMOTIONS, MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData, presence_mask
-from mmolre.safe_pickle import load_pickle
+from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
+from mmolre.data.safe_pickle import load_pickle
+from mmolre.modalities import MODALITIES, presence_mask
+from mmolre.tasks import EMOTIONS
 
 TEXT_FIELDS = ("text", "text_bert")
 

@@ -8,7 +8,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from mmolre.dataset import EMOTIONS, MODALITIES, MultimodalDataset
+from mmolre.data.dataset import MultimodalDataset
+from mmolre.modalities import MODALITIES
+from mmolre.tasks import EMOTIONS
 
 
 def split_table(data: MultimodalDataset) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import io
 import pickle
 from pathlib import Path
 
-from mmolre.dataset import DataError
+from mmolre.data.dataset import DataError
 from mmolre.paths import DATA_DIR_ENV
 
 _BUILTINS = frozenset({"set", "frozenset", "list", "dict", "tuple", "int", "float", "complex", "str", "bytes",

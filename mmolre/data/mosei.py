@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmolre.dataset import EMOTIONS, SPLITS, DataError, MultimodalDataset, SplitData, presence_mask
-from mmolre.safe_pickle import load_pickle
-from mmolre.sources import how_to_obtain, read_csv, require
-from mmolre.text_encoder import encode_texts
+from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
+from mmolre.data.safe_pickle import load_pickle
+from mmolre.data.sources import how_to_obtain, read_csv, require
+from mmolre.data.text_encoder import encode_texts
+from mmolre.modalities import presence_mask
+from mmolre.tasks import EMOTIONS
 
 LABELS = "mosei/mosei_labels_7d.csv"
 TEXTS = "mosei/mosei_text_label.csv"

@@ -1,9 +1,9 @@
-"""The one low-rank expert used by every model (MMoLRE experts, full-rank baselines, MCULoRA adapters).
+"""The one expert layer used by every mixture model (MMoLRE experts, full-rank MoE / MMoE baselines).
 
 An expert maps ``(..., L, d_in)`` to ``(..., L, d_out)`` through a rank-``r`` bottleneck: a 1-D convolution
-with kernel ``k`` from ``d_in`` down to ``r`` (factor ``A``), then a kernel-1 convolution from ``r`` up to
-``d_out`` (factor ``B``). With ``k == 1`` this is exactly a LoRA update ``B @ A``; with ``r == d`` it is the
-full-rank expert of the same shape. Both factors are registered ``nn.Parameter`` objects.
+with kernel ``k`` over the sequence from ``d_in`` down to ``r`` (factor ``A``), then a position-wise map from ``r``
+up to ``d_out`` (factor ``B``). With ``r == d`` it is the full-rank expert of the same shape. Both factors are
+registered ``nn.Parameter`` objects. (The LoRA adapter of a linear layer is :class:`mmolre.nn.lora.LoRA`.)
 
 :class:`TaskMixture` is the one mixture layer built from these experts: per task a router over ``N`` shared
 experts plus an optional gated task-specific expert. MMoLRE, its ablations and the MoE / MMoE baselines are
@@ -21,11 +21,8 @@ from torch import nn
 
 
 class LowRankExpert(nn.Module):
-    """Rank-``rank`` bottleneck expert ``x -> B(A * x)`` with optional dropout on its input.
-
-    ``init="lora"`` starts ``B`` at zero (a new adapter is a no-op); ``init="kaiming"`` initialises both
-    factors randomly (the usual choice for mixture-of-experts members).
-    """
+    """Rank-``rank`` bottleneck expert ``x -> B(A * x)`` (``*``: convolution over the sequence) with optional
+    dropout on its input; both factors start random (Kaiming uniform), as mixture-of-experts members do."""
 
     def __init__(
         self,
@@ -33,9 +30,7 @@ class LowRankExpert(nn.Module):
         rank: int,
         out_dim: int | None = None,
         kernel_size: int = 3,
-        init: str = "kaiming",
         dropout: float = 0.0,
-        scale: float = 1.0,
     ) -> None:
         super().__init__()
         out_dim = in_dim if out_dim is None else out_dim
@@ -43,18 +38,12 @@ class LowRankExpert(nn.Module):
             raise ValueError(f"in_dim, out_dim and rank must be >= 1, got {in_dim}, {out_dim}, {rank}")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
-        if init not in ("kaiming", "lora"):
-            raise ValueError(f"init must be 'kaiming' or 'lora', got {init!r}")
         self.in_dim, self.out_dim, self.rank, self.kernel_size = in_dim, out_dim, rank, kernel_size
-        self.scale = scale
         self.A = nn.Parameter(torch.empty(rank, in_dim, kernel_size))
         self.B = nn.Parameter(torch.empty(out_dim, rank))
         self.dropout = nn.Dropout(dropout)
         nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
-        if init == "lora":
-            nn.init.zeros_(self.B)
-        else:
-            nn.init.kaiming_uniform_(self.B, a=math.sqrt(5))
+        nn.init.kaiming_uniform_(self.B, a=math.sqrt(5))
 
     def extra_repr(self) -> str:
         return f"{self.in_dim} -> r={self.rank} -> {self.out_dim}, kernel={self.kernel_size}"
@@ -71,7 +60,7 @@ class LowRankExpert(nn.Module):
             lead, length = x.shape[:-2], x.shape[-2]
             flat = x.reshape(-1, length, self.in_dim).transpose(1, 2)
             hidden = F.conv1d(flat, self.A, padding=self.kernel_size // 2).transpose(1, 2).reshape(*lead, length, self.rank)
-        return self.scale * (hidden @ self.B.T)
+        return hidden @ self.B.T
 
     def flops_per_token(self) -> int:
         """Multiply-accumulate count per sequence position (one MAC = 2 FLOPs)."""
@@ -94,10 +83,10 @@ class TaskMixture(nn.Module):
     - Experts are linear, so all of them are evaluated densely and the sparse weights are applied afterwards;
       when several tasks receive the very same tensor, the shared experts run on it once.
 
-    ``forward`` returns ``(outputs, aux_loss)``; ``aux_loss`` is ``load_balance`` times the sum over routers
-    of the squared coefficient of variation of the per-expert importance (total routing weight in the batch),
-    which is zero when every expert gets the same share. The mean routing weights of the last forward are kept
-    per task (see :meth:`routing_weights`).
+    ``forward`` returns ``(outputs, aux_loss, routing)``; ``aux_loss`` is ``load_balance`` times the sum over
+    routers of the squared coefficient of variation of the per-expert importance (total routing weight in the
+    batch), which is zero when every expert gets the same share; ``routing`` maps each task to its mean routing
+    weight per shared expert in this forward (empty without shared experts).
     """
 
     def __init__(
@@ -143,7 +132,6 @@ class TaskMixture(nn.Module):
                 {t: LowRankExpert(dim, specific_rank, kernel_size=kernel_size, dropout=dropout) for t in self.tasks}
             )
             self.gates = nn.ModuleDict({t: nn.Linear(dim, 1) for t in self.tasks})
-        self._last_weights: dict[str, torch.Tensor] = {}
 
     @property
     def n_shared(self) -> int:
@@ -167,13 +155,16 @@ class TaskMixture(nn.Module):
             return importance.new_zeros(())
         return importance.var(unbiased=False) / (importance.mean() ** 2 + 1e-9)
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Map ``{task: (B, L, d)}`` to ``{task: (B, L, d)}`` and the load-balance auxiliary loss."""
+    def forward(
+        self, inputs: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Map ``{task: (B, L, d)}`` to ``{task: (B, L, d)}``, the load-balance loss and the routing weights."""
         if set(inputs) != set(self.tasks):
             raise ValueError(f"mixture expects inputs for tasks {self.tasks}, got {tuple(inputs)}")
         first = inputs[self.tasks[0]]
         aux = first.new_zeros(())
         outputs: dict[str, torch.Tensor] = {}
+        routing: dict[str, torch.Tensor] = {}
         expert_cache: dict[int, torch.Tensor] = {}
         for task in self.tasks:
             x = inputs[task]
@@ -185,14 +176,10 @@ class TaskMixture(nn.Module):
                     expert_cache[id(x)] = torch.stack([expert(x) for expert in self.shared_experts], dim=-1)
                 weights = self._route(task, x)
                 out = out + (expert_cache[id(x)] * weights.unsqueeze(-2)).sum(dim=-1)
-                self._last_weights[task] = weights.detach().reshape(-1, self.n_shared).mean(dim=0)
+                routing[task] = weights.detach().reshape(-1, self.n_shared).mean(dim=0)
                 aux = aux + self._balance(weights)
             if task in self.specific_experts:
                 gate = torch.sigmoid(self.gates[task](x))
                 out = out + gate * self.specific_experts[task](x)
             outputs[task] = out
-        return outputs, self.load_balance * aux
-
-    def routing_weights(self) -> dict[str, torch.Tensor]:
-        """Mean routing weight per shared expert in the last forward, per task (empty without shared experts)."""
-        return dict(self._last_weights)
+        return outputs, self.load_balance * aux, routing

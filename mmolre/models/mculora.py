@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import StrictConfig
-from .dataset import MODALITIES
-from .mcla import MCLA, combination_index
-
-TASK_OUTPUTS: dict[str, int] = {"sentiment": 1, "emotion": 6}
+from mmolre.config import StrictConfig
+from mmolre.modalities import MODALITIES, combination_index, zero_missing
+from mmolre.models.base import AffectModel, ModelOutput
+from mmolre.nn.mcla import MCLA
+from mmolre.tasks import TASK_OUTPUTS, check_tasks
 
 
 @dataclass
@@ -42,6 +42,8 @@ class MCULoRAConfig(StrictConfig):
     mlp_rank: int = 8
     mlp_ratio: int = 1
     lora_dropout: float = 0.1
+    alpha: float | None = None  # LoRA alpha of the rank-`rank` adapters (scaling alpha / rank; None: alpha = rank)
+    mlp_alpha: float | None = None  # LoRA alpha of the MLP adapters (scaling mlp_alpha / mlp_rank; None: = mlp_rank)
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.depth < 0 or self.heads < 1 or self.mlp_ratio < 1:
@@ -50,6 +52,9 @@ class MCULoRAConfig(StrictConfig):
             raise ValueError(f"MCULoRAConfig: hidden ({self.hidden}) must be divisible by heads ({self.heads})")
         if self.rank < 0 or self.mlp_rank < 0:
             raise ValueError(f"MCULoRAConfig: rank and mlp_rank must be >= 0, got {self.rank}, {self.mlp_rank}")
+        for name in ("alpha", "mlp_alpha"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"MCULoRAConfig: {name} must be > 0 or None, got {getattr(self, name)}")
         for name in ("dropout", "lora_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"MCULoRAConfig: {name} must be in [0, 1), got {getattr(self, name)}")
@@ -64,8 +69,8 @@ class MCLABlock(nn.Module):
         self.norm1 = nn.LayerNorm(config.hidden)
         self.attention = nn.MultiheadAttention(config.hidden, config.heads, dropout=config.dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(config.hidden)
-        self.fc1 = MCLA(config.hidden, width, config.mlp_rank, config.lora_dropout)
-        self.fc2 = MCLA(width, config.hidden, config.mlp_rank, config.lora_dropout)
+        self.fc1 = MCLA(config.hidden, width, config.mlp_rank, config.lora_dropout, alpha=config.mlp_alpha)
+        self.fc2 = MCLA(width, config.hidden, config.mlp_rank, config.lora_dropout, alpha=config.mlp_alpha)
         self.activation = nn.GELU()
         self.dropout = nn.Dropout(config.dropout)
 
@@ -76,39 +81,34 @@ class MCLABlock(nn.Module):
         return x + self.dropout(self.fc2(h, combination))
 
 
-class MCULoRA(nn.Module):
-    """MCULoRA following the model forward contract: ``model(batch) -> {"sentiment", "emotion"?, "aux_loss"}``."""
+class MCULoRA(AffectModel):
+    """MCULoRA (see the module docstring); ``rank = mlp_rank = 0`` is the plain backbone without adapters."""
 
-    name = "mculora"
-
-    def __init__(self, dims: Mapping[str, int], tasks: tuple[str, ...], config: MCULoRAConfig) -> None:
+    def __init__(self, name: str, dims: Mapping[str, int], tasks: tuple[str, ...], config: MCULoRAConfig) -> None:
         super().__init__()
-        unknown = sorted(set(dims) - set(MODALITIES))
-        if not dims or unknown:
-            raise ValueError(f"dims must map some of {MODALITIES} to widths, got {dict(dims)}")
-        bad_tasks = sorted(set(tasks) - set(TASK_OUTPUTS))
-        if not tasks or bad_tasks:
-            raise ValueError(f"tasks must be a non-empty subset of {tuple(TASK_OUTPUTS)}, got {tasks}")
-        self.config, self.tasks = config, tuple(tasks)
+        self.name, self.config, self.tasks = name, config, check_tasks(tasks)
         self.modalities = tuple(m for m in MODALITIES if m in dims)
         self.dims = {m: int(dims[m]) for m in self.modalities}
         fused = config.hidden * len(self.modalities)
-        self.projections = nn.ModuleDict({m: MCLA(self.dims[m], config.hidden, config.rank, config.lora_dropout) for m in self.modalities})
+        def mcla(in_dim: int, out_dim: int) -> MCLA:
+            return MCLA(in_dim, out_dim, config.rank, config.lora_dropout, alpha=config.alpha)
+
+        self.projections = nn.ModuleDict({m: mcla(self.dims[m], config.hidden) for m in self.modalities})
         self.encoders = nn.ModuleDict({m: nn.ModuleList(MCLABlock(config) for _ in range(config.depth)) for m in self.modalities})
         self.norms = nn.ModuleDict({m: nn.LayerNorm(config.hidden) for m in self.modalities})
-        self.fusion = MCLA(fused, fused, config.rank, config.lora_dropout)
-        self.heads = nn.ModuleDict({t: MCLA(fused, TASK_OUTPUTS[t], config.rank, config.lora_dropout) for t in self.tasks})
+        self.fusion = mcla(fused, fused)
+        self.heads = nn.ModuleDict({t: mcla(fused, TASK_OUTPUTS[t]) for t in self.tasks})
         self.dropout = nn.Dropout(config.dropout)
 
     def _joint(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Concatenated pooled modality vectors ``u`` (B, M * hidden) and per-sample combination indices."""
         mask = batch["mask"].bool()
         combination = combination_index(mask)
+        features = zero_missing({m: batch[m] for m in self.modalities}, mask)
         parts = []
         for m in self.modalities:
             present = mask[:, MODALITIES.index(m)]
-            x = batch[m] * present[:, None, None].to(batch[m].dtype)
-            h = self.dropout(self.projections[m](x, combination))
+            h = self.dropout(self.projections[m](features[m], combination))
             for block in self.encoders[m]:
                 h = block(h, combination)
             parts.append(self.norms[m](h).mean(dim=1) * present[:, None].to(h.dtype))
@@ -120,17 +120,11 @@ class MCULoRA(nn.Module):
         return {"shared": self.fusion.shared_path(joint), "specific": self.fusion.specific_path(joint, combination),
                 "combination": combination}
 
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
         joint, combination = self._joint(batch)
         hidden = joint + self.dropout(torch.relu(self.fusion(joint, combination)))
-        outputs = {}
+        predictions = {}
         for task in self.tasks:
             out = self.heads[task](hidden, combination)
-            outputs[task] = out.reshape(-1) if task == "sentiment" else out
-        outputs["aux_loss"] = hidden.new_zeros(())
-        return outputs
-
-
-def build_mculora(dims: Mapping[str, int], tasks: tuple[str, ...], config: MCULoRAConfig | None = None) -> MCULoRA:
-    """Build MCULoRA for modality widths ``dims`` and ``tasks`` (``"sentiment"`` and/or ``"emotion"``)."""
-    return MCULoRA(dims, tasks, config or MCULoRAConfig())
+            predictions[task] = out.reshape(-1) if task == "sentiment" else out
+        return ModelOutput(predictions, hidden.new_zeros(()))

@@ -3,14 +3,14 @@
 Parameter files (``params/*.yaml``) have this format; every key is optional::
 
     profile: mosei            # reports go to reports/<profile>/; also injected as the `profile` parameter
-    notebooks: [01_data, 03_mmolre]   # which notebooks to run (default: all, in sorted order)
-    common:                   # injected into EVERY selected notebook (each must declare these names)
+    notebooks: [01_data, 03_train_mmolre]   # which notebooks to run (default: all, in sorted order)
+    common:                   # each name is injected into every selected notebook that declares it
       data_dir: /path/to/data
-    03_mmolre:                # per-notebook overrides, applied after `common`
+    03_train_mmolre:          # per-notebook overrides, applied after `common`
       epochs: 30
 
 Before anything runs, every name is checked against ``papermill.inspect_notebook`` and unknown names are
-refused, every selected notebook must have exactly one cell tagged ``parameters``, and the ``python3``
+refused (a ``common`` name must be declared by at least one selected notebook), every selected notebook must have exactly one cell tagged ``parameters``, and the ``python3``
 kernel must resolve to the interpreter running the runner. An executed notebook is written to a temporary
 folder and moved into place only on success, so a failing run never replaces a previous good notebook
 (the failed notebook is kept as ``<stem>.failed.ipynb`` for inspection).
@@ -35,8 +35,9 @@ import papermill
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
-from .paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from .reporting import Reporter, atomic_write
+from mmolre.files import atomic_write
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from mmolre.report.reporter import Reporter
 
 KERNEL_NAME = "python3"
 PARAMETERS_TAG = "parameters"
@@ -187,17 +188,23 @@ def plan_run(
     if missing:
         raise RunnerError(f"unknown notebook(s) {missing}; notebooks are: {valid}")
     common = _mapping(settings.get("common"), f"{source}: 'common'")
+    if "profile" in common:
+        raise RunnerError(f"{source}: set 'profile' at the top level only, not in 'common' or a notebook section")
     parameters: dict[str, dict[str, object]] = {}
+    used: set[str] = set()
     for stem in sorted(set(selection) | set(overrides)):
         path = available[stem]
         count = parameters_cell_count(_read(path))
         if count != 1:
             raise RunnerError(f"{path.name}: {count} cells tagged '{PARAMETERS_TAG}', expected exactly 1")
         own = _mapping(overrides.get(stem), f"{source}: section '{stem}'")
-        if "profile" in common or "profile" in own:
+        if "profile" in own:
             raise RunnerError(f"{source}: set 'profile' at the top level only, not in 'common' or a notebook section")
-        values = {"profile": profile, **common, **own} if stem in selection else own
         declared = declared_parameters(path)
+        shared = {key: value for key, value in common.items() if key in declared}
+        if stem in selection:
+            used.update(shared)
+        values = {"profile": profile, **shared, **own} if stem in selection else own
         bad = sorted(set(values) - set(declared))
         if bad:
             raise RunnerError(
@@ -205,6 +212,10 @@ def plan_run(
                 f"its parameters are: {', '.join(declared) or '(none)'}"
             )
         parameters[stem] = values
+    unused = sorted(set(common) - used)
+    if unused:
+        raise RunnerError(f"{source}: 'common' name(s) {unused} are declared by none of the selected notebooks "
+                          f"({', '.join(sorted(set(selection)))})")
     ordered = tuple(available[stem] for stem in sorted(set(selection)))
     return RunPlan(profile, ordered, {stem: parameters[stem] for stem in sorted(set(selection))})
 

@@ -16,33 +16,19 @@ projected back onto ``[p_min, p_max]`` with sum 1, where the band is ``band * un
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dataset import MODALITIES, MultimodalDataset
-from .mcla import COMBINATIONS, combination_mask, combination_modalities
+from mmolre.data.dataset import MultimodalDataset
+from mmolre.modalities import available_combinations, restrict
+from mmolre.models.base import eval_mode, model_device, to_device
+from mmolre.train.loop import BatchHook
 
-BatchHook = Callable[[dict[str, torch.Tensor], int, torch.Generator], dict[str, torch.Tensor]]
-
-
-def available_combinations(modalities: Sequence[str]) -> tuple[str, ...]:
-    """The non-empty combinations (in :data:`COMBINATIONS` order) that use only the given modalities."""
-    return tuple(c for c in COMBINATIONS[1:] if set(combination_modalities(c)) <= set(modalities))
-
-
-def restrict(batch: dict[str, torch.Tensor], combination: str) -> dict[str, torch.Tensor]:
-    """A copy of ``batch`` keeping only ``combination``'s modalities: others zeroed, ``mask`` ANDed."""
-    keep = combination_mask(combination).to(batch["mask"].device)
-    out = dict(batch)
-    out["mask"] = batch["mask"].bool() & keep
-    for column, m in enumerate(MODALITIES):
-        if m in batch and not keep[column]:
-            out[m] = torch.zeros_like(batch[m])
-    return out
+SAMPLERS: tuple[str, ...] = ("uniform", "dpft")
 
 
 def js_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
@@ -110,31 +96,26 @@ class DPFTScheduler(UniformSampler):
         self.step, self.batch_size = step, batch_size
         self.p_min, self.p_max = band[0] / n, min(1.0, band[1] / n)
         self.last_statistic: dict[str, float] | None = None
-        self.statistics: list[dict[str, float]] = []
 
     def separability(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
         """Mean JS divergence between shared and combination-specific fusion outputs per combination, VALID split."""
         if not hasattr(model, "representations"):
             raise ValueError(f"DPFT needs a model with representations(batch) (MCULoRA); got {type(model).__name__}")
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
+        device = model_device(model)
         totals = dict.fromkeys(self.combinations, 0.0)
         count = 0
-        with torch.no_grad():
+        with eval_mode(model):
             for batch in dataset.loader("valid", batch_size=self.batch_size):
-                batch = {k: v.to(device) for k, v in batch.items()}
+                batch = to_device(batch, device)
                 count += len(batch["mask"])
                 for combination in self.combinations:
                     parts = model.representations(restrict(batch, combination))
                     totals[combination] += float(js_divergence(parts["shared"], parts["specific"]).sum())
-        model.train(was_training)
         return {c: total / count for c, total in totals.items()}
 
     def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:
         """Re-weight from the change of the valid statistic since the last call, clip to the band, renormalise."""
         statistic = self.separability(model, dataset)
-        self.statistics.append(statistic)
         if self.last_statistic is not None:
             change = torch.tensor([abs(statistic[c] - self.last_statistic[c]) for c in self.combinations])
             order = torch.argsort(change, stable=True)  # smallest change first
@@ -153,3 +134,13 @@ def combination_hook(sampler: UniformSampler) -> BatchHook:
         return restrict(batch, sampler.sample(generator))
 
     return hook
+
+
+def make_sampler(kind: str, modalities: Sequence[str], step: float = 0.05,
+                 band: tuple[float, float] = (0.5, 2.0)) -> UniformSampler:
+    """A combination sampler of one of :data:`SAMPLERS` for the given modalities."""
+    if kind == "uniform":
+        return UniformSampler(modalities)
+    if kind == "dpft":
+        return DPFTScheduler(modalities, step, band)
+    raise ValueError(f"unknown combination sampler {kind!r}; expected one of {SAMPLERS}")

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmolre.dataset import MODALITIES, SPLITS, DataError, MultimodalDataset, SplitData, presence_mask
-from mmolre.safe_pickle import load_pickle
-from mmolre.sources import how_to_obtain, read_csv, require
-from mmolre.text_encoder import encode_texts
+from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
+from mmolre.data.safe_pickle import load_pickle
+from mmolre.data.sources import how_to_obtain, read_csv, require
+from mmolre.data.text_encoder import encode_texts
+from mmolre.modalities import MODALITIES, presence_mask
 
 PICKLE = "mosi/CMUMOSI_features_raw_2way.pkl"
 BCLSTM_PARTS = ("train", "test")

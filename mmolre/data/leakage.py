@@ -15,7 +15,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mmolre.dataset import SPLITS
+from mmolre.data.dataset import SPLITS
 from mmolre.metrics import sentiment_metrics
 
 PUBLISHED_ACC2 = (0.86, 0.88)
@@ -43,7 +43,7 @@ def mosi_bclstm_text_leakage(data_dir: str | Path | None = None) -> pd.DataFrame
 
     One row per setting with the probe's metrics and the leakage flag.
     """
-    from mmolre.mosi import read_bclstm, read_mosi_labels
+    from mmolre.data.mosi import read_bclstm, read_mosi_labels
 
     labels = read_mosi_labels(data_dir)
     parts = read_bclstm(labels, data_dir, modalities=("text",))

@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import torch
 
-from mmolre.dataset import EMOTIONS, MODALITIES, SPLITS, MultimodalDataset, SplitData
+from mmolre.data.dataset import SPLITS, MultimodalDataset, SplitData
+from mmolre.modalities import MODALITIES
+from mmolre.tasks import EMOTIONS
 
 CARDS: dict[str, dict[str, int]] = {
     "mosi": {"text": 768, "audio": 5, "vision": 20},

@@ -13,19 +13,14 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
-EMOTIONS: tuple[str, ...] = ("happy", "sad", "anger", "surprise", "disgust", "fear")
+from mmolre.modalities import MODALITIES, zero_missing
+from mmolre.tasks import EMOTIONS, tasks_for
+
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 
 
 class DataError(ValueError):
     """A data file or array is missing, malformed or inconsistent; the message names the file and the problem."""
-
-
-def presence_mask(n: int, modalities: tuple[str, ...] | list[str]) -> torch.Tensor:
-    """A bool ``(n, 3)`` mask over :data:`MODALITIES` marking ``modalities`` present in every sample."""
-    present = torch.tensor([m in modalities for m in MODALITIES], dtype=torch.bool)
-    return present.expand(n, len(MODALITIES)).clone()
 
 
 @dataclass
@@ -112,6 +107,33 @@ class MultimodalDataset:
     @property
     def has_emotions(self) -> bool:
         return self.splits["train"].emotions is not None
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this dataset labels (see :func:`mmolre.tasks.tasks_for`)."""
+        return tasks_for(self.has_emotions)
+
+    def statement(self) -> str:
+        """A plain sentence on which modalities are real, which are synthetic and which are absent."""
+        real = [m for m in self.modalities if m in self.real_modalities]
+        synthetic = [m for m in self.modalities if m not in self.real_modalities]
+        absent = [m for m in MODALITIES if m not in self.modalities]
+        parts = [f"{self.name}: real modalities: {', '.join(real) or 'none'}"]
+        if synthetic:
+            parts.append(f"synthetic modalities: {', '.join(synthetic)}")
+        parts.append(f"absent: {', '.join(absent) or 'none'}")
+        return "; ".join(parts) + f"; tasks: {' + '.join(self.tasks)}.\n{self.description}"
+
+    def with_split(self, split: str, data: SplitData) -> MultimodalDataset:
+        """A copy of this dataset with ``split`` replaced by ``data``."""
+        return MultimodalDataset(self.name, {**self.splits, split: data}, self.real_modalities, self.description,
+                                 self.notes)
+
+    def with_mask(self, split: str, mask: torch.Tensor) -> MultimodalDataset:
+        """A copy whose ``split`` has the given per-sample (n, 3) mask, dropped modalities' features zeroed."""
+        data = self.splits[split]
+        return self.with_split(split, SplitData(zero_missing(data.features, mask), mask.clone(), data.sentiment,
+                                                data.emotions, data.ids))
 
     def sizes(self) -> dict[str, int]:
         return {split: len(data) for split, data in self.splits.items()}

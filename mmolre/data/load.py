@@ -2,7 +2,8 @@
 
 ``synthetic`` needs no files. The real sources (``mosi``, ``mosi_bclstm``, ``mosei``) read the data directory given
 by ``data_dir`` or ``$MMOLRE_DATA_DIR``; ``mmsa`` reads one MMSA pickle given by ``path``. A missing directory or
-file gives a :class:`~mmolre.dataset.DataError` that says where the files come from.
+file gives a :class:`~mmolre.data.dataset.DataError` that says where the files come from, and every file is checked
+against its recorded sha256 (``verify=False`` or ``$MMOLRE_VERIFY_DATA=0`` accepts other copies with a warning).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import inspect
 from pathlib import Path
 from typing import Callable
 
-from mmolre.dataset import DataError, MultimodalDataset
-from mmolre.mmsa import load_mmsa
-from mmolre.mosei import load_mosei
-from mmolre.mosi import load_mosi, load_mosi_bclstm
-from mmolre.paths import DATA_DIR_ENV, data_dir as resolve_data_dir
-from mmolre.sources import FILES, describe_source
-from mmolre.synthetic import SyntheticStructure, make_synthetic
+from mmolre.data.dataset import DataError, MultimodalDataset
+from mmolre.data.mmsa import load_mmsa
+from mmolre.data.mosei import load_mosei
+from mmolre.data.mosi import load_mosi, load_mosi_bclstm
+from mmolre.data.sources import FILES, describe_source, verification
+from mmolre.data.synthetic import SyntheticStructure, make_synthetic
+from mmolre.paths import DATA_DIR_ENV
+from mmolre.paths import data_dir as resolve_data_dir
 
 LOADERS: dict[str, Callable[..., MultimodalDataset]] = {
     "synthetic": make_synthetic,
@@ -46,8 +48,12 @@ def _no_data_dir_message(name: str) -> str:
             "Without them, use load_dataset('synthetic').")
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, **options_: object) -> MultimodalDataset:
-    """Load ``name`` (one of :data:`LOADERS`) with loader-specific ``options_``; see :func:`options`."""
+def load_dataset(name: str, data_dir: str | Path | None = None, verify: bool | None = None,
+                 **options_: object) -> MultimodalDataset:
+    """Load ``name`` (one of :data:`LOADERS`) with loader-specific ``options_``; see :func:`options`.
+
+    ``verify``: check every real file's sha256 (default: unless ``$MMOLRE_VERIFY_DATA=0``); ``False`` warns only.
+    """
     if name not in LOADERS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {sorted(LOADERS)}")
     valid = options(name)
@@ -57,7 +63,10 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **options_: obje
     if name in REAL:
         if resolve_data_dir(data_dir) is None:
             raise DataError(_no_data_dir_message(name))
-        return LOADERS[name](data_dir=data_dir, **options_)
+        if verify is None:
+            return LOADERS[name](data_dir=data_dir, **options_)
+        with verification(verify):
+            return LOADERS[name](data_dir=data_dir, **options_)
     if name == "mmsa" and "path" not in options_:
         raise ValueError("dataset 'mmsa' needs path=<aligned_50.pkl or unaligned_50.pkl>")
     return LOADERS[name](**options_)

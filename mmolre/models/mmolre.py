@@ -1,0 +1,214 @@
+"""MMoLRE and its baselines: one multitask model built from :class:`mmolre.nn.experts.TaskMixture` blocks.
+
+Architecture of ``"mmolre"`` (arXiv 2505.14143; the paper has no public code, choices marked *ours*):
+
+1. Per modality a linear projection of the ``(B, L, d_m)`` features to width ``dim`` (masked-out modalities are
+   zeroed first).
+2. Per modality a UniTSE stage of ``blocks`` mixture blocks (own parameters per modality, *ours*). Block 1 gets the
+   projected sequence for every task and separates task-specific features; block 2 models inter-task
+   correlation: its input for task ``t`` is ``h1_t + mean_s h1_s`` over all tasks (*ours*; with one task simply
+   ``h1_t``). Every block is ``LayerNorm(x_t + mixture(x)_t)`` (*ours*). A mixture has ``n_shared`` shared
+   low-rank experts (ranks cycled from ``shared_ranks``), one gated task-specific expert per task and a noisy
+   top-k softmax router per task (the MLoRE-style router).
+3. Task-adaptive fusion (*ours*): mean-pool each modality over time, then per task a softmax attention over the
+   pooled modality vectors; a masked-out modality gets weight 0 and a sample with no modality left gets a zero
+   vector.
+4. Task heads: two-layer MLPs. Sentiment is an unbounded scalar (*ours*: no ``3 * tanh``, which saturates near
+   the label range; the metrics clip where the field clips); emotion gives six logits.
+
+Baselines and ablations (same projection, fusion and heads, so only the block differs):
+
+- ``hard_sharing``: one shared expert per block of rank ``min(dim, sum(shared ranks) + tasks * specific_rank)``
+  (about the expert size of MMoLRE), shared fusion, one head per task.
+- ``single_task``: the MMoLRE backbone for exactly one task (build one per task).
+- ``moe`` / ``moe_full``: shared experts (low-rank / full-rank ``rank == dim``) with one dense softmax gate for
+  all tasks; ``mmoe`` / ``mmoe_full``: the same with one dense gate per task.
+- ``mmolre_no_shared`` / ``mmolre_no_specific``: drop the shared or the task-specific experts (one block instead
+  of two is ``ModelConfig.blocks = 1``).
+
+Which :class:`BlockSpec` each registered name uses is decided in :mod:`mmolre.models.registry`. Every model
+returns a :class:`mmolre.models.base.ModelOutput`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mmolre.config import StrictConfig
+from mmolre.modalities import MODALITIES, zero_missing
+from mmolre.models.base import AffectModel, ModelOutput
+from mmolre.nn.experts import TaskMixture
+from mmolre.tasks import TASK_OUTPUTS
+
+SHARED = "shared"
+"""The single branch of a hard-shared model (one stage and one fusion serve every task)."""
+
+
+@dataclass
+class ModelConfig(StrictConfig):
+    """Model hyper-parameters; the defaults are a tiny quick configuration for synthetic runs."""
+
+    dim: int = 32  # width every modality is projected to
+    n_shared: int = 4  # number of shared experts per mixture block
+    shared_ranks: tuple[int, ...] = (4, 8)  # ranks of the shared experts, cycled over the n_shared experts
+    specific_rank: int | None = 8  # rank of each task-specific expert (None: no task-specific expert)
+    top_k: int | None = 2  # shared experts kept by each router (None: dense softmax)
+    router_noise: float = 1.0  # std of the Gaussian noise added to router logits in training
+    blocks: int = 2  # mixture blocks per UniTSE stage (1 or 2)
+    dropout: float = 0.1  # dropout on expert inputs and in the heads
+    load_balance: float = 0.01  # coefficient of the load-balance auxiliary loss
+    kernel_size: int = 3  # temporal kernel of the expert's down-projection
+
+    def __post_init__(self) -> None:
+        self.shared_ranks = tuple(int(r) for r in self.shared_ranks)
+        problems = []
+        if self.dim < 1:
+            problems.append(f"dim must be >= 1, got {self.dim}")
+        if self.n_shared < 0:
+            problems.append(f"n_shared must be >= 0, got {self.n_shared}")
+        if self.n_shared and not self.shared_ranks:
+            problems.append("shared_ranks must not be empty when n_shared > 0")
+        if any(not 1 <= r <= self.dim for r in self.shared_ranks):
+            problems.append(f"shared_ranks {self.shared_ranks} must lie in [1, dim={self.dim}]")
+        if self.specific_rank is not None and not 1 <= self.specific_rank <= self.dim:
+            problems.append(f"specific_rank must lie in [1, dim={self.dim}] or be None, got {self.specific_rank}")
+        if self.top_k is not None and self.top_k < 1:
+            problems.append(f"top_k must be >= 1 or None, got {self.top_k}")
+        if self.blocks not in (1, 2):
+            problems.append(f"blocks must be 1 or 2, got {self.blocks}")
+        if not 0 <= self.dropout < 1:
+            problems.append(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.router_noise < 0 or self.load_balance < 0:
+            problems.append("router_noise and load_balance must be >= 0")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            problems.append(f"kernel_size must be a positive odd number, got {self.kernel_size}")
+        if problems:
+            raise ValueError("ModelConfig: " + "; ".join(problems))
+
+    def ranks(self) -> tuple[int, ...]:
+        """The rank of each of the ``n_shared`` shared experts."""
+        if not self.n_shared:
+            return ()
+        return tuple(self.shared_ranks[i % len(self.shared_ranks)] for i in range(self.n_shared))
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """How a model's mixture blocks are configured (derived from :class:`ModelConfig` by the registry)."""
+
+    shared_ranks: tuple[int, ...]
+    specific_rank: int | None
+    top_k: int | None
+    router_noise: float
+    shared_router: bool
+    blocks: int
+    hard_shared: bool = False  # one shared branch for all tasks (hard parameter sharing)
+
+
+class UniTSEStage(nn.Module):
+    """``blocks`` residual mixture blocks for one modality; block 2 mixes in the mean over tasks."""
+
+    def __init__(self, dim: int, tasks: tuple[str, ...], spec: BlockSpec, config: ModelConfig) -> None:
+        super().__init__()
+        self.tasks = tasks
+        self.blocks = nn.ModuleList(
+            TaskMixture(dim, tasks, spec.shared_ranks, spec.specific_rank, spec.top_k, spec.router_noise,
+                        config.load_balance, config.kernel_size, config.dropout, spec.shared_router)
+            for _ in range(spec.blocks)
+        )
+        self.norms = nn.ModuleList(nn.ModuleDict({t: nn.LayerNorm(dim) for t in tasks}) for _ in range(spec.blocks))
+
+    def forward(
+        self, x: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Per-task sequences, the summed auxiliary loss and the routing weights keyed ``"block<i>/<task>"``."""
+        inputs = {t: x for t in self.tasks}
+        aux = x.new_zeros(())
+        routing: dict[str, torch.Tensor] = {}
+        for index, (block, norms) in enumerate(zip(self.blocks, self.norms)):
+            if index > 0 and len(self.tasks) > 1:
+                mean = torch.stack(list(inputs.values())).mean(dim=0)
+                inputs = {t: h + mean for t, h in inputs.items()}
+            mixed, block_aux, block_routing = block(inputs)
+            inputs = {t: norms[t](inputs[t] + mixed[t]) for t in self.tasks}
+            aux = aux + block_aux
+            routing.update({f"block{index + 1}/{task}": w for task, w in block_routing.items()})
+        return inputs, aux, routing
+
+
+class ModalityFusion(nn.Module):
+    """Per task a softmax attention over pooled modality vectors that honours the modality mask.
+
+    The scorer's last layer has no bias: a constant shift of all scores leaves the softmax unchanged.
+    """
+
+    def __init__(self, dim: int, tasks: tuple[str, ...]) -> None:
+        super().__init__()
+        self.scorers = nn.ModuleDict({t: nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1, bias=False)) for t in tasks})
+
+    def forward(self, task: str, pooled: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """``pooled`` (B, M, d), ``present`` (B, M) bool -> (B, d); zeros where no modality is present."""
+        scores = self.scorers[task](pooled).squeeze(-1).masked_fill(~present, float("-inf"))
+        weights = torch.where(present.any(dim=1, keepdim=True), scores.softmax(dim=1), torch.zeros_like(scores))
+        weights = torch.nan_to_num(weights, nan=0.0)
+        return (weights.unsqueeze(-1) * pooled).sum(dim=1)
+
+
+def _head(dim: int, out: int, dropout: float) -> nn.Module:
+    return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, out))
+
+
+class MultitaskModel(AffectModel):
+    """Projection -> per-modality UniTSE stage -> task-adaptive fusion -> task heads (see module docstring)."""
+
+    def __init__(self, name: str, dims: dict[str, int], tasks: tuple[str, ...], config: ModelConfig,
+                 spec: BlockSpec) -> None:
+        super().__init__()
+        self.name, self.dims, self.tasks, self.config = name, dict(dims), tasks, config
+        self.modalities = tuple(m for m in MODALITIES if m in dims)
+        self.columns = [MODALITIES.index(m) for m in self.modalities]
+        self.branches = (SHARED,) if spec.hard_shared else tasks
+        self.projections = nn.ModuleDict({m: nn.Linear(dims[m], config.dim) for m in self.modalities})
+        self.stages = nn.ModuleDict({m: UniTSEStage(config.dim, self.branches, spec, config) for m in self.modalities})
+        self.fusion = ModalityFusion(config.dim, self.branches)
+        self.heads = nn.ModuleDict({t: _head(config.dim, TASK_OUTPUTS[t], config.dropout) for t in tasks})
+
+    def _inputs(self, batch: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        missing = [m for m in self.modalities if m not in batch]
+        if missing:
+            raise ValueError(f"{self.name}: batch lacks modality feature(s) {missing}; the model was built for {self.modalities}")
+        first = batch[self.modalities[0]]
+        size = first.shape[0] if first.ndim == 3 else -1
+        for m in self.modalities:
+            x = batch[m]
+            if x.ndim != 3 or x.shape[0] != size or x.shape[-1] != self.dims[m]:
+                raise ValueError(f"{self.name}: batch[{m!r}] must have shape (B={size}, L, {self.dims[m]}), got {tuple(x.shape)}")
+        mask = batch.get("mask")
+        if mask is None:
+            mask = torch.ones(size, len(MODALITIES), dtype=torch.bool, device=first.device)
+        if mask.shape != (size, len(MODALITIES)):
+            raise ValueError(f"{self.name}: batch['mask'] must have shape ({size}, {len(MODALITIES)}), got {tuple(mask.shape)}")
+        features = zero_missing({m: batch[m] for m in self.modalities}, mask)
+        return features, mask.bool()[:, self.columns]
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
+        features, present = self._inputs(batch)
+        aux = features[self.modalities[0]].new_zeros(())
+        routing: dict[str, torch.Tensor] = {}
+        pooled: dict[str, list[torch.Tensor]] = {b: [] for b in self.branches}
+        for m in self.modalities:
+            per_branch, stage_aux, stage_routing = self.stages[m](self.projections[m](features[m]))
+            aux = aux + stage_aux
+            routing.update({f"{m}/{key}": w for key, w in stage_routing.items()})
+            for b in self.branches:
+                pooled[b].append(per_branch[b].mean(dim=1))
+        fused = {b: self.fusion(b, torch.stack(pooled[b], dim=1), present) for b in self.branches}
+        predictions: dict[str, torch.Tensor] = {}
+        for task in self.tasks:
+            out = self.heads[task](fused[SHARED if SHARED in fused else task])
+            predictions[task] = out.squeeze(-1) if task == "sentiment" else out
+        return ModelOutput(predictions, aux, routing)

@@ -1,0 +1,140 @@
+"""The one registry: every model name -> its configuration class and how it is built, and every
+incomplete-modality method -> the model it trains and how its modality combinations are sampled.
+
+MMoLRE-family names share :class:`~mmolre.models.mmolre.MultitaskModel` and differ only in their
+:class:`~mmolre.models.mmolre.BlockSpec`; MCULoRA names share :class:`~mmolre.models.mculora.MCULoRA`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from mmolre.config import StrictConfig
+from mmolre.modalities import MODALITIES
+from mmolre.models.base import AffectModel
+from mmolre.models.mculora import MCULoRA, MCULoRAConfig
+from mmolre.models.mmolre import BlockSpec, ModelConfig, MultitaskModel
+from mmolre.tasks import TASKS, check_tasks
+
+
+def _mmolre(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
+    return BlockSpec(config.ranks(), config.specific_rank, config.top_k, config.router_noise, False, config.blocks)
+
+
+def _dense(full_rank: bool, shared_router: bool) -> Callable[[ModelConfig, tuple[str, ...]], BlockSpec]:
+    def spec(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
+        ranks = tuple(config.dim for _ in config.ranks()) if full_rank else config.ranks()
+        if not ranks:
+            raise ValueError("MoE / MMoE models need n_shared >= 1")
+        return BlockSpec(ranks, None, None, 0.0, shared_router, config.blocks)
+
+    return spec
+
+
+def _hard_sharing(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
+    rank = min(config.dim, sum(config.ranks()) + len(tasks) * (config.specific_rank or 0))
+    return BlockSpec((max(rank, 1),), None, None, 0.0, False, config.blocks, hard_shared=True)
+
+
+def _single_task(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
+    if len(tasks) != 1:
+        raise ValueError(f"single_task models take exactly one task, got {tasks}; build one model per task")
+    return _mmolre(config, tasks)
+
+
+def _no_shared(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
+    if config.specific_rank is None:
+        raise ValueError("mmolre_no_shared needs specific_rank to be set")
+    return dataclasses.replace(_mmolre(config, tasks), shared_ranks=())
+
+
+def _no_specific(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
+    if not config.n_shared:
+        raise ValueError("mmolre_no_specific needs n_shared >= 1")
+    return dataclasses.replace(_mmolre(config, tasks), specific_rank=None)
+
+
+_BLOCK_SPECS: dict[str, Callable[[ModelConfig, tuple[str, ...]], BlockSpec]] = {
+    "mmolre": _mmolre,
+    "single_task": _single_task,
+    "hard_sharing": _hard_sharing,
+    "moe": _dense(full_rank=False, shared_router=True),
+    "mmoe": _dense(full_rank=False, shared_router=False),
+    "moe_full": _dense(full_rank=True, shared_router=True),
+    "mmoe_full": _dense(full_rank=True, shared_router=False),
+    "mmolre_no_shared": _no_shared,
+    "mmolre_no_specific": _no_specific,
+}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: its configuration class and its builder ``(name, dims, tasks, config) -> model``."""
+
+    config_class: type[StrictConfig]
+    build: Callable[[str, dict[str, int], tuple[str, ...], StrictConfig], AffectModel]
+
+
+def _multitask(name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig) -> AffectModel:
+    return MultitaskModel(name, dims, tasks, config, _BLOCK_SPECS[name](config, tasks))  # type: ignore[arg-type]
+
+
+def _mculora(name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig) -> AffectModel:
+    if name == "mculora_plain":
+        config = config.replace(rank=0, mlp_rank=0)
+    return MCULoRA(name, dims, tasks, config)  # type: ignore[arg-type]
+
+
+MODELS: dict[str, ModelEntry] = {
+    **{name: ModelEntry(ModelConfig, _multitask) for name in _BLOCK_SPECS},
+    "mculora": ModelEntry(MCULoRAConfig, _mculora),
+    "mculora_plain": ModelEntry(MCULoRAConfig, _mculora),  # the same backbone with plain linear layers
+}
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
+MMOLRE_FAMILY: tuple[str, ...] = tuple(_BLOCK_SPECS)
+"""Names built from :class:`MultitaskModel` (MMoLRE, its ablations and the multitask baselines)."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """An incomplete-modality method: the registered model it trains and its combination sampler
+    (``"dpft"``, ``"uniform"`` or ``None`` = full modalities only)."""
+
+    model: str
+    sampler: str | None
+
+
+METHODS: dict[str, Method] = {
+    "mculora": Method("mculora", "dpft"),  # MCULoRA: MCLA layers + DPFT sampling
+    "mcla_uniform": Method("mculora", "uniform"),  # MCLA without DPFT
+    "dropout_uniform": Method("mculora_plain", "uniform"),  # plain backbone, uniform modality dropout
+    "full_only": Method("mculora_plain", None),  # plain backbone, full modalities only
+    "mmolre_dropout": Method("mmolre", "uniform"),  # MMoLRE with uniform modality dropout
+}
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+
+
+def config_class(name: str) -> type[StrictConfig]:
+    """The configuration class of a registered model."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model name {name!r}; known models are {MODEL_NAMES}")
+    return MODELS[name].config_class
+
+
+def build_model(name: str, dims: Mapping[str, int], tasks: tuple[str, ...] = TASKS,
+                config: StrictConfig | None = None) -> AffectModel:
+    """Build a registered model (:data:`MODEL_NAMES`) for modality widths ``dims`` and the given tasks."""
+    wanted = config_class(name)
+    config = wanted() if config is None else config
+    if not isinstance(config, wanted):
+        raise ValueError(f"model {name!r} takes a {wanted.__name__}, got {type(config).__name__}")
+    tasks = check_tasks(tasks)
+    unknown = [m for m in dims if m not in MODALITIES]
+    if unknown or not dims:
+        raise ValueError(f"dims must map at least one of {MODALITIES} to a width, got {dict(dims)}")
+    bad = {m: d for m, d in dims.items() if not isinstance(d, int) or d < 1}
+    if bad:
+        raise ValueError(f"modality widths must be positive integers, got {bad}")
+    return MODELS[name].build(name, dict(dims), tasks, config)

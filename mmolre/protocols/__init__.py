@@ -1,0 +1,12 @@
+"""Protocols: the one experiment driver, ablation grids, the incomplete-modality protocol with its combination
+samplers (DPFT), routing statistics and the one summariser."""
+
+from mmolre.protocols.ablations import ABLATIONS, ablation_arms
+from mmolre.protocols.driver import Arm, Experiment, model_arms, run_experiment
+from mmolre.protocols.incomplete import IncompleteConfig, IncompleteResults, run_incomplete, summarize_conditions
+from mmolre.protocols.routing import routing_table
+from mmolre.protocols.summary import metric_columns, summarize
+
+__all__ = ["ABLATIONS", "Arm", "Experiment", "IncompleteConfig", "IncompleteResults", "ablation_arms",
+           "metric_columns", "model_arms", "routing_table", "run_experiment", "run_incomplete", "summarize",
+           "summarize_conditions"]

@@ -1,0 +1,46 @@
+"""The standard MMoLRE ablation grids as experiment arms (one factor at a time around a base configuration)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mmolre.models.mmolre import ModelConfig
+from mmolre.protocols.driver import Arm
+from mmolre.train.config import TrainConfig
+
+ABLATIONS: dict[str, tuple[object, ...]] = {
+    "n_shared": (1, 2, 4, 8, 16),
+    "rank": (4, 8, 16, 32, 64),
+    "blocks": (1, 2),
+    "experts": ("shared+specific", "no_shared", "no_specific"),
+    "emotion_weight": (0.25, 0.5, 1.0, 2.0, 4.0),
+}
+"""The standard grids (``rank`` sets every shared and task-specific expert rank)."""
+
+_EXPERT_VARIANTS = {"shared+specific": "mmolre", "no_shared": "mmolre_no_shared", "no_specific": "mmolre_no_specific"}
+
+
+def ablation_arms(kind: str, model_config: ModelConfig, train_config: TrainConfig,
+                  values: Sequence[object] | None = None) -> list[Arm]:
+    """Arms of one ablation (:data:`ABLATIONS` key, default grid unless ``values``); ranks above
+    ``model_config.dim`` are left out. Each arm is tagged ``ablation``, ``model``, ``variant``."""
+    if kind not in ABLATIONS:
+        raise ValueError(f"unknown ablation {kind!r}; expected one of {sorted(ABLATIONS)}")
+    values = tuple(ABLATIONS[kind] if values is None else values)
+    if kind == "experts":
+        unknown = [v for v in values if v not in _EXPERT_VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown expert variant(s) {unknown}; expected {sorted(_EXPERT_VARIANTS)}")
+        variants = [(str(v), _EXPERT_VARIANTS[str(v)], {}, {}) for v in values]
+    elif kind == "n_shared":
+        variants = [(f"n_shared={n}", "mmolre", {"n_shared": int(n)}, {}) for n in values]
+    elif kind == "rank":
+        variants = [(f"rank={r}", "mmolre", {"shared_ranks": (int(r),), "specific_rank": int(r)}, {})
+                    for r in values if int(r) <= model_config.dim]
+    elif kind == "blocks":
+        variants = [(f"blocks={b}", "mmolre", {"blocks": int(b)}, {}) for b in values]
+    else:
+        variants = [(f"emotion_weight={w}", "mmolre", {}, {"emotion_weight": float(w)}) for w in values]
+    return [Arm(label, model, model_config.replace(**model_changes), train_config.replace(**train_changes),
+                tags={"ablation": kind, "model": model, "variant": label})
+            for label, model, model_changes, train_changes in variants]

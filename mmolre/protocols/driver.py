@@ -1,0 +1,150 @@
+"""The one experiment driver: every arm (model + configuration + sampling) under every seed, with results.
+
+Every run is ``set_seed(seed)`` -> :func:`mmolre.models.build_model` -> :func:`mmolre.train.train_model`, so two
+arms compared under the same seed start from the same data order and seeds. ``single_task`` arms train one model
+per task and merge their metrics (the tasks are disjoint). The tasks are those the dataset labels: sentiment
+always, emotions only when the dataset has them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmolre.config import StrictConfig
+from mmolre.data.dataset import MultimodalDataset
+from mmolre.models.base import AffectModel
+from mmolre.models.inspection import count_parameters
+from mmolre.models.registry import build_model
+from mmolre.protocols.dpft import UniformSampler, combination_hook
+from mmolre.train.config import SEEDS, TrainConfig, set_seed
+from mmolre.train.loop import TrainResult, train_model
+
+SINGLE_TASK = "single_task"
+Evaluator = Callable[[AffectModel, MultimodalDataset], pd.DataFrame]
+"""``evaluator(trained_model, dataset) -> frame``: an extra evaluation of each trained model."""
+
+
+@dataclass
+class Arm:
+    """One arm of an experiment.
+
+    ``tags`` are the columns that identify the arm in every result frame (default ``model`` and ``variant``);
+    ``sampler`` builds, from the dataset's modalities, the sampler that draws one modality combination per
+    training batch (None: full modalities).
+    """
+
+    label: str
+    model: str
+    model_config: StrictConfig
+    train_config: TrainConfig
+    sampler: Callable[[Sequence[str]], UniformSampler] | None = None
+    tags: dict[str, object] = field(default_factory=dict)
+
+    def columns(self) -> dict[str, object]:
+        return self.tags or {"model": self.model, "variant": self.label}
+
+
+@dataclass
+class Experiment:
+    """Results of :func:`run_experiment`.
+
+    - ``runs``: one row per arm, seed and split (valid at the selected epoch, test): tags, ``seed``, ``split``,
+      ``params``, ``best_epoch``, ``epochs_run`` and every metric;
+    - ``facts``: one row per arm and seed: tags, ``seed``, ``params``, ``best_epoch``, ``epochs_run``, ``seconds``;
+    - ``extras``: per evaluator name (and ``sampling`` for sampled arms) the tagged frames of every run;
+    - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models.
+    """
+
+    runs: pd.DataFrame
+    facts: pd.DataFrame
+    extras: dict[str, pd.DataFrame]
+    results: dict[tuple[str, int], list[TrainResult]]
+
+    def history(self, label: str) -> pd.DataFrame:
+        """Per-epoch training history of one arm over its seeds (with a ``seed`` column)."""
+        frames = [r.history.assign(seed=seed) for (arm, seed), results in self.results.items() if arm == label
+                  for r in results]
+        return pd.concat(frames, ignore_index=True)
+
+    def model(self, label: str, seed: int) -> AffectModel:
+        """The trained (selected) model of one arm and seed (the first task group's for single-task arms)."""
+        return self.results[(label, seed)][0].model
+
+
+def model_arms(names: Sequence[str], model_config: StrictConfig, train_config: TrainConfig) -> list[Arm]:
+    """One arm per registered model name, labelled by the name."""
+    return [Arm(name, name, model_config, train_config) for name in names]
+
+
+def _rows(tags: Mapping[str, object], seed: int, params: int, results: Sequence[TrainResult]) -> list[dict]:
+    """One valid and one test row; metrics of several single-task results are merged."""
+    rows = []
+    for split in ("valid", "test"):
+        row: dict[str, object] = {**tags, "seed": seed, "split": split, "params": params,
+                                  "best_epoch": results[0].best_epoch if len(results) == 1 else np.nan,
+                                  "epochs_run": sum(r.epochs_run for r in results)}
+        for result in results:
+            metrics = result.valid_metrics if split == "valid" else result.test_metrics
+            row.update({k: v for k, v in metrics.items() if k not in ("train_loss", "valid_loss")})
+        rows.append(row)
+    return rows
+
+
+def _tag(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
+    return frame.assign(**columns)[[*columns, *frame.columns]]
+
+
+def run_experiment(arms: Sequence[Arm], dataset: MultimodalDataset, seeds: Sequence[int] = SEEDS,
+                   evaluators: Mapping[str, Evaluator] | None = None, train_dataset: MultimodalDataset | None = None,
+                   checkpoint_root: str | Path | None = None) -> Experiment:
+    """Train every arm under every seed and evaluate it.
+
+    ``train_dataset`` (default ``dataset``) is what training and model selection see (e.g. a valid split replicated
+    under every modality condition); ``evaluators`` run on each trained model with ``dataset``. With
+    ``checkpoint_root`` every run checkpoints to ``<root>/<label>-<tasks>-seed<seed>``.
+    """
+    labels = [arm.label for arm in arms]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"arm labels must be distinct, got {labels}")
+    rows, facts, results = [], [], {}
+    extras: dict[str, list[pd.DataFrame]] = {}
+    for arm in arms:
+        groups = [(task,) for task in dataset.tasks] if arm.model == SINGLE_TASK else [dataset.tasks]
+        if len(groups) > 1 and (evaluators or arm.sampler):
+            raise ValueError(f"arm {arm.label!r}: single-task arms take no evaluators or sampler")
+        for seed in seeds:
+            started = time.perf_counter()
+            runs, params, frames = [], 0, {}
+            for group in groups:
+                set_seed(seed)
+                model = build_model(arm.model, dataset.dims, group, arm.model_config)
+                sampler = None if arm.sampler is None else arm.sampler(dataset.modalities)
+                checkpoint = None
+                if checkpoint_root is not None:
+                    checkpoint = Path(checkpoint_root) / f"{arm.label}-{'+'.join(group)}-seed{seed}"
+                result = train_model(
+                    model, train_dataset or dataset, arm.train_config, seed, checkpoint_dir=checkpoint,
+                    batch_hook=None if sampler is None else combination_hook(sampler),
+                    epoch_hook=None if sampler is None else (lambda trained, epoch, s=sampler: s.update(trained, dataset)),
+                )
+                runs.append(result)
+                params += count_parameters(result.model)
+                frames = {name: evaluate(result.model, dataset) for name, evaluate in (evaluators or {}).items()}
+                if sampler is not None:
+                    frames["sampling"] = sampler.history
+            tags = arm.columns()
+            rows.extend(_rows(tags, seed, params, runs))
+            facts.append({**tags, "seed": seed, "params": params, "best_epoch": runs[0].best_epoch,
+                          "epochs_run": sum(r.epochs_run for r in runs), "seconds": time.perf_counter() - started})
+            for name, frame in frames.items():
+                if len(frame):
+                    extras.setdefault(name, []).append(_tag(frame, **tags, seed=seed))
+            results[(arm.label, seed)] = runs
+    return Experiment(pd.DataFrame(rows), pd.DataFrame(facts),
+                      {name: pd.concat(parts, ignore_index=True) for name, parts in extras.items()}, results)

@@ -1,0 +1,164 @@
+"""The training loop of every model that follows the :class:`~mmolre.models.base.AffectModel` contract.
+
+Loss: the weighted task losses of :mod:`mmolre.train.evaluation` plus ``aux_weight`` times the model's
+``aux_loss``. The tasks trained are those the model predicts *and* the dataset labels. Model selection and early
+stopping use only the valid split; the selection criterion is the valid loss with the same task weights (without
+the auxiliary term). The test split is evaluated once, with the selected weights.
+
+Each epoch runs with its own seed derived from ``(seed, epoch)`` (shuffling, dropout, router noise and the
+``batch_hook`` generator), so a run resumed from a checkpoint continues exactly as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from mmolre.data.dataset import MultimodalDataset
+from mmolre.device import default_device
+from mmolre.models.base import AffectModel, to_device
+from mmolre.train.checkpoints import (
+    SIDECAR,
+    check_identity,
+    expected_identity,
+    load_checkpoint,
+    model_signature,
+    read_sidecar,
+    write_checkpoint,
+)
+from mmolre.train.config import TrainConfig, set_seed
+from mmolre.train.evaluation import (
+    emotion_pos_weight,
+    model_tasks,
+    predict,
+    selection_loss,
+    split_metrics,
+    task_losses,
+    weighted_loss,
+)
+
+BatchHook = Callable[[dict[str, torch.Tensor], int, torch.Generator], dict[str, torch.Tensor]]
+"""``hook(batch, epoch, generator) -> batch`` rewrites each training batch (e.g. draws a modality combination)."""
+EpochHook = Callable[[nn.Module, int], None]
+"""``hook(model, epoch)`` runs after each epoch's validation (e.g. a DPFT update)."""
+
+
+@dataclass
+class TrainResult:
+    """Outcome of one run; ``model`` holds the selected (best valid) weights."""
+
+    model: nn.Module
+    tasks: tuple[str, ...]
+    history: pd.DataFrame
+    best_epoch: int
+    best_valid_loss: float
+    valid_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    epochs_run: int
+    seconds: float
+
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 1_000 + epoch
+
+
+def train_model(
+    model: AffectModel,
+    dataset: MultimodalDataset,
+    config: TrainConfig,
+    seed: int,
+    checkpoint_dir: str | Path | None = None,
+    batch_hook: BatchHook | None = None,
+    epoch_hook: EpochHook | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train with AdamW, select the epoch with the lowest valid loss, evaluate the test split once.
+
+    ``batch_hook(batch, epoch, generator)`` may rewrite each training batch; ``epoch_hook(model, epoch)`` runs
+    after each epoch's validation. With ``checkpoint_dir`` every epoch is saved (safetensors + JSON sidecar);
+    ``resume=True`` continues from the last completed epoch there (CheckpointError when it does not match).
+    """
+    started = time.perf_counter()
+    device = default_device(config.device)
+    if config.num_threads > 0:
+        torch.set_num_threads(config.num_threads)
+    model.to(device)
+    tasks = model_tasks(model, dataset)
+    pos_weight = emotion_pos_weight(dataset, config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    root = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    identity = expected_identity(model, dataset, config, seed)
+    rows: list[dict[str, float]] = []
+    best_epoch, best_loss, bad_epochs, start = 0, float("inf"), 0, 1
+    best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    if resume:
+        if root is None:
+            raise ValueError("resume=True needs a checkpoint_dir")
+        if (root / SIDECAR).is_file():
+            sidecar = read_sidecar(root)
+            check_identity(sidecar, identity, root / SIDECAR)
+            load_checkpoint(model, root, "best")
+            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+            load_checkpoint(model, root, "last")
+            optimizer.load_state_dict(torch.load(root / str(sidecar["optimizer"]), map_location=device, weights_only=True))
+            rows = list(sidecar["history"])
+            best_epoch, best_loss, bad_epochs = int(sidecar["best_epoch"]), float(sidecar["best_valid_loss"]), int(sidecar["bad_epochs"])
+            start = int(sidecar["epoch"]) + 1
+            if sidecar.get("stopped_early"):
+                start = config.epochs + 1
+    for epoch in range(start, config.epochs + 1):
+        epoch_seed = _epoch_seed(seed, epoch)
+        set_seed(epoch_seed)
+        generator = torch.Generator().manual_seed(epoch_seed)
+        model.train()
+        total, count = 0.0, 0
+        for batch in dataset.loader("train", batch_size=config.batch_size, shuffle=True, seed=epoch_seed):
+            if batch_hook is not None:
+                batch = batch_hook(batch, epoch, generator)
+            batch = to_device(batch, device)
+            output = model(batch)
+            loss = weighted_loss(task_losses(output.predictions, batch, tasks, pos_weight), config)
+            if config.aux_weight > 0:
+                loss = loss + config.aux_weight * output.aux_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            size = len(batch["sentiment"])
+            total, count = total + float(loss.detach()) * size, count + size
+        predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
+        valid_loss = selection_loss(predictions, dataset, "valid", tasks, config, pos_weight)
+        rows.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid_loss,
+                     **split_metrics(predictions, dataset, "valid", tasks)})
+        improved = valid_loss < best_loss
+        if improved:
+            best_epoch, best_loss, bad_epochs = epoch, valid_loss, 0
+            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+        if epoch_hook is not None:
+            epoch_hook(model, epoch)
+        stop = config.patience > 0 and bad_epochs >= config.patience
+        if root is not None:
+            state = {"epoch": epoch, "best_epoch": best_epoch, "best_valid_loss": best_loss, "bad_epochs": bad_epochs,
+                     "stopped_early": stop, "history": rows}
+            write_checkpoint(root, model, optimizer, state, identity, config, improved)
+        if stop:
+            break
+    model.load_state_dict(best_state)
+    test_metrics = split_metrics(predict(model, dataset, "test", batch_size=config.eval_batch_size), dataset, "test", tasks)
+    history = pd.DataFrame(rows)
+    valid_metrics = {k: float(v) for k, v in history.loc[history["epoch"] == best_epoch].iloc[0].items() if k != "epoch"}
+    seconds = time.perf_counter() - started
+    if config.verbose:
+        print(f"{model_signature(model)['model']} seed {seed}: best epoch {best_epoch}/{len(rows)}, "
+              f"valid loss {best_loss:.4f}")
+    return TrainResult(model, tasks, history, best_epoch, best_loss, valid_metrics, test_metrics, len(rows), seconds)
