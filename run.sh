@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two commands of this repository; each sets everything up first (a .venv next to this file).
 #   ./run.sh reports [-f params/X.yaml] [--only 01_data ...]   execute the notebooks into reports/<profile>/
-#   ./run.sh test [pytest args]      pytest tests/ and every notebook with nbval (args replace 'tests/ notebooks/')
+#   ./run.sh test [pytest args]      ruff (lint + format check), then pytest tests/ and every notebook with nbval
+#                                    (pytest args replace 'tests/ notebooks/')
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -63,6 +64,8 @@ case "$command" in
         MMOLRE_REPORTS_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mmolre-reports.XXXXXX")"
         export MMOLRE_REPORTS_DIR
         trap 'rm -rf "$MMOLRE_REPORTS_DIR"' EXIT
+        "$VENV/bin/ruff" check . || die "ruff found lint problems (see above); './.venv/bin/ruff check --fix .' fixes many"
+        "$VENV/bin/ruff" format --check . || die "files need formatting: run './.venv/bin/ruff format .'"
         if [[ $# -eq 0 ]]; then set -- tests/ notebooks/; fi
         run_pytest --nbval-lax --nbval-current-env "$@"
         echo "run.sh: all tests passed"

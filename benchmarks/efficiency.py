@@ -28,10 +28,10 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmolre.nn import TaskMixture
 from mmolre.models import count_parameters
-from mmolre.report.plots import plot_efficiency
+from mmolre.nn import TaskMixture
 from mmolre.report import Reporter
+from mmolre.report.plots import plot_efficiency
 from mmolre.tasks import TASKS
 
 WIDTH = 128
@@ -43,8 +43,9 @@ TOP_K = 2
 
 def _mixture(dim: int, n_experts: int, full: bool) -> TaskMixture:
     ranks = tuple(dim if full else RANKS[i % len(RANKS)] for i in range(n_experts))
-    return TaskMixture(dim, TASKS, ranks, dim if full else SPECIFIC_RANK, top_k=TOP_K, router_noise=1.0,
-                       load_balance=0.01)
+    return TaskMixture(
+        dim, TASKS, ranks, dim if full else SPECIFIC_RANK, top_k=TOP_K, router_noise=1.0, load_balance=0.01
+    )
 
 
 def _inputs(batch_size: int, dim: int) -> dict[str, torch.Tensor]:
@@ -95,11 +96,16 @@ def measure(dim: int, n_experts: int, full: bool, batch_size: int, warmup: int, 
     torch.manual_seed(0)
     layer = _mixture(dim, n_experts, full)
     inputs = _inputs(batch_size, dim)
-    return {"experts": "full-rank" if full else "low-rank", "width": dim, "n_experts": n_experts,
-            "mean_rank": sum(e.rank for e in layer.shared_experts) / n_experts,
-            "parameters": count_parameters(layer), "flops_per_sample": _flops(layer, dim),
-            "samples_per_s": _samples_per_s(layer, inputs, warmup, steps),
-            "peak_memory_mb": _peak_memory_mb(layer, inputs)}
+    return {
+        "experts": "full-rank" if full else "low-rank",
+        "width": dim,
+        "n_experts": n_experts,
+        "mean_rank": sum(e.rank for e in layer.shared_experts) / n_experts,
+        "parameters": count_parameters(layer),
+        "flops_per_sample": _flops(layer, dim),
+        "samples_per_s": _samples_per_s(layer, inputs, warmup, steps),
+        "peak_memory_mb": _peak_memory_mb(layer, inputs),
+    }
 
 
 def ratios(table: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -123,8 +129,12 @@ def main() -> None:
 
     experts = pd.DataFrame([measure(WIDTH, n, full, 32, warmup, steps) for n in counts for full in (False, True)])
     widths_table = pd.DataFrame([measure(d, 8, full, 16, warmup, steps) for d in widths for full in (False, True)])
-    outputs = {"efficiency_experts": experts, "efficiency_experts_ratios": ratios(experts, "n_experts"),
-               "efficiency_width": widths_table, "efficiency_width_ratios": ratios(widths_table, "width")}
+    outputs = {
+        "efficiency_experts": experts,
+        "efficiency_experts_ratios": ratios(experts, "n_experts"),
+        "efficiency_width": widths_table,
+        "efficiency_width_ratios": ratios(widths_table, "width"),
+    }
     for name, frame in outputs.items():
         reporter.table(frame, name + suffix)
         print(f"\n{name} (L={SEQ_LEN}, low ranks cycle {RANKS}, specific rank {SPECIFIC_RANK})")

@@ -82,7 +82,9 @@ def emotion_metrics(intensities: np.ndarray, logits: np.ndarray) -> dict[str, fl
     scores = _as_array(logits, "logits")
     expected = (truth.shape[0] if truth.ndim else 0, len(EMOTIONS))
     if truth.ndim != 2 or truth.shape != expected or scores.shape != expected:
-        raise ValueError(f"intensities and logits must both have shape (n, {len(EMOTIONS)}), got {truth.shape} and {scores.shape}")
+        raise ValueError(
+            f"intensities and logits must both have shape (n, {len(EMOTIONS)}), got {truth.shape} and {scores.shape}"
+        )
     present, predicted = truth > 0, scores >= 0
     result: dict[str, float] = {}
     for column, emotion in enumerate(EMOTIONS):

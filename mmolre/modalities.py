@@ -83,8 +83,10 @@ def restrict(batch: Mapping[str, torch.Tensor], keep: torch.Tensor | str) -> dic
     modalities zeroed."""
     keep = combination_mask(keep) if isinstance(keep, str) else torch.as_tensor(keep, dtype=torch.bool)
     if keep.shape != (len(MODALITIES),):
-        raise ValueError(f"a modality restriction must be {len(MODALITIES)} booleans over {MODALITIES}, "
-                         f"got shape {tuple(keep.shape)}")
+        raise ValueError(
+            f"a modality restriction must be {len(MODALITIES)} booleans over {MODALITIES}, "
+            f"got shape {tuple(keep.shape)}"
+        )
     mask = batch["mask"].bool() & keep.to(batch["mask"].device)
     features = {m: batch[m] for m in MODALITIES if m in batch}
     return {**batch, **zero_missing(features, mask), "mask": mask}

@@ -68,7 +68,11 @@ def test_mosi_bclstm_own_split_by_video():
     data = load_dataset("mosi_bclstm", data_dir=DATA_DIR, valid_fraction=0.15, seed=0)
     sizes = data.sizes()
     assert sizes["train"] + sizes["valid"] == 1447 and sizes["test"] == 752
-    assert data.dims == {"text": 100, "audio": 73, "vision": 100} and data.real_modalities == ("text", "audio", "vision")
+    assert data.dims == {"text": 100, "audio": 73, "vision": 100} and data.real_modalities == (
+        "text",
+        "audio",
+        "vision",
+    )
     videos = {s: {i.rsplit("_", 1)[0] for i in data.splits[s].ids} for s in ("train", "valid", "test")}
     assert not videos["train"] & videos["valid"] and not (videos["train"] | videos["valid"]) & videos["test"]
     assert data.notes["videos"] == {"train": 53, "valid": 9, "test": 31}

@@ -31,8 +31,14 @@ class _Eval:
 
 
 def test_plain_containers_and_numpy_round_trip(tmp_path):
-    value = {"a": [1, 2.5, "x"], "b": {3, 4}, "c": np.arange(6, dtype=np.float32).reshape(2, 3),
-             "d": np.float64(0.5), "e": frozenset({"y"}), "f": (b"raw", None, True)}
+    value = {
+        "a": [1, 2.5, "x"],
+        "b": {3, 4},
+        "c": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "d": np.float64(0.5),
+        "e": frozenset({"y"}),
+        "f": (b"raw", None, True),
+    }
     path = tmp_path / "ok.pkl"
     for protocol in (2, 4, 5):
         path.write_bytes(pickle.dumps(value, protocol=protocol))
@@ -92,7 +98,9 @@ def test_nan_cells_in_csv(tmp_path):
     folder = tmp_path / "mosi" / "bclstm"
     folder.mkdir(parents=True)
     (folder / "transcripts.csv").write_text('"a_1","HELLO","0","1"\n"a_2",,"0","0"\n')
-    with pytest.raises(DataError, match=r"transcripts\.csv: sha256 .* differs from the recorded .*MMOLRE_VERIFY_DATA=0"):
+    with pytest.raises(
+        DataError, match=r"transcripts\.csv: sha256 .* differs from the recorded .*MMOLRE_VERIFY_DATA=0"
+    ):
         read_bclstm(labels=None, data_dir=tmp_path)  # type: ignore[arg-type]
     with verification(False), pytest.warns(UserWarning, match=r"transcripts\.csv: sha256"):
         with pytest.raises(DataError, match=r"transcripts\.csv: contains empty or NaN cells"):
@@ -110,11 +118,17 @@ def _mmsa_split(n: int, rng: np.random.Generator) -> dict[str, object]:
     audio = rng.standard_normal((n, 7, 5)).astype(np.float32)
     if n:
         audio[0, 0, 0] = -np.inf
-    return {"raw_text": ["words"] * n, "text": rng.standard_normal((n, 6, 8)).astype(np.float32),
-            "text_bert": np.zeros((n, 3, 6), dtype=np.float32), "audio": audio,
-            "vision": rng.standard_normal((n, 9, 4)).astype(np.float32), "id": [f"v$_${i}" for i in range(n)],
-            "regression_labels": rng.uniform(-3, 3, n).astype(np.float32),
-            "audio_lengths": [7] * n, "vision_lengths": [9] * n}
+    return {
+        "raw_text": ["words"] * n,
+        "text": rng.standard_normal((n, 6, 8)).astype(np.float32),
+        "text_bert": np.zeros((n, 3, 6), dtype=np.float32),
+        "audio": audio,
+        "vision": rng.standard_normal((n, 9, 4)).astype(np.float32),
+        "id": [f"v$_${i}" for i in range(n)],
+        "regression_labels": rng.uniform(-3, 3, n).astype(np.float32),
+        "audio_lengths": [7] * n,
+        "vision_lengths": [9] * n,
+    }
 
 
 def _write_mmsa(path, sizes=(5, 3, 4), change=None):
@@ -140,6 +154,7 @@ def test_mmsa_reader_cleans_inf(tmp_path):
 def test_mmsa_wrong_shape_names_field_and_split(tmp_path):
     def squash(content):
         content["valid"]["vision"] = content["valid"]["vision"][:, 0, :]
+
     with pytest.raises(DataError, match=r"valid/vision has shape \(3, 4\)"):
         load_mmsa(_write_mmsa(tmp_path / "bad.pkl", change=squash))
 

@@ -43,7 +43,10 @@ def test_sentiment_only_dataset_has_no_emotion_metrics():
 def test_ablation_grids(dataset):
     assert [a.label for a in ablation_arms("rank", CONFIG, TRAIN)] == ["rank=4", "rank=8"]  # ranks above dim=8 dropped
     assert [a.model for a in ablation_arms("experts", CONFIG, TRAIN)] == [
-        "mmolre", "mmolre_no_shared", "mmolre_no_specific"]
+        "mmolre",
+        "mmolre_no_shared",
+        "mmolre_no_specific",
+    ]
     with pytest.raises(ValueError, match="unknown ablation"):
         ablation_arms("depth", CONFIG, TRAIN)
     arms = ablation_arms("emotion_weight", CONFIG, TRAIN, [0.5, 2.0])
@@ -59,4 +62,6 @@ def test_routing_table_rows_sum_to_one(dataset):
     routing = routing_table(model, dataset)
     assert set(routing["router"]) == {f"{m}/block1/{t}" for m in dataset.modalities for t in ("sentiment", "emotion")}
     assert routing.groupby("router")["weight"].sum().to_numpy() == pytest.approx(1.0, abs=1e-5)
-    assert routing_table(build_model("hard_sharing", dataset.dims, ("sentiment",), CONFIG), dataset)["weight"].sum() == pytest.approx(3.0)
+    assert routing_table(build_model("hard_sharing", dataset.dims, ("sentiment",), CONFIG), dataset)[
+        "weight"
+    ].sum() == pytest.approx(3.0)

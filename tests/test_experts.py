@@ -11,8 +11,9 @@ TASKS = ("sentiment", "emotion")
 
 
 def _mixture(**overrides: object) -> TaskMixture:
-    options = dict(dim=12, tasks=TASKS, shared_ranks=(2, 4, 3), specific_rank=4, top_k=2, router_noise=1.0,
-                   load_balance=0.1)
+    options = dict(
+        dim=12, tasks=TASKS, shared_ranks=(2, 4, 3), specific_rank=4, top_k=2, router_noise=1.0, load_balance=0.1
+    )
     options.update(overrides)
     return TaskMixture(**options)
 

@@ -24,8 +24,16 @@ from mmolre.train import TrainConfig
 
 @pytest.fixture(scope="module")
 def tri() -> MultimodalDataset:
-    return load_dataset("synthetic", card="mosi", n_train=64, n_valid=32, n_test=40, seq_len=2,
-                        dims={"text": 6, "audio": 4, "vision": 5}, seed=3)
+    return load_dataset(
+        "synthetic",
+        card="mosi",
+        n_train=64,
+        n_valid=32,
+        n_test=40,
+        seq_len=2,
+        dims={"text": 6, "audio": 4, "vision": 5},
+        seed=3,
+    )
 
 
 def drop_vision(data: MultimodalDataset) -> MultimodalDataset:
@@ -56,7 +64,9 @@ def test_project_to_band_keeps_band_and_sum() -> None:
     assert (q >= 0.1 - 1e-9).all() and (q <= 0.4 + 1e-9).all()
 
 
-def test_dpft_probabilities_stay_in_band_and_use_valid_only(tri: MultimodalDataset, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dpft_probabilities_stay_in_band_and_use_valid_only(
+    tri: MultimodalDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scheduler = DPFTScheduler(tri.modalities, step=0.5, band=(0.5, 1.5))
     model = small_model(tri)
     splits_seen: list[str] = []
@@ -67,7 +77,7 @@ def test_dpft_probabilities_stay_in_band_and_use_valid_only(tri: MultimodalDatas
         return original(self, split, *args, **kwargs)
 
     monkeypatch.setattr(MultimodalDataset, "loader", spy)
-    for epoch in range(4):
+    for _ in range(4):
         with torch.no_grad():  # move the adapters so that the statistic changes between epochs
             for parameter in model.parameters():
                 parameter.add_(0.05 * torch.randn_like(parameter))
@@ -134,15 +144,15 @@ def test_missing_rates_and_condition_split(tri: MultimodalDataset) -> None:
 
 
 def test_run_incomplete_shapes(tri: MultimodalDataset) -> None:
-    config = IncompleteConfig(model=MCULoRAConfig(hidden=8, depth=1), train=TrainConfig(epochs=1, batch_size=32),
-                              rates=(0.0, 0.5))
+    config = IncompleteConfig(
+        model=MCULoRAConfig(hidden=8, depth=1), train=TrainConfig(epochs=1, batch_size=32), rates=(0.0, 0.5)
+    )
     results = run_incomplete(["mculora", "full_only"], drop_vision(tri), config, seeds=(1111,))
     assert set(results.conditions["method"]) == {"mculora", "full_only"}
     assert set(results.runs["rank"]) == {0, config.model.rank}
     assert list(results.sampling.columns) == ["method", "rank", "seed", "epoch", "a", "t", "at"]
     with pytest.raises(ValueError, match="unknown incomplete-modality method"):
         run_incomplete(["nope"], tri, config, seeds=(1,))
-
 
 
 def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> None:
@@ -160,14 +170,25 @@ def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> No
     (seeds 1111, 1112): no advantage.
     """
     every = ("shared", "sent", "emo")
-    data = load_dataset("synthetic", n_train=800, n_valid=100, n_test=150, seq_len=4, seed=0,
-                        sees={m: every for m in MODALITIES}, strength={"text": 2.0, "audio": 1.4, "vision": 1.0})
-    config = IncompleteConfig(model=MCULoRAConfig(hidden=32, depth=1, dropout=0.1),
-                              train=TrainConfig(epochs=10, batch_size=32, lr=3e-3, patience=0, num_threads=1),
-                              rates=(0.0,))
+    data = load_dataset(
+        "synthetic",
+        n_train=800,
+        n_valid=100,
+        n_test=150,
+        seq_len=4,
+        seed=0,
+        sees={m: every for m in MODALITIES},
+        strength={"text": 2.0, "audio": 1.4, "vision": 1.0},
+    )
+    config = IncompleteConfig(
+        model=MCULoRAConfig(hidden=32, depth=1, dropout=0.1),
+        train=TrainConfig(epochs=10, batch_size=32, lr=3e-3, patience=0, num_threads=1),
+        rates=(0.0,),
+    )
     results = run_incomplete(["mculora", "dropout_uniform"], data, config, seeds=(1111, 1112))
-    avg = results.conditions[results.conditions["condition"] == "avg"].pivot(index="seed", columns="method",
-                                                                              values="mae")
+    avg = results.conditions[results.conditions["condition"] == "avg"].pivot(
+        index="seed", columns="method", values="mae"
+    )
     gap = avg["dropout_uniform"] - avg["mculora"]
     assert (gap > 0).all(), f"MCULoRA must win on every seed, MAE gaps {gap.round(3).to_dict()}"
     assert margin(results.conditions, "mculora", "dropout_uniform", "mae") > 0.02

@@ -73,7 +73,9 @@ def test_fresh_mcla_equals_its_base_linear_layer() -> None:
     for combination in range(len(COMBINATIONS)):
         torch.testing.assert_close(layer(x, combination), layer.base(x))
     torch.testing.assert_close(layer(x, torch.tensor([1, 5, 7])), layer.base(x))
-    assert torch.count_nonzero(layer.shared.B) == 0 and all(torch.count_nonzero(e.B) == 0 for e in layer.adapters.values())
+    assert torch.count_nonzero(layer.shared.B) == 0 and all(
+        torch.count_nonzero(e.B) == 0 for e in layer.adapters.values()
+    )
     assert torch.count_nonzero(layer.shared.A) > 0
 
 
@@ -107,7 +109,7 @@ def test_per_sample_combinations_gather_the_right_experts() -> None:
     combination = torch.tensor([2, 6, 2, 7])
     out = layer(x, combination)
     for row, index in enumerate(combination.tolist()):
-        torch.testing.assert_close(out[row], layer(x[row:row + 1], index)[0])
+        torch.testing.assert_close(out[row], layer(x[row : row + 1], index)[0])
     out.sum().backward()
     used = {2, 6, 7}
     for index, expert in enumerate(layer.adapters.values()):

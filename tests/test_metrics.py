@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmolre.tasks import EMOTIONS
 from mmolre.metrics import SENTIMENT_METRICS, emotion_metrics, sentiment_metrics, weighted_accuracy
+from mmolre.tasks import EMOTIONS
 
 TRUTH = [-2.6, -0.4, 0.0, 0.5, 2.5, 3.0]
 PRED = [-3.4, 0.2, -0.5, 1.5, 2.5, 2.2]
@@ -18,7 +18,8 @@ PRED = [-3.4, 0.2, -0.5, 1.5, 2.5, 2.2]
 def test_sentiment_golden() -> None:
     # Has0 (all six): truth>=0 FFTTTT, pred>=0 FTFTTT -> 4/6; F1 per class: True 3/4 (support 4), False 1/2 (2).
     # Non0 (drop truth==0): truth>0 FFTTT, pred>0 FTTTT -> 4/5; F1: True 6/7 (3), False 2/3 (2) -> 82/105.
-    # Acc-7 rounds (half to even) truth -3,-0,0,0,2,3 vs pred -3,0,-0,2,2,2 -> 4/6; Acc-5 also clips 3.0/2.2 to 2 -> 5/6.
+    # Acc-7 rounds (half to even) truth -3,-0,0,0,2,3 vs pred -3,0,-0,2,2,2 -> 4/6;
+    # Acc-5 also clips 3.0/2.2 to 2 -> 5/6.
     expected = {
         "acc2_has0": 4 / 6,
         "f1_has0": (4 * 3 / 4 + 2 * 1 / 2) / 6,
@@ -75,8 +76,12 @@ def test_sentiment_accepts_tensors() -> None:
 
 @pytest.mark.parametrize(
     ("truth", "pred", "message"),
-    [([1.0, 2.0], [1.0], "equally long"), ([], [], "non-empty"), ([1.0, float("nan")], [1.0, 2.0], "y_true contains NaN"),
-     ([1.0, 2.0], [1.0, float("inf")], "y_pred contains NaN or inf")],
+    [
+        ([1.0, 2.0], [1.0], "equally long"),
+        ([], [], "non-empty"),
+        ([1.0, float("nan")], [1.0, 2.0], "y_true contains NaN"),
+        ([1.0, 2.0], [1.0, float("inf")], "y_pred contains NaN or inf"),
+    ],
 )
 def test_sentiment_bad_input(truth: list[float], pred: list[float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -108,9 +113,13 @@ def test_emotion_golden() -> None:
 
 @pytest.mark.parametrize(
     ("intensities", "logits", "message"),
-    [(np.zeros((4, 5)), np.zeros((4, 5)), r"shape \(n, 6\)"), (np.zeros((4, 6)), np.zeros((3, 6)), "shape"),
-     (np.zeros(6), np.zeros(6), "shape"), (np.float64(1.0), np.float64(1.0), "shape"),
-     (np.full((2, 6), np.nan), np.zeros((2, 6)), "intensities contains NaN")],
+    [
+        (np.zeros((4, 5)), np.zeros((4, 5)), r"shape \(n, 6\)"),
+        (np.zeros((4, 6)), np.zeros((3, 6)), "shape"),
+        (np.zeros(6), np.zeros(6), "shape"),
+        (np.float64(1.0), np.float64(1.0), "shape"),
+        (np.full((2, 6), np.nan), np.zeros((2, 6)), "intensities contains NaN"),
+    ],
 )
 def test_emotion_bad_input(intensities: np.ndarray, logits: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mmolre.files import atomic_write
-from mmolre.protocols.summary import mean_std, summarize
+from mmolre.protocols.summary import mean_std
 from mmolre.report import Reporter
 
 

@@ -85,6 +85,21 @@ def test_plan_injects_profile_common_and_overrides(notebooks: Path) -> None:
     assert plan.parameters == {"01_tiny": {"profile": "p", "scale": 5}}
 
 
+def test_common_goes_only_to_notebooks_that_declare_it(notebooks: Path) -> None:
+    make_notebook(
+        notebooks,
+        "02_other.ipynb",
+        [('profile: str = "default"  # reports\nseeds: list = [1]  # seeds\n', ["parameters"])],
+    )
+    plan = plan_run({"common": {"scale": 3, "seeds": [7, 8]}}, notebooks_dir=notebooks)
+    assert plan.parameters == {
+        "01_tiny": {"profile": "default", "scale": 3},
+        "02_other": {"profile": "default", "seeds": [7, 8]},
+    }
+    with pytest.raises(RunnerError, match=r"'common' name\(s\) \['seeds'\] are declared by none of the selected"):
+        plan_run({"common": {"seeds": [7]}}, only=["01_tiny"], notebooks_dir=notebooks)
+
+
 def test_notebook_without_parameters_cell_refused(notebooks: Path) -> None:
     make_notebook(notebooks, "02_untagged.ipynb", [(PARAMS, [])])
     with pytest.raises(RunnerError, match=r"02_untagged\.ipynb: 0 cells tagged 'parameters'"):
@@ -129,8 +144,13 @@ def test_failing_notebook_names_cell_and_keeps_previous_output(notebooks: Path, 
     run_reports(None, notebooks_dir=notebooks, echo=False)
     good = reports / "default" / "notebooks" / "01_tiny.ipynb"
     before = good.read_bytes()
-    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), ("y = 1", []), ("raise ValueError('boom')", [])])
-    with pytest.raises(RunnerError, match=r"01_tiny\.ipynb failed in cell \[4\] \(starting \"raise ValueError\('boom'\)\"\): ValueError: boom"):
+    make_notebook(
+        notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), ("y = 1", []), ("raise ValueError('boom')", [])]
+    )
+    with pytest.raises(
+        RunnerError,
+        match=r"01_tiny\.ipynb failed in cell \[4\] \(starting \"raise ValueError\('boom'\)\"\): ValueError: boom",
+    ):
         run_reports(None, notebooks_dir=notebooks, echo=False)
     assert good.read_bytes() == before
     leftovers = sorted(path.name for path in good.parent.iterdir())

@@ -57,14 +57,19 @@ class SplitData(Dataset):
             if not torch.isfinite(values).all():
                 raise DataError(f"{where}: {name} features contain NaN or inf")
         if self.mask.shape != (n, len(MODALITIES)) or self.mask.dtype != torch.bool:
-            raise DataError(f"{where}: mask must be bool of shape ({n}, {len(MODALITIES)}), got {tuple(self.mask.shape)}")
+            raise DataError(
+                f"{where}: mask must be bool of shape ({n}, {len(MODALITIES)}), got {tuple(self.mask.shape)}"
+            )
         if self.sentiment.shape != (n,) or not torch.isfinite(self.sentiment).all():
             raise DataError(f"{where}: sentiment must be {n} finite values, got shape {tuple(self.sentiment.shape)}")
         if self.sentiment.abs().max() > 3.0 + 1e-6:
             raise DataError(f"{where}: sentiment outside [-3, 3] (max |y| = {self.sentiment.abs().max():.3f})")
         if self.emotions is not None:
             if self.emotions.shape != (n, len(EMOTIONS)) or not torch.isfinite(self.emotions).all():
-                raise DataError(f"{where}: emotions must be finite of shape ({n}, {len(EMOTIONS)}), got {tuple(self.emotions.shape)}")
+                raise DataError(
+                    f"{where}: emotions must be finite of shape ({n}, {len(EMOTIONS)}), "
+                    f"got {tuple(self.emotions.shape)}"
+                )
         for column, name in enumerate(MODALITIES):
             if name not in self.features and self.mask[:, column].any():
                 raise DataError(f"{where}: mask marks {name} present but the split has no {name} features")
@@ -92,7 +97,10 @@ class MultimodalDataset:
                 raise DataError(f"{self.name}/{split}: modalities or label fields differ from the train split")
             for name, values in data.features.items():
                 if values.shape[-1] != first.features[name].shape[-1]:
-                    raise DataError(f"{self.name}/{split}: {name} has dimension {values.shape[-1]}, train has {first.features[name].shape[-1]}")
+                    raise DataError(
+                        f"{self.name}/{split}: {name} has dimension {values.shape[-1]}, "
+                        f"train has {first.features[name].shape[-1]}"
+                    )
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -126,14 +134,16 @@ class MultimodalDataset:
 
     def with_split(self, split: str, data: SplitData) -> MultimodalDataset:
         """A copy of this dataset with ``split`` replaced by ``data``."""
-        return MultimodalDataset(self.name, {**self.splits, split: data}, self.real_modalities, self.description,
-                                 self.notes)
+        return MultimodalDataset(
+            self.name, {**self.splits, split: data}, self.real_modalities, self.description, self.notes
+        )
 
     def with_mask(self, split: str, mask: torch.Tensor) -> MultimodalDataset:
         """A copy whose ``split`` has the given per-sample (n, 3) mask, dropped modalities' features zeroed."""
         data = self.splits[split]
-        return self.with_split(split, SplitData(zero_missing(data.features, mask), mask.clone(), data.sentiment,
-                                                data.emotions, data.ids))
+        return self.with_split(
+            split, SplitData(zero_missing(data.features, mask), mask.clone(), data.sentiment, data.emotions, data.ids)
+        )
 
     def sizes(self) -> dict[str, int]:
         return {split: len(data) for split, data in self.splits.items()}
@@ -143,4 +153,6 @@ class MultimodalDataset:
         if split not in self.splits:
             raise DataError(f"{self.name}: unknown split {split!r}; expected one of {SPLITS}")
         generator = torch.Generator().manual_seed(seed)
-        return DataLoader(self.splits[split], batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
+        return DataLoader(
+            self.splits[split], batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0
+        )

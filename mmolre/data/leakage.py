@@ -34,8 +34,13 @@ def ridge_probe(train_X: np.ndarray, train_y: np.ndarray, test_X: np.ndarray, te
 def leakage_check(metrics: dict[str, float], threshold: float = FLAG_ACC2) -> dict[str, object]:
     """Flag a probe whose Has0 or Non0 Acc-2 reaches ``threshold`` (published best: :data:`PUBLISHED_ACC2`)."""
     acc2 = max(metrics["acc2_has0"], metrics["acc2_non0"])
-    return {"acc2": acc2, "threshold": threshold, "published_best": f"{PUBLISHED_ACC2[0]:.2f}-{PUBLISHED_ACC2[1]:.2f}",
-            "reference": PUBLISHED_SOURCE, "leak_suspected": bool(acc2 >= threshold)}
+    return {
+        "acc2": acc2,
+        "threshold": threshold,
+        "published_best": f"{PUBLISHED_ACC2[0]:.2f}-{PUBLISHED_ACC2[1]:.2f}",
+        "reference": PUBLISHED_SOURCE,
+        "leak_suspected": bool(acc2 >= threshold),
+    }
 
 
 def mosi_bclstm_text_leakage(data_dir: str | Path | None = None) -> pd.DataFrame:
@@ -60,6 +65,13 @@ def mosi_bclstm_text_leakage(data_dir: str | Path | None = None) -> pd.DataFrame
     for setting, (train_ids, test_ids) in settings.items():
         metrics = ridge_probe(*arrays(train_ids), *arrays(test_ids))
         flag = leakage_check(metrics)
-        rows.append({"setting": setting, "n_train": len(train_ids), "n_test": len(test_ids), **metrics,
-                     "leak_suspected": flag["leak_suspected"]})
+        rows.append(
+            {
+                "setting": setting,
+                "n_train": len(train_ids),
+                "n_test": len(test_ids),
+                **metrics,
+                "leak_suspected": flag["leak_suspected"],
+            }
+        )
     return pd.DataFrame(rows)

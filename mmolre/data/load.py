@@ -9,8 +9,8 @@ against its recorded sha256 (``verify=False`` or ``$MMOLRE_VERIFY_DATA=0`` accep
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mmolre.data.dataset import DataError, MultimodalDataset
 from mmolre.data.mmsa import load_mmsa
@@ -43,13 +43,16 @@ def options(name: str) -> list[str]:
 def _no_data_dir_message(name: str) -> str:
     wanted = [relative for relative in FILES if relative.startswith(name.split("_")[0] + "/")]
     lines = "\n".join(f"  - {describe_source(relative)}" for relative in wanted)
-    return (f"dataset {name!r} needs real data files but no data directory is set (pass data_dir=... or set "
-            f"${DATA_DIR_ENV}). Files and their public sources:\n{lines}\n"
-            "Without them, use load_dataset('synthetic').")
+    return (
+        f"dataset {name!r} needs real data files but no data directory is set (pass data_dir=... or set "
+        f"${DATA_DIR_ENV}). Files and their public sources:\n{lines}\n"
+        "Without them, use load_dataset('synthetic')."
+    )
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, verify: bool | None = None,
-                 **options_: object) -> MultimodalDataset:
+def load_dataset(
+    name: str, data_dir: str | Path | None = None, verify: bool | None = None, **options_: object
+) -> MultimodalDataset:
     """Load ``name`` (one of :data:`LOADERS`) with loader-specific ``options_``; see :func:`options`.
 
     ``verify``: check every real file's sha256 (default: unless ``$MMOLRE_VERIFY_DATA=0``); ``False`` warns only.

@@ -36,8 +36,11 @@ def load_mmsa(path: str | Path, text_field: str = "text", name: str | None = Non
     if text_field not in TEXT_FIELDS:
         raise ValueError(f"text_field must be one of {TEXT_FIELDS}, got {text_field!r}")
     path = Path(path)
-    content = load_pickle(path, "an MMSA feature pickle (aligned_50.pkl / unaligned_50.pkl) from the MMSA project's "
-                                "dataset release; pass its path")
+    content = load_pickle(
+        path,
+        "an MMSA feature pickle (aligned_50.pkl / unaligned_50.pkl) from the MMSA project's "
+        "dataset release; pass its path",
+    )
     if not isinstance(content, dict) or any(s not in content for s in SPLITS):
         raise DataError(f"{path}: expected a dict with splits {SPLITS}")
     cleaned: dict[str, int] = {}
@@ -65,13 +68,22 @@ def load_mmsa(path: str | Path, text_field: str = "text", name: str | None = Non
         if "emotion_labels" in part:
             emotions = torch.from_numpy(_array(path, split, "emotion_labels", part["emotion_labels"], 2, n))
             if emotions.shape[1] != len(EMOTIONS):
-                raise DataError(f"{path}: {split}/emotion_labels has {emotions.shape[1]} columns, expected {len(EMOTIONS)}")
+                raise DataError(
+                    f"{path}: {split}/emotion_labels has {emotions.shape[1]} columns, expected {len(EMOTIONS)}"
+                )
         ids = [str(i) for i in part.get("id", range(n))]
         if len(ids) != n:
             raise DataError(f"{path}: {split}/id has {len(ids)} entries for {n} samples")
-        splits[split] = SplitData(features=features, mask=presence_mask(n, MODALITIES),
-                                  sentiment=torch.from_numpy(sentiment), emotions=emotions, ids=ids)
-    description = (f"MMSA feature pickle {path.name}: real text ({text_field}), audio and vision features as released "
-                   "by MMSA; sentiment = regression_labels.")
+        splits[split] = SplitData(
+            features=features,
+            mask=presence_mask(n, MODALITIES),
+            sentiment=torch.from_numpy(sentiment),
+            emotions=emotions,
+            ids=ids,
+        )
+    description = (
+        f"MMSA feature pickle {path.name}: real text ({text_field}), audio and vision features as released "
+        "by MMSA; sentiment = regression_labels."
+    )
     notes = {"source": str(path), "text_field": text_field, "nonfinite_replaced_by_0": cleaned}
     return MultimodalDataset(name or path.stem, splits, MODALITIES, description, notes)

@@ -56,9 +56,10 @@ def read_fold(split: str, data_dir: str | Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["segment", "video", "start", "end"])
 
 
-def match_transcripts(segments: pd.DataFrame, transcripts: pd.DataFrame, tolerance: float = 1.5,
-                      loose_tolerance: float = 3.0) -> tuple[list[str], list[str]]:
-    """Text and match kind (``within`` / ``loose`` / ``none``) for each row of ``segments`` (video, start, sentiment)."""
+def match_transcripts(
+    segments: pd.DataFrame, transcripts: pd.DataFrame, tolerance: float = 1.5, loose_tolerance: float = 3.0
+) -> tuple[list[str], list[str]]:
+    """Text and match kind (``within`` / ``loose`` / ``none``) per row of ``segments`` (video, start, sentiment)."""
     texts = np.full(len(segments), "", dtype=object)
     kinds = np.full(len(segments), "none", dtype=object)
     by_video = dict(tuple(transcripts.groupby("video_id")))
@@ -79,8 +80,13 @@ def match_transcripts(segments: pd.DataFrame, transcripts: pd.DataFrame, toleran
     return texts.tolist(), kinds.tolist()
 
 
-def load_mosei(data_dir: str | Path | None = None, text_kind: str = "sentence", max_tokens: int = 32,
-               tolerance: float = 1.5, loose_tolerance: float = 3.0) -> MultimodalDataset:
+def load_mosei(
+    data_dir: str | Path | None = None,
+    text_kind: str = "sentence",
+    max_tokens: int = 32,
+    tolerance: float = 1.5,
+    loose_tolerance: float = 3.0,
+) -> MultimodalDataset:
     """CMU-MOSEI official folds (16327 / 1871 / 4662): MiniLM text, sentiment, six emotion intensities."""
     labels = _read_csv(LABELS, data_dir, {"id", "start", "end", "sentiment", *EMOTIONS})
     transcripts = _read_csv(TEXTS, data_dir, {"video_id", "clip_id", "text", "label"})
@@ -95,12 +101,19 @@ def load_mosei(data_dir: str | Path | None = None, text_kind: str = "sentence", 
         joined = fold.merge(labels, left_on=["video", "start", "end"], right_on=["id", "start", "end"], how="left")
         unlabelled = int(joined["sentiment"].isna().sum())
         if unlabelled:
-            raise DataError(f"mosei/umons_d_{split}.pkl: {unlabelled} segments have no row in {LABELS} on (video, start, end)")
+            raise DataError(
+                f"mosei/umons_d_{split}.pkl: {unlabelled} segments have no row in {LABELS} on (video, start, end)"
+            )
         if len(joined) != len(fold):
-            raise DataError(f"{LABELS}: duplicate (video, start, end) rows; the {split} join gave {len(joined)} rows for {len(fold)} segments")
+            raise DataError(
+                f"{LABELS}: duplicate (video, start, end) rows; the {split} join gave {len(joined)} rows "
+                f"for {len(fold)} segments"
+            )
         joined["text"], joined["match"] = match_transcripts(joined, transcripts, tolerance, loose_tolerance)
         frames[split] = joined
-        counts[split] = joined["match"].value_counts().reindex(["within", "loose", "none"], fill_value=0).astype(int).to_dict()
+        counts[split] = (
+            joined["match"].value_counts().reindex(["within", "loose", "none"], fill_value=0).astype(int).to_dict()
+        )
     every = pd.concat([frames[s] for s in SPLITS], ignore_index=True)
     encoded = encode_texts(every["text"].tolist(), kind=text_kind, max_tokens=max_tokens)
     splits, start = {}, 0
@@ -112,17 +125,28 @@ def load_mosei(data_dir: str | Path | None = None, text_kind: str = "sentence", 
             raise DataError(f"{LABELS}: emotion intensities outside [0, 3] in the {split} fold")
         mask = presence_mask(n, ["text"])
         splits[split] = SplitData(
-            features={"text": torch.from_numpy(np.ascontiguousarray(encoded[start:start + n], dtype=np.float32))},
-            mask=mask, sentiment=torch.tensor(frame["sentiment"].to_numpy(), dtype=torch.float32),
+            features={"text": torch.from_numpy(np.ascontiguousarray(encoded[start : start + n], dtype=np.float32))},
+            mask=mask,
+            sentiment=torch.tensor(frame["sentiment"].to_numpy(), dtype=torch.float32),
             emotions=torch.from_numpy(emotions),
-            ids=frame["segment"].tolist())
+            ids=frame["segment"].tolist(),
+        )
         start += n
     total = {kind: sum(c[kind] for c in counts.values()) for kind in ("within", "loose", "none")}
-    notes = {"transcript_match": {"per_split": counts, "total": total, "tolerance_s": tolerance,
-                                  "loose_tolerance_s": loose_tolerance,
-                                  "unmatched_policy": "kept with empty text (encoding of the empty string)"},
-             "expected_sizes": EXPECTED_SIZES, "text_kind": text_kind}
-    description = (f"CMU-MOSEI, official folds. Real modality: text only (all-MiniLM-L6-v2 {text_kind} encoding of the "
-                   f"transcripts; {total['within']} matched within {tolerance} s, {total['loose']} loosely, "
-                   f"{total['none']} without transcript). Audio and vision absent. Emotions: six intensities in [0, 3].")
+    notes = {
+        "transcript_match": {
+            "per_split": counts,
+            "total": total,
+            "tolerance_s": tolerance,
+            "loose_tolerance_s": loose_tolerance,
+            "unmatched_policy": "kept with empty text (encoding of the empty string)",
+        },
+        "expected_sizes": EXPECTED_SIZES,
+        "text_kind": text_kind,
+    }
+    description = (
+        f"CMU-MOSEI, official folds. Real modality: text only (all-MiniLM-L6-v2 {text_kind} encoding of the "
+        f"transcripts; {total['within']} matched within {tolerance} s, {total['loose']} loosely, "
+        f"{total['none']} without transcript). Audio and vision absent. Emotions: six intensities in [0, 3]."
+    )
     return MultimodalDataset("mosei", splits, ("text",), description, notes)

@@ -1,6 +1,6 @@
-"""Real CMU-MOSI: official folds with MiniLM text + bc-LSTM audio, and the tri-modal bc-LSTM features on their own split.
+"""Real CMU-MOSI: official folds with MiniLM text + bc-LSTM audio, and tri-modal bc-LSTM features on their own split.
 
-Files (under the data directory, see :mod:`mmolre.sources`): ``mosi/CMUMOSI_features_raw_2way.pkl`` (official
+Files (under the data directory, see :mod:`mmolre.data.sources`): ``mosi/CMUMOSI_features_raw_2way.pkl`` (official
 folds, sentiment, transcripts) and ``mosi/bclstm/*.csv`` (utterance-level features). ``transcripts.csv`` lists every
 segment; column 0 of ``text_{train,test}.csv`` indexes its rows, and the rows of every ``*_{train,test}0.csv`` follow
 that same order, ending with a binary label (sentiment >= 0) that is checked against the pickle for every row.
@@ -61,8 +61,9 @@ def _read_csv(relative: str, data_dir: str | Path | None) -> pd.DataFrame:
     return frame
 
 
-def read_bclstm(labels: MosiLabels, data_dir: str | Path | None = None,
-                modalities: tuple[str, ...] = MODALITIES) -> dict[str, dict[str, np.ndarray | list[str]]]:
+def read_bclstm(
+    labels: MosiLabels, data_dir: str | Path | None = None, modalities: tuple[str, ...] = MODALITIES
+) -> dict[str, dict[str, np.ndarray | list[str]]]:
     """bc-LSTM features per own part (``train``/``test``): ``{"ids": [...], "<modality>": (n, d) array}``.
 
     Rows are joined to segment ids through ``transcripts.csv`` and the index column of ``text_<part>.csv``;
@@ -73,11 +74,15 @@ def read_bclstm(labels: MosiLabels, data_dir: str | Path | None = None,
     for part in BCLSTM_PARTS:
         index = _read_csv(f"mosi/bclstm/text_{part}.csv", data_dir)[0].astype(int).to_numpy()
         if index.min() < 0 or index.max() >= len(transcripts):
-            raise DataError(f"mosi/bclstm/text_{part}.csv: row index outside transcripts.csv (0..{len(transcripts) - 1})")
+            raise DataError(
+                f"mosi/bclstm/text_{part}.csv: row index outside transcripts.csv (0..{len(transcripts) - 1})"
+            )
         ids = [str(s) for s in transcripts.iloc[index, 0]]
         missing = [s for s in ids if s not in labels.sentiment]
         if missing:
-            raise DataError(f"mosi/bclstm/text_{part}.csv: {len(missing)} segment ids not in {PICKLE}, e.g. {missing[:3]}")
+            raise DataError(
+                f"mosi/bclstm/text_{part}.csv: {len(missing)} segment ids not in {PICKLE}, e.g. {missing[:3]}"
+            )
         expected = np.array([labels.sentiment[s] >= 0 for s in ids])
         out[part] = {"ids": ids}
         for modality in modalities:
@@ -88,8 +93,10 @@ def read_bclstm(labels: MosiLabels, data_dir: str | Path | None = None,
             binary = frame.iloc[:, -1].to_numpy().astype(bool)
             wrong = int((binary != expected).sum())
             if wrong:
-                raise DataError(f"{relative}: join to segment ids is inconsistent: {wrong} rows have a binary "
-                                "label different from sentiment >= 0 in the official pickle")
+                raise DataError(
+                    f"{relative}: join to segment ids is inconsistent: {wrong} rows have a binary "
+                    "label different from sentiment >= 0 in the official pickle"
+                )
             out[part][modality] = frame.iloc[:, :-1].to_numpy(dtype=np.float32)
     return out
 
@@ -102,14 +109,18 @@ def _standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 
 def _split(features: dict[str, np.ndarray], sentiment: list[float], ids: list[str]) -> SplitData:
     mask = presence_mask(len(ids), list(features))
-    tensors = {m: torch.from_numpy(np.ascontiguousarray(v if v.ndim == 3 else v[:, None, :], dtype=np.float32))
-               for m, v in features.items()}
-    return SplitData(features=tensors, mask=mask, sentiment=torch.tensor(sentiment, dtype=torch.float32),
-                     emotions=None, ids=ids)
+    tensors = {
+        m: torch.from_numpy(np.ascontiguousarray(v if v.ndim == 3 else v[:, None, :], dtype=np.float32))
+        for m, v in features.items()
+    }
+    return SplitData(
+        features=tensors, mask=mask, sentiment=torch.tensor(sentiment, dtype=torch.float32), emotions=None, ids=ids
+    )
 
 
-def load_mosi(data_dir: str | Path | None = None, text_kind: str = "sentence", audio: bool = True,
-              max_tokens: int = 32) -> MultimodalDataset:
+def load_mosi(
+    data_dir: str | Path | None = None, text_kind: str = "sentence", audio: bool = True, max_tokens: int = 32
+) -> MultimodalDataset:
     """CMU-MOSI on the official folds (1284 / 229 / 686): MiniLM text of the transcripts, real bc-LSTM audio.
 
     Audio (73-d utterance statistics) is standardised with train-fold statistics. Vision is absent: the only video
@@ -129,14 +140,24 @@ def load_mosi(data_dir: str | Path | None = None, text_kind: str = "sentence", a
         arrays = [np.stack([vectors[s] for s in labels.folds[split]]) for split in SPLITS]
         for split, array in zip(SPLITS, _standardise(*arrays)):
             per_split[split]["audio"] = array
-    splits = {split: _split(per_split[split], [labels.sentiment[s] for s in labels.folds[split]], labels.folds[split])
-              for split in SPLITS}
+    splits = {
+        split: _split(per_split[split], [labels.sentiment[s] for s in labels.folds[split]], labels.folds[split])
+        for split in SPLITS
+    }
     real = ("text", "audio") if audio else ("text",)
-    description = (f"CMU-MOSI, official folds. Real modalities: text (all-MiniLM-L6-v2 {text_kind} encoding of the "
-                   "transcripts)" + (", audio (bc-LSTM 73-d utterance features, train-fold standardised)" if audio else "")
-                   + ". Vision absent (no leakage-free source).")
-    notes = {"folds": "official CMU-MOSI standard folds from the GCNet pickle", "text_kind": text_kind,
-             "audio_join": "bc-LSTM rows -> transcripts.csv -> segment id; binary label checked on every row" if audio else None}
+    description = (
+        f"CMU-MOSI, official folds. Real modalities: text (all-MiniLM-L6-v2 {text_kind} encoding of the "
+        "transcripts)"
+        + (", audio (bc-LSTM 73-d utterance features, train-fold standardised)" if audio else "")
+        + ". Vision absent (no leakage-free source)."
+    )
+    notes = {
+        "folds": "official CMU-MOSI standard folds from the GCNet pickle",
+        "text_kind": text_kind,
+        "audio_join": "bc-LSTM rows -> transcripts.csv -> segment id; binary label checked on every row"
+        if audio
+        else None,
+    }
     return MultimodalDataset("mosi", splits, real, description, notes)
 
 
@@ -145,12 +166,14 @@ def video_split(videos: list[str], valid_fraction: float, seed: int) -> tuple[se
     if not 0.0 < valid_fraction < 1.0:
         raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
     order = sorted(videos)
-    held = np.random.default_rng(seed).permutation(len(order))[:max(1, round(valid_fraction * len(order)))]
+    held = np.random.default_rng(seed).permutation(len(order))[: max(1, round(valid_fraction * len(order)))]
     valid = {order[i] for i in held}
     return set(order) - valid, valid
 
 
-def load_mosi_bclstm(data_dir: str | Path | None = None, valid_fraction: float = 0.15, seed: int = 0) -> MultimodalDataset:
+def load_mosi_bclstm(
+    data_dir: str | Path | None = None, valid_fraction: float = 0.15, seed: int = 0
+) -> MultimodalDataset:
     """Tri-modal bc-LSTM MOSI features (text 100, audio 73, video 100) on their own speaker-independent split.
 
     The own train part (62 videos) is split by video into train / valid; the own test part (31 videos) is the test
@@ -160,10 +183,15 @@ def load_mosi_bclstm(data_dir: str | Path | None = None, valid_fraction: float =
     parts = read_bclstm(labels, data_dir)
     train_ids: list[str] = parts["train"]["ids"]  # type: ignore[assignment]
     keep, valid_videos = video_split(sorted({labels.video[s] for s in train_ids}), valid_fraction, seed)
-    rows = {"train": [i for i, s in enumerate(train_ids) if labels.video[s] in keep],
-            "valid": [i for i, s in enumerate(train_ids) if labels.video[s] in valid_videos]}
-    ids = {"train": [train_ids[i] for i in rows["train"]], "valid": [train_ids[i] for i in rows["valid"]],
-           "test": list(parts["test"]["ids"])}
+    rows = {
+        "train": [i for i, s in enumerate(train_ids) if labels.video[s] in keep],
+        "valid": [i for i, s in enumerate(train_ids) if labels.video[s] in valid_videos],
+    }
+    ids = {
+        "train": [train_ids[i] for i in rows["train"]],
+        "valid": [train_ids[i] for i in rows["valid"]],
+        "test": list(parts["test"]["ids"]),
+    }
     features: dict[str, dict[str, np.ndarray]] = {split: {} for split in SPLITS}
     for modality in MODALITIES:
         own = parts["train"][modality]
@@ -171,9 +199,15 @@ def load_mosi_bclstm(data_dir: str | Path | None = None, valid_fraction: float =
         for split, array in zip(SPLITS, arrays):
             features[split][modality] = array
     splits = {split: _split(features[split], [labels.sentiment[s] for s in ids[split]], ids[split]) for split in SPLITS}
-    description = ("CMU-MOSI bc-LSTM features on their own speaker-independent split (62 / 31 videos; valid carved "
-                   "from the train videos by video). Real modalities: text (100-d), audio (73-d), vision (100-d). "
-                   "Not the official folds: the text/video vectors leak labels on the official folds.")
-    notes = {"valid_videos": sorted(valid_videos), "valid_fraction": valid_fraction, "seed": seed,
-             "videos": {"train": len(keep), "valid": len(valid_videos), "test": len({labels.video[s] for s in ids['test']})}}
+    description = (
+        "CMU-MOSI bc-LSTM features on their own speaker-independent split (62 / 31 videos; valid carved "
+        "from the train videos by video). Real modalities: text (100-d), audio (73-d), vision (100-d). "
+        "Not the official folds: the text/video vectors leak labels on the official folds."
+    )
+    notes = {
+        "valid_videos": sorted(valid_videos),
+        "valid_fraction": valid_fraction,
+        "seed": seed,
+        "videos": {"train": len(keep), "valid": len(valid_videos), "test": len({labels.video[s] for s in ids["test"]})},
+    }
     return MultimodalDataset("mosi_bclstm", splits, MODALITIES, description, notes)

@@ -14,10 +14,28 @@ from pathlib import Path
 from mmolre.data.dataset import DataError
 from mmolre.paths import DATA_DIR_ENV
 
-_BUILTINS = frozenset({"set", "frozenset", "list", "dict", "tuple", "int", "float", "complex", "str", "bytes",
-                       "bytearray", "bool", "slice", "range"})
+_BUILTINS = frozenset(
+    {
+        "set",
+        "frozenset",
+        "list",
+        "dict",
+        "tuple",
+        "int",
+        "float",
+        "complex",
+        "str",
+        "bytes",
+        "bytearray",
+        "bool",
+        "slice",
+        "range",
+    }
+)
 _NUMPY = {
-    ("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"),
+    ("multiarray", "_reconstruct"),
+    ("multiarray", "scalar"),
+    ("numeric", "_frombuffer"),
 }
 _ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {("builtins", name) for name in _BUILTINS}
@@ -48,8 +66,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in _ALLOWED:
-            raise DataError(f"{self._path}: refusing to load forbidden global {module}.{name} "
-                            "(only containers, numbers, strings and numpy arrays are allowed)")
+            raise DataError(
+                f"{self._path}: refusing to load forbidden global {module}.{name} "
+                "(only containers, numbers, strings and numpy arrays are allowed)"
+            )
         return _resolve(module, name)
 
 
@@ -64,6 +84,16 @@ def load_pickle(path: str | Path, how_to_obtain: str = "") -> object:
             return _RestrictedUnpickler(handle, path).load()
         except DataError:
             raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
-                AttributeError, ImportError, MemoryError, UnicodeDecodeError) as error:
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+            AttributeError,
+            ImportError,
+            MemoryError,
+            UnicodeDecodeError,
+        ) as error:
             raise DataError(f"{path}: truncated or not a pickle ({type(error).__name__}: {error})") from None

@@ -38,38 +38,58 @@ def _bclstm(name: str, digest: str) -> Source:
 
 FILES: dict[str, Source] = {
     "mosi/CMUMOSI_features_raw_2way.pkl": Source(
-        *_GCNET, "dataset/CMUMOSI/CMUMOSI_features_raw_2way.pkl",
-        "931ee50f3a77b2eb18786840a880a439f3ae6542bf2dfb5e14ecc9690702af84"),
+        *_GCNET,
+        "dataset/CMUMOSI/CMUMOSI_features_raw_2way.pkl",
+        "931ee50f3a77b2eb18786840a880a439f3ae6542bf2dfb5e14ecc9690702af84",
+    ),
     "mosi/bclstm/transcripts.csv": _bclstm(
-        "transcripts.csv", "e7689e6d70720addd2a6b316419d245a68839c32b014ff426c406063ee777466"),
+        "transcripts.csv", "e7689e6d70720addd2a6b316419d245a68839c32b014ff426c406063ee777466"
+    ),
     "mosi/bclstm/text_train.csv": _bclstm(
-        "text_train.csv", "73770b6302ad0f7a51f4eddcae6788efde4d0b6802e09f78249d5b538d1c1d67"),
+        "text_train.csv", "73770b6302ad0f7a51f4eddcae6788efde4d0b6802e09f78249d5b538d1c1d67"
+    ),
     "mosi/bclstm/text_test.csv": _bclstm(
-        "text_test.csv", "f3b735070bf07ceff7a6ef6c8f4c32757e988de484e35bd6d38b2aecef851a59"),
+        "text_test.csv", "f3b735070bf07ceff7a6ef6c8f4c32757e988de484e35bd6d38b2aecef851a59"
+    ),
     "mosi/bclstm/text_train0.csv": _bclstm(
-        "text_train0.csv", "cc327045db6cc361a08b4037b97bb24de4ddb5efb381468c4835cc4a60674668"),
+        "text_train0.csv", "cc327045db6cc361a08b4037b97bb24de4ddb5efb381468c4835cc4a60674668"
+    ),
     "mosi/bclstm/text_test0.csv": _bclstm(
-        "text_test0.csv", "a343e22272919d1384c2075dbcdd5fef5aa9f9366b0552a83f7c3147b64b047a"),
+        "text_test0.csv", "a343e22272919d1384c2075dbcdd5fef5aa9f9366b0552a83f7c3147b64b047a"
+    ),
     "mosi/bclstm/audio_train0.csv": _bclstm(
-        "audio_train0.csv", "5435398a54664e7b00304587dc59ae84a438852be033c2a2fba779588624a2a1"),
+        "audio_train0.csv", "5435398a54664e7b00304587dc59ae84a438852be033c2a2fba779588624a2a1"
+    ),
     "mosi/bclstm/audio_test0.csv": _bclstm(
-        "audio_test0.csv", "ddd17eeefd3d951d51d4e2ef8a0d132652d8161e1886f71eb7262b7a14bffff6"),
+        "audio_test0.csv", "ddd17eeefd3d951d51d4e2ef8a0d132652d8161e1886f71eb7262b7a14bffff6"
+    ),
     "mosi/bclstm/video_train0.csv": _bclstm(
-        "video_train0.csv", "b6efc0413132d627efd06f67f1706830e775e90af9a75696f535c48dbc73f12f"),
+        "video_train0.csv", "b6efc0413132d627efd06f67f1706830e775e90af9a75696f535c48dbc73f12f"
+    ),
     "mosi/bclstm/video_test0.csv": _bclstm(
-        "video_test0.csv", "cab836253d81100f59d533fa2ff65cd53c486be3ec9fd82203c5e25a7a77265f"),
+        "video_test0.csv", "cab836253d81100f59d533fa2ff65cd53c486be3ec9fd82203c5e25a7a77265f"
+    ),
     "mosei/mosei_labels_7d.csv": Source(
-        "nanhungrybin/MOSEI_crawling", "", "mosei/mosei.csv",
-        "6dec8ee768e628460ce4efd87b84a0959c0450638bdb6b988010f7abd367a621"),
+        "nanhungrybin/MOSEI_crawling",
+        "",
+        "mosei/mosei.csv",
+        "6dec8ee768e628460ce4efd87b84a0959c0450638bdb6b988010f7abd367a621",
+    ),
     "mosei/mosei_text_label.csv": Source(
-        "ailiwood/mme_0621", "585fd9c", "data/mosei/label.csv",
-        "74a195945e28c1bbc45b6d279a99655d163f33d2c28b0c723ddba87bfbb97bfa"),
+        "ailiwood/mme_0621",
+        "585fd9c",
+        "data/mosei/label.csv",
+        "74a195945e28c1bbc45b6d279a99655d163f33d2c28b0c723ddba87bfbb97bfa",
+    ),
     "mosei/umons_d_train.pkl": Source(
-        *_UMONS, "umons_d_train.pkl", "6d0c2f1b1fa38698c4fb6b58bc2b947c028c8f5629c8dcb163d940a6c5e6a588"),
+        *_UMONS, "umons_d_train.pkl", "6d0c2f1b1fa38698c4fb6b58bc2b947c028c8f5629c8dcb163d940a6c5e6a588"
+    ),
     "mosei/umons_d_valid.pkl": Source(
-        *_UMONS, "umons_d_valid.pkl", "cb4d00631ea52a751492fc126446e353c9617dbfc46a1a59980ee5223167037f"),
+        *_UMONS, "umons_d_valid.pkl", "cb4d00631ea52a751492fc126446e353c9617dbfc46a1a59980ee5223167037f"
+    ),
     "mosei/umons_d_test.pkl": Source(
-        *_UMONS, "umons_d_test.pkl", "265d16333b8d03339c61ea512f51b0f62623e5ca56d8c4ff22036656aaf590d7"),
+        *_UMONS, "umons_d_test.pkl", "265d16333b8d03339c61ea512f51b0f62623e5ca56d8c4ff22036656aaf590d7"
+    ),
 }
 VERIFY_ENV = "MMOLRE_VERIFY_DATA"
 """Set to ``0`` to accept files whose sha256 differs from the recorded one (with a warning)."""
@@ -84,14 +104,18 @@ def describe_source(relative: str) -> str:
     if source is None:
         return f"<data dir>/{relative}"
     at = f" @ commit {source.commit}" if source.commit else ""
-    return (f"<data dir>/{relative} <- `{source.path}` in the public GitHub repository {source.repo}{at} "
-            f"(sha256 {source.sha256[:16]}...)")
+    return (
+        f"<data dir>/{relative} <- `{source.path}` in the public GitHub repository {source.repo}{at} "
+        f"(sha256 {source.sha256[:16]}...)"
+    )
 
 
 def how_to_obtain(relative: str) -> str:
     """A sentence telling where ``relative`` comes from and how to make the loaders find it."""
-    return (f"obtain it as {describe_source(relative)} and point ${DATA_DIR_ENV} (or the notebook parameter "
-            "data_dir) at <data dir>")
+    return (
+        f"obtain it as {describe_source(relative)} and point ${DATA_DIR_ENV} (or the notebook parameter "
+        "data_dir) at <data dir>"
+    )
 
 
 @contextmanager
@@ -131,11 +155,15 @@ def check_file(relative: str, path: Path) -> None:
     found = sha256(path)
     if found == source.sha256:
         return
-    problem = (f"{path}: sha256 {found[:16]}... differs from the recorded {source.sha256[:16]}... of "
-               f"{describe_source(relative)}")
+    problem = (
+        f"{path}: sha256 {found[:16]}... differs from the recorded {source.sha256[:16]}... of "
+        f"{describe_source(relative)}"
+    )
     if _verifying():
-        raise DataError(f"{problem}. Obtain the published file, or, to use your own copy on purpose, set "
-                        f"{VERIFY_ENV}=0 (or pass verify=False to load_dataset) and it is used with a warning.")
+        raise DataError(
+            f"{problem}. Obtain the published file, or, to use your own copy on purpose, set "
+            f"{VERIFY_ENV}=0 (or pass verify=False to load_dataset) and it is used with a warning."
+        )
     if str(path) not in _warned:
         _warned.add(str(path))
         warnings.warn(f"{problem}; used anyway because verification is off", stacklevel=3)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from mmolre.data.dataset import SPLITS, MultimodalDataset, SplitData
-from mmolre.modalities import MODALITIES
+from mmolre.modalities import MODALITIES, zero_missing
 from mmolre.tasks import EMOTIONS
 
 CARDS: dict[str, dict[str, int]] = {
@@ -37,8 +37,13 @@ class SyntheticStructure:
     k_sent: int = 3
     k_emo: int = 4
     strength: dict[str, float] = field(default_factory=lambda: {"text": 1.0, "audio": 0.5, "vision": 0.35})
-    sees: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
-        "text": ("shared", "sent", "emo"), "audio": ("shared", "sent", "emo"), "vision": ("shared", "emo")})
+    sees: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "text": ("shared", "sent", "emo"),
+            "audio": ("shared", "sent", "emo"),
+            "vision": ("shared", "emo"),
+        }
+    )
     conflict: float = 1.0
     interaction: float = 1.0
     sent_interaction: float = 0.0
@@ -49,8 +54,11 @@ class SyntheticStructure:
 
 
 def _latents(rng: np.random.Generator, n: int, s: SyntheticStructure) -> dict[str, np.ndarray]:
-    return {"shared": rng.standard_normal((n, s.k_shared)), "sent": rng.standard_normal((n, s.k_sent)),
-            "emo": rng.standard_normal((n, s.k_emo))}
+    return {
+        "shared": rng.standard_normal((n, s.k_shared)),
+        "sent": rng.standard_normal((n, s.k_sent)),
+        "emo": rng.standard_normal((n, s.k_emo)),
+    }
 
 
 def _unit(rng: np.random.Generator, k: int) -> np.ndarray:
@@ -64,8 +72,11 @@ def _targets(rng: np.random.Generator, z: dict[str, np.ndarray], s: SyntheticStr
     private = z["sent"] @ _unit(rng, s.k_sent)
     # disjoint pairs of sentiment-only factors: each product needs its own two directions of the representation
     products = sum(z["sent"][:, i] * z["sent"][:, i + 1] for i in range(0, s.k_sent - 1, 2))
-    sentiment = np.clip(1.2 * valence + 1.0 * private + s.sent_interaction * products
-                        + s.label_noise * rng.standard_normal(n), -3.0, 3.0)
+    sentiment = np.clip(
+        1.2 * valence + 1.0 * private + s.sent_interaction * products + s.label_noise * rng.standard_normal(n),
+        -3.0,
+        3.0,
+    )
     if not emotions:
         return sentiment, None
     # happy follows valence, the negative emotions oppose it; all oppose the sentiment-only direction.
@@ -74,15 +85,28 @@ def _targets(rng: np.random.Generator, z: dict[str, np.ndarray], s: SyntheticStr
     logits = np.empty((n, len(EMOTIONS)))
     for e in range(len(EMOTIONS)):
         i, j = pairs[rng.integers(len(pairs))]
-        logits[:, e] = (0.8 * valence_sign[e] * valence - s.conflict * abs(valence_sign[e]) * private
-                        + s.interaction * z["emo"][:, i] * z["emo"][:, j]
-                        + 0.5 * z["emo"] @ _unit(rng, s.k_emo) + s.label_noise * rng.standard_normal(n) - 0.5)
+        logits[:, e] = (
+            0.8 * valence_sign[e] * valence
+            - s.conflict * abs(valence_sign[e]) * private
+            + s.interaction * z["emo"][:, i] * z["emo"][:, j]
+            + 0.5 * z["emo"] @ _unit(rng, s.k_emo)
+            + s.label_noise * rng.standard_normal(n)
+            - 0.5
+        )
     intensity = np.clip(np.round(3.0 * np.maximum(logits, 0.0)) / 3.0, 0.0, 3.0)
     return sentiment, intensity
 
 
-def _modality(rng: np.random.Generator, z: dict[str, np.ndarray], groups: tuple[str, ...], dim: int,
-              seq_len: int, strength: float, nonlinear: bool, effective_dims: float) -> np.ndarray:
+def _modality(
+    rng: np.random.Generator,
+    z: dict[str, np.ndarray],
+    groups: tuple[str, ...],
+    dim: int,
+    seq_len: int,
+    strength: float,
+    nonlinear: bool,
+    effective_dims: float,
+) -> np.ndarray:
     latent = np.concatenate([z[g] for g in groups], axis=1)
     n, k = latent.shape
     projection = rng.standard_normal((k, dim)) / math.sqrt(k)
@@ -95,9 +119,17 @@ def _modality(rng: np.random.Generator, z: dict[str, np.ndarray], groups: tuple[
     return (amplitude * envelope[:, :, None] * signal[:, None, :] + noise).astype(np.float32)
 
 
-def make_synthetic(card: str = "mosei", n_train: int = 600, n_valid: int = 150, n_test: int = 150, seq_len: int = 8,
-                   seed: int = 0, dims: dict[str, int] | None = None, dim_scale: float = 1.0,
-                   **structure: object) -> MultimodalDataset:
+def make_synthetic(
+    card: str = "mosei",
+    n_train: int = 600,
+    n_valid: int = 150,
+    n_test: int = 150,
+    seq_len: int = 8,
+    seed: int = 0,
+    dims: dict[str, int] | None = None,
+    dim_scale: float = 1.0,
+    **structure: object,
+) -> MultimodalDataset:
     """Build a seeded synthetic dataset with the feature widths of ``card`` (``"mosi"`` or ``"mosei"``).
 
     ``dims`` sets explicit widths per modality; otherwise the card widths are multiplied by ``dim_scale``
@@ -126,34 +158,46 @@ def make_synthetic(card: str = "mosei", n_train: int = 600, n_valid: int = 150, 
     total = sum(sizes.values())
     z = _latents(rng, total, s)
     sentiment, emotions = _targets(rng, z, s, emotions=(card == "mosei"))
-    features = {m: _modality(rng, z, s.sees[m], widths[m], seq_len, s.strength[m], s.nonlinear,
-                             s.effective_dims) for m in MODALITIES}
+    features = {
+        m: _modality(rng, z, s.sees[m], widths[m], seq_len, s.strength[m], s.nonlinear, s.effective_dims)
+        for m in MODALITIES
+    }
     mask = np.ones((total, len(MODALITIES)), dtype=bool)
     if s.missing_rate > 0:
         drop = rng.random((total, len(MODALITIES))) < s.missing_rate
         drop[drop.all(axis=1), 0] = False  # never drop every modality: keep text
         mask &= ~drop
-        for column, m in enumerate(MODALITIES):
-            features[m][~mask[:, column]] = 0.0
 
     splits, start = {}, 0
     for split in SPLITS:
         part = slice(start, start + sizes[split])
         start += sizes[split]
+        present = torch.from_numpy(mask[part].copy())
         splits[split] = SplitData(
-            features={m: torch.from_numpy(features[m][part].copy()) for m in MODALITIES},
-            mask=torch.from_numpy(mask[part].copy()),
+            features=zero_missing({m: torch.from_numpy(features[m][part].copy()) for m in MODALITIES}, present),
+            mask=present,
             sentiment=torch.tensor(sentiment[part], dtype=torch.float32),
             emotions=None if emotions is None else torch.tensor(emotions[part], dtype=torch.float32),
             ids=[f"syn_{seed}_{split}_{i}" for i in range(sizes[split])],
         )
-    notes = {"synthetic": True, "seed": seed, "card": card, "seq_len": seq_len, "dims": widths,
-             "structure": asdict(s),
-             "factors": {"shared": "drives sentiment and all emotions",
-                         "sent": "sentiment only; enters emotions with the opposite sign (task conflict)",
-                         "emo": "emotions only, through pairwise products (noise for sentiment)"}}
-    description = (f"SYNTHETIC data (not a benchmark): {card.upper()}-shaped features with planted shared / "
-                   f"sentiment-only / emotion-only latent factors, seed {seed}. Modality signal strength "
-                   f"text {s.strength['text']}, audio {s.strength['audio']}, vision {s.strength['vision']}.")
-    return MultimodalDataset(name=f"synthetic_{card}", splits=splits, real_modalities=(),
-                             description=description, notes=notes)
+    notes = {
+        "synthetic": True,
+        "seed": seed,
+        "card": card,
+        "seq_len": seq_len,
+        "dims": widths,
+        "structure": asdict(s),
+        "factors": {
+            "shared": "drives sentiment and all emotions",
+            "sent": "sentiment only; enters emotions with the opposite sign (task conflict)",
+            "emo": "emotions only, through pairwise products (noise for sentiment)",
+        },
+    }
+    description = (
+        f"SYNTHETIC data (not a benchmark): {card.upper()}-shaped features with planted shared / "
+        f"sentiment-only / emotion-only latent factors, seed {seed}. Modality signal strength "
+        f"text {s.strength['text']}, audio {s.strength['audio']}, vision {s.strength['vision']}."
+    )
+    return MultimodalDataset(
+        name=f"synthetic_{card}", splits=splits, real_modalities=(), description=description, notes=notes
+    )

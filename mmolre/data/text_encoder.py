@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 
@@ -40,16 +40,24 @@ def _cache_path(texts: Sequence[str], kind: str, max_tokens: int) -> os.PathLike
 def _encode_tokens(model, texts: list[str], max_tokens: int) -> np.ndarray:
     out = np.zeros((len(texts), max_tokens, DIM), dtype=np.float16)
     for start in range(0, len(texts), BATCH_SIZE):
-        states = model.encode(texts[start:start + BATCH_SIZE], output_value="token_embeddings",
-                              batch_size=BATCH_SIZE, show_progress_bar=False, convert_to_numpy=False)
+        states = model.encode(
+            texts[start : start + BATCH_SIZE],
+            output_value="token_embeddings",
+            batch_size=BATCH_SIZE,
+            show_progress_bar=False,
+            convert_to_numpy=False,
+        )
         for row, tokens in enumerate(states):
             length = min(max_tokens, tokens.shape[0])
             out[start + row, :length] = tokens[:length].float().cpu().numpy()
     return out
 
 
-def encode_texts(texts: Sequence[str], kind: str = "sentence", max_tokens: int = 32, device: str = "auto") -> np.ndarray:
-    """Encode texts: ``sentence`` -> (n, 1, 384) float32 mean-pooled vectors; ``tokens`` -> (n, max_tokens, 384) float16.
+def encode_texts(
+    texts: Sequence[str], kind: str = "sentence", max_tokens: int = 32, device: str = "auto"
+) -> np.ndarray:
+    """Encode texts: ``sentence`` -> (n, 1, 384) float32 mean-pooled vectors, ``tokens`` -> (n, max_tokens, 384)
+    float16 token states.
 
     Results are cached under ``cache_dir()/text`` keyed by encoder, kind, ``max_tokens`` and the sha256 of the texts,
     so a second call with the same texts only reads a ``.npy`` file.

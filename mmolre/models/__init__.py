@@ -6,6 +6,22 @@ from mmolre.models.mculora import MCULoRA, MCULoRAConfig
 from mmolre.models.mmolre import ModelConfig, MultitaskModel
 from mmolre.models.registry import METHOD_NAMES, METHODS, MODEL_NAMES, build_model, config_class
 
-__all__ = ["METHODS", "METHOD_NAMES", "MODEL_NAMES", "AffectModel", "MCULoRA", "MCULoRAConfig", "ModelConfig",
-           "ModelOutput", "MultitaskModel", "build_model", "config_class", "count_parameters", "eval_mode",
-           "example_batch", "model_table", "parameter_breakdown", "trace_shapes"]
+__all__ = [
+    "METHODS",
+    "METHOD_NAMES",
+    "MODEL_NAMES",
+    "AffectModel",
+    "MCULoRA",
+    "MCULoRAConfig",
+    "ModelConfig",
+    "ModelOutput",
+    "MultitaskModel",
+    "build_model",
+    "config_class",
+    "count_parameters",
+    "eval_mode",
+    "example_batch",
+    "model_table",
+    "parameter_breakdown",
+    "trace_shapes",
+]

@@ -45,7 +45,9 @@ def parameter_breakdown(model: nn.Module) -> dict[str, int]:
     return counts
 
 
-def example_batch(dims: Mapping[str, int], batch_size: int = 2, seq_len: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
+def example_batch(
+    dims: Mapping[str, int], batch_size: int = 2, seq_len: int = 8, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """A random batch with every modality present (for shapes, FLOPs and tests)."""
     generator = torch.Generator().manual_seed(seed)
     batch = {m: torch.randn(batch_size, seq_len, d, generator=generator) for m, d in dims.items()}
@@ -75,13 +77,18 @@ def flop_breakdown(model: AffectModel, dims: Mapping[str, int], seq_len: int) ->
             own[parent] -= totals[name]
     counts = dict.fromkeys(COMPONENTS, 0)
     for name, flops in own.items():
-        counts[_component(name[len(root) + 1:])] += flops
+        counts[_component(name[len(root) + 1 :])] += flops
     counts["total"] = int(totals.get("Global", 0))
     return counts
 
 
-def model_table(dims: Mapping[str, int], tasks: tuple[str, ...], config: StrictConfig, seq_len: int,
-                names: tuple[str, ...] = MMOLRE_FAMILY) -> pd.DataFrame:
+def model_table(
+    dims: Mapping[str, int],
+    tasks: tuple[str, ...],
+    config: StrictConfig,
+    seq_len: int,
+    names: tuple[str, ...] = MMOLRE_FAMILY,
+) -> pd.DataFrame:
     """One row per (model, component) with parameters and per-sample FLOPs (``single_task``: one model per task)."""
     rows = []
     for name in names:
@@ -90,8 +97,14 @@ def model_table(dims: Mapping[str, int], tasks: tuple[str, ...], config: StrictC
         params = [parameter_breakdown(m) for m in models]
         flops = [flop_breakdown(m, dims, seq_len) for m in models]
         for component in (*COMPONENTS, "total"):
-            rows.append({"model": name, "component": component,
-                         "parameters": sum(p[component] for p in params), "flops": sum(f[component] for f in flops)})
+            rows.append(
+                {
+                    "model": name,
+                    "component": component,
+                    "parameters": sum(p[component] for p in params),
+                    "flops": sum(f[component] for f in flops),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -110,11 +123,15 @@ def trace_shapes(model: AffectModel, batch: Mapping[str, torch.Tensor]) -> pd.Da
             else:
                 shapes = str(tuple(output.shape))
             rows.append({"module": name, "type": type(module).__name__, "output": shapes})
+
         return hook
 
     wanted = (MultitaskModel, UniTSEStage, TaskMixture, ModalityFusion, nn.Linear)
-    handles = [module.register_forward_hook(record(name or "model")) for name, module in model.named_modules()
-               if isinstance(module, wanted) and name.count(".") <= 3 and "routers" not in name and "gates" not in name]
+    handles = [
+        module.register_forward_hook(record(name or "model"))
+        for name, module in model.named_modules()
+        if isinstance(module, wanted) and name.count(".") <= 3 and "routers" not in name and "gates" not in name
+    ]
     try:
         with eval_mode(model):
             model(batch)

@@ -90,11 +90,14 @@ class MCULoRA(AffectModel):
         self.modalities = tuple(m for m in MODALITIES if m in dims)
         self.dims = {m: int(dims[m]) for m in self.modalities}
         fused = config.hidden * len(self.modalities)
+
         def mcla(in_dim: int, out_dim: int) -> MCLA:
             return MCLA(in_dim, out_dim, config.rank, config.lora_dropout, alpha=config.alpha)
 
         self.projections = nn.ModuleDict({m: mcla(self.dims[m], config.hidden) for m in self.modalities})
-        self.encoders = nn.ModuleDict({m: nn.ModuleList(MCLABlock(config) for _ in range(config.depth)) for m in self.modalities})
+        self.encoders = nn.ModuleDict(
+            {m: nn.ModuleList(MCLABlock(config) for _ in range(config.depth)) for m in self.modalities}
+        )
         self.norms = nn.ModuleDict({m: nn.LayerNorm(config.hidden) for m in self.modalities})
         self.fusion = mcla(fused, fused)
         self.heads = nn.ModuleDict({t: mcla(fused, TASK_OUTPUTS[t]) for t in self.tasks})
@@ -117,8 +120,11 @@ class MCULoRA(AffectModel):
     def representations(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Fusion-layer outputs (B, M * hidden): ``shared`` (W u + shared LoRA) and ``specific`` (combination LoRA)."""
         joint, combination = self._joint(batch)
-        return {"shared": self.fusion.shared_path(joint), "specific": self.fusion.specific_path(joint, combination),
-                "combination": combination}
+        return {
+            "shared": self.fusion.shared_path(joint),
+            "specific": self.fusion.specific_path(joint, combination),
+            "combination": combination,
+        }
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
         joint, combination = self._joint(batch)

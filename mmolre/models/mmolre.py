@@ -116,15 +116,23 @@ class UniTSEStage(nn.Module):
         super().__init__()
         self.tasks = tasks
         self.blocks = nn.ModuleList(
-            TaskMixture(dim, tasks, spec.shared_ranks, spec.specific_rank, spec.top_k, spec.router_noise,
-                        config.load_balance, config.kernel_size, config.dropout, spec.shared_router)
+            TaskMixture(
+                dim,
+                tasks,
+                spec.shared_ranks,
+                spec.specific_rank,
+                spec.top_k,
+                spec.router_noise,
+                config.load_balance,
+                config.kernel_size,
+                config.dropout,
+                spec.shared_router,
+            )
             for _ in range(spec.blocks)
         )
         self.norms = nn.ModuleList(nn.ModuleDict({t: nn.LayerNorm(dim) for t in tasks}) for _ in range(spec.blocks))
 
-    def forward(
-        self, x: torch.Tensor
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
         """Per-task sequences, the summed auxiliary loss and the routing weights keyed ``"block<i>/<task>"``."""
         inputs = {t: x for t in self.tasks}
         aux = x.new_zeros(())
@@ -148,7 +156,9 @@ class ModalityFusion(nn.Module):
 
     def __init__(self, dim: int, tasks: tuple[str, ...]) -> None:
         super().__init__()
-        self.scorers = nn.ModuleDict({t: nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1, bias=False)) for t in tasks})
+        self.scorers = nn.ModuleDict(
+            {t: nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1, bias=False)) for t in tasks}
+        )
 
     def forward(self, task: str, pooled: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """``pooled`` (B, M, d), ``present`` (B, M) bool -> (B, d); zeros where no modality is present."""
@@ -165,8 +175,9 @@ def _head(dim: int, out: int, dropout: float) -> nn.Module:
 class MultitaskModel(AffectModel):
     """Projection -> per-modality UniTSE stage -> task-adaptive fusion -> task heads (see module docstring)."""
 
-    def __init__(self, name: str, dims: dict[str, int], tasks: tuple[str, ...], config: ModelConfig,
-                 spec: BlockSpec) -> None:
+    def __init__(
+        self, name: str, dims: dict[str, int], tasks: tuple[str, ...], config: ModelConfig, spec: BlockSpec
+    ) -> None:
         super().__init__()
         self.name, self.dims, self.tasks, self.config = name, dict(dims), tasks, config
         self.modalities = tuple(m for m in MODALITIES if m in dims)
@@ -180,18 +191,24 @@ class MultitaskModel(AffectModel):
     def _inputs(self, batch: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         missing = [m for m in self.modalities if m not in batch]
         if missing:
-            raise ValueError(f"{self.name}: batch lacks modality feature(s) {missing}; the model was built for {self.modalities}")
+            raise ValueError(
+                f"{self.name}: batch lacks modality feature(s) {missing}; the model was built for {self.modalities}"
+            )
         first = batch[self.modalities[0]]
         size = first.shape[0] if first.ndim == 3 else -1
         for m in self.modalities:
             x = batch[m]
             if x.ndim != 3 or x.shape[0] != size or x.shape[-1] != self.dims[m]:
-                raise ValueError(f"{self.name}: batch[{m!r}] must have shape (B={size}, L, {self.dims[m]}), got {tuple(x.shape)}")
+                raise ValueError(
+                    f"{self.name}: batch[{m!r}] must have shape (B={size}, L, {self.dims[m]}), got {tuple(x.shape)}"
+                )
         mask = batch.get("mask")
         if mask is None:
             mask = torch.ones(size, len(MODALITIES), dtype=torch.bool, device=first.device)
         if mask.shape != (size, len(MODALITIES)):
-            raise ValueError(f"{self.name}: batch['mask'] must have shape ({size}, {len(MODALITIES)}), got {tuple(mask.shape)}")
+            raise ValueError(
+                f"{self.name}: batch['mask'] must have shape ({size}, {len(MODALITIES)}), got {tuple(mask.shape)}"
+            )
         features = zero_missing({m: batch[m] for m in self.modalities}, mask)
         return features, mask.bool()[:, self.columns]
 

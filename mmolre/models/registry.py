@@ -123,8 +123,9 @@ def config_class(name: str) -> type[StrictConfig]:
     return MODELS[name].config_class
 
 
-def build_model(name: str, dims: Mapping[str, int], tasks: tuple[str, ...] = TASKS,
-                config: StrictConfig | None = None) -> AffectModel:
+def build_model(
+    name: str, dims: Mapping[str, int], tasks: tuple[str, ...] = TASKS, config: StrictConfig | None = None
+) -> AffectModel:
     """Build a registered model (:data:`MODEL_NAMES`) for modality widths ``dims`` and the given tasks."""
     wanted = config_class(name)
     config = wanted() if config is None else config

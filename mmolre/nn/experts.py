@@ -59,7 +59,9 @@ class LowRankExpert(nn.Module):
                 raise ValueError(f"a kernel-{self.kernel_size} expert needs (..., L, d) input, got {tuple(x.shape)}")
             lead, length = x.shape[:-2], x.shape[-2]
             flat = x.reshape(-1, length, self.in_dim).transpose(1, 2)
-            hidden = F.conv1d(flat, self.A, padding=self.kernel_size // 2).transpose(1, 2).reshape(*lead, length, self.rank)
+            hidden = (
+                F.conv1d(flat, self.A, padding=self.kernel_size // 2).transpose(1, 2).reshape(*lead, length, self.rank)
+            )
         return hidden @ self.B.T
 
     def flops_per_token(self) -> int:

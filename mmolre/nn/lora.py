@@ -17,8 +17,7 @@ from torch import nn
 class LoRA(nn.Module):
     """Rank-``rank`` adapter ``x -> (alpha / rank) * B(A(dropout(x)))`` over the last dimension."""
 
-    def __init__(self, in_dim: int, out_dim: int, rank: int, alpha: float | None = None,
-                 dropout: float = 0.0) -> None:
+    def __init__(self, in_dim: int, out_dim: int, rank: int, alpha: float | None = None, dropout: float = 0.0) -> None:
         super().__init__()
         if min(in_dim, out_dim, rank) < 1:
             raise ValueError(f"LoRA in_dim, out_dim and rank must be >= 1, got {in_dim}, {out_dim}, {rank}")

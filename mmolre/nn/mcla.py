@@ -18,8 +18,15 @@ from mmolre.nn.lora import LoRA
 class MCLA(nn.Module):
     """Linear layer plus a shared LoRA and one LoRA per modality combination."""
 
-    def __init__(self, in_dim: int, out_dim: int, rank: int = 4, dropout: float = 0.1, bias: bool = True,
-                 alpha: float | None = None) -> None:
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        rank: int = 4,
+        dropout: float = 0.1,
+        bias: bool = True,
+        alpha: float | None = None,
+    ) -> None:
         super().__init__()
         if rank < 0:
             raise ValueError(f"MCLA rank must be >= 0 (0 = plain linear layer), got {rank}")

@@ -7,6 +7,18 @@ from mmolre.protocols.incomplete import IncompleteConfig, IncompleteResults, run
 from mmolre.protocols.routing import routing_table
 from mmolre.protocols.summary import metric_columns, summarize
 
-__all__ = ["ABLATIONS", "Arm", "Experiment", "IncompleteConfig", "IncompleteResults", "ablation_arms",
-           "metric_columns", "model_arms", "routing_table", "run_experiment", "run_incomplete", "summarize",
-           "summarize_conditions"]
+__all__ = [
+    "ABLATIONS",
+    "Arm",
+    "Experiment",
+    "IncompleteConfig",
+    "IncompleteResults",
+    "ablation_arms",
+    "metric_columns",
+    "model_arms",
+    "routing_table",
+    "run_experiment",
+    "run_incomplete",
+    "summarize",
+    "summarize_conditions",
+]

@@ -20,8 +20,9 @@ ABLATIONS: dict[str, tuple[object, ...]] = {
 _EXPERT_VARIANTS = {"shared+specific": "mmolre", "no_shared": "mmolre_no_shared", "no_specific": "mmolre_no_specific"}
 
 
-def ablation_arms(kind: str, model_config: ModelConfig, train_config: TrainConfig,
-                  values: Sequence[object] | None = None) -> list[Arm]:
+def ablation_arms(
+    kind: str, model_config: ModelConfig, train_config: TrainConfig, values: Sequence[object] | None = None
+) -> list[Arm]:
     """Arms of one ablation (:data:`ABLATIONS` key, default grid unless ``values``); ranks above
     ``model_config.dim`` are left out. Each arm is tagged ``ablation``, ``model``, ``variant``."""
     if kind not in ABLATIONS:
@@ -35,12 +36,22 @@ def ablation_arms(kind: str, model_config: ModelConfig, train_config: TrainConfi
     elif kind == "n_shared":
         variants = [(f"n_shared={n}", "mmolre", {"n_shared": int(n)}, {}) for n in values]
     elif kind == "rank":
-        variants = [(f"rank={r}", "mmolre", {"shared_ranks": (int(r),), "specific_rank": int(r)}, {})
-                    for r in values if int(r) <= model_config.dim]
+        variants = [
+            (f"rank={r}", "mmolre", {"shared_ranks": (int(r),), "specific_rank": int(r)}, {})
+            for r in values
+            if int(r) <= model_config.dim
+        ]
     elif kind == "blocks":
         variants = [(f"blocks={b}", "mmolre", {"blocks": int(b)}, {}) for b in values]
     else:
         variants = [(f"emotion_weight={w}", "mmolre", {}, {"emotion_weight": float(w)}) for w in values]
-    return [Arm(label, model, model_config.replace(**model_changes), train_config.replace(**train_changes),
-                tags={"ablation": kind, "model": model, "variant": label})
-            for label, model, model_changes, train_changes in variants]
+    return [
+        Arm(
+            label,
+            model,
+            model_config.replace(**model_changes),
+            train_config.replace(**train_changes),
+            tags={"ablation": kind, "model": model, "variant": label},
+        )
+        for label, model, model_changes, train_changes in variants
+    ]

@@ -26,6 +26,7 @@ from torch import nn
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import available_combinations, restrict
 from mmolre.models.base import eval_mode, model_device, to_device
+from mmolre.models.mculora import MCULoRA
 from mmolre.train.loop import BatchHook
 
 SAMPLERS: tuple[str, ...] = ("uniform", "dpft")
@@ -85,8 +86,13 @@ def project_to_band(p: torch.Tensor, low: float, high: float, iterations: int = 
 class DPFTScheduler(UniformSampler):
     """Per-combination sampling probabilities re-weighted each epoch from a valid-split separability statistic."""
 
-    def __init__(self, modalities: Sequence[str], step: float = 0.05, band: tuple[float, float] = (0.5, 2.0),
-                 batch_size: int = 512) -> None:
+    def __init__(
+        self,
+        modalities: Sequence[str],
+        step: float = 0.05,
+        band: tuple[float, float] = (0.5, 2.0),
+        batch_size: int = 512,
+    ) -> None:
         super().__init__(modalities)
         n = len(self.combinations)
         if step <= 0:
@@ -99,7 +105,7 @@ class DPFTScheduler(UniformSampler):
 
     def separability(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
         """Mean JS divergence between shared and combination-specific fusion outputs per combination, VALID split."""
-        if not hasattr(model, "representations"):
+        if not isinstance(model, MCULoRA):
             raise ValueError(f"DPFT needs a model with representations(batch) (MCULoRA); got {type(model).__name__}")
         device = model_device(model)
         totals = dict.fromkeys(self.combinations, 0.0)
@@ -121,8 +127,9 @@ class DPFTScheduler(UniformSampler):
             order = torch.argsort(change, stable=True)  # smallest change first
             weight = torch.empty(len(order), dtype=torch.float64)
             weight[order] = 0.5 ** torch.arange(len(order), dtype=torch.float64)
-            self.probabilities = project_to_band(self.probabilities + self.step * (weight - weight.mean()),
-                                                 self.p_min, self.p_max)
+            self.probabilities = project_to_band(
+                self.probabilities + self.step * (weight - weight.mean()), self.p_min, self.p_max
+            )
         self.last_statistic = statistic
         self._record(len(self._rows))
 
@@ -136,8 +143,9 @@ def combination_hook(sampler: UniformSampler) -> BatchHook:
     return hook
 
 
-def make_sampler(kind: str, modalities: Sequence[str], step: float = 0.05,
-                 band: tuple[float, float] = (0.5, 2.0)) -> UniformSampler:
+def make_sampler(
+    kind: str, modalities: Sequence[str], step: float = 0.05, band: tuple[float, float] = (0.5, 2.0)
+) -> UniformSampler:
     """A combination sampler of one of :data:`SAMPLERS` for the given modalities."""
     if kind == "uniform":
         return UniformSampler(modalities)

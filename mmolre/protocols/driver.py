@@ -68,8 +68,12 @@ class Experiment:
 
     def history(self, label: str) -> pd.DataFrame:
         """Per-epoch training history of one arm over its seeds (with a ``seed`` column)."""
-        frames = [r.history.assign(seed=seed) for (arm, seed), results in self.results.items() if arm == label
-                  for r in results]
+        frames = [
+            r.history.assign(seed=seed)
+            for (arm, seed), results in self.results.items()
+            if arm == label
+            for r in results
+        ]
         return pd.concat(frames, ignore_index=True)
 
     def model(self, label: str, seed: int) -> AffectModel:
@@ -86,9 +90,14 @@ def _rows(tags: Mapping[str, object], seed: int, params: int, results: Sequence[
     """One valid and one test row; metrics of several single-task results are merged."""
     rows = []
     for split in ("valid", "test"):
-        row: dict[str, object] = {**tags, "seed": seed, "split": split, "params": params,
-                                  "best_epoch": results[0].best_epoch if len(results) == 1 else np.nan,
-                                  "epochs_run": sum(r.epochs_run for r in results)}
+        row: dict[str, object] = {
+            **tags,
+            "seed": seed,
+            "split": split,
+            "params": params,
+            "best_epoch": results[0].best_epoch if len(results) == 1 else np.nan,
+            "epochs_run": sum(r.epochs_run for r in results),
+        }
         for result in results:
             metrics = result.valid_metrics if split == "valid" else result.test_metrics
             row.update({k: v for k, v in metrics.items() if k not in ("train_loss", "valid_loss")})
@@ -100,9 +109,14 @@ def _tag(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
     return frame.assign(**columns)[[*columns, *frame.columns]]
 
 
-def run_experiment(arms: Sequence[Arm], dataset: MultimodalDataset, seeds: Sequence[int] = SEEDS,
-                   evaluators: Mapping[str, Evaluator] | None = None, train_dataset: MultimodalDataset | None = None,
-                   checkpoint_root: str | Path | None = None) -> Experiment:
+def run_experiment(
+    arms: Sequence[Arm],
+    dataset: MultimodalDataset,
+    seeds: Sequence[int] = SEEDS,
+    evaluators: Mapping[str, Evaluator] | None = None,
+    train_dataset: MultimodalDataset | None = None,
+    checkpoint_root: str | Path | None = None,
+) -> Experiment:
     """Train every arm under every seed and evaluate it.
 
     ``train_dataset`` (default ``dataset``) is what training and model selection see (e.g. a valid split replicated
@@ -129,9 +143,15 @@ def run_experiment(arms: Sequence[Arm], dataset: MultimodalDataset, seeds: Seque
                 if checkpoint_root is not None:
                     checkpoint = Path(checkpoint_root) / f"{arm.label}-{'+'.join(group)}-seed{seed}"
                 result = train_model(
-                    model, train_dataset or dataset, arm.train_config, seed, checkpoint_dir=checkpoint,
+                    model,
+                    train_dataset or dataset,
+                    arm.train_config,
+                    seed,
+                    checkpoint_dir=checkpoint,
                     batch_hook=None if sampler is None else combination_hook(sampler),
-                    epoch_hook=None if sampler is None else (lambda trained, epoch, s=sampler: s.update(trained, dataset)),
+                    epoch_hook=None
+                    if sampler is None
+                    else (lambda trained, epoch, s=sampler: s.update(trained, dataset)),
                 )
                 runs.append(result)
                 params += count_parameters(result.model)
@@ -140,11 +160,23 @@ def run_experiment(arms: Sequence[Arm], dataset: MultimodalDataset, seeds: Seque
                     frames["sampling"] = sampler.history
             tags = arm.columns()
             rows.extend(_rows(tags, seed, params, runs))
-            facts.append({**tags, "seed": seed, "params": params, "best_epoch": runs[0].best_epoch,
-                          "epochs_run": sum(r.epochs_run for r in runs), "seconds": time.perf_counter() - started})
+            facts.append(
+                {
+                    **tags,
+                    "seed": seed,
+                    "params": params,
+                    "best_epoch": runs[0].best_epoch,
+                    "epochs_run": sum(r.epochs_run for r in runs),
+                    "seconds": time.perf_counter() - started,
+                }
+            )
             for name, frame in frames.items():
                 if len(frame):
                     extras.setdefault(name, []).append(_tag(frame, **tags, seed=seed))
             results[(arm.label, seed)] = runs
-    return Experiment(pd.DataFrame(rows), pd.DataFrame(facts),
-                      {name: pd.concat(parts, ignore_index=True) for name, parts in extras.items()}, results)
+    return Experiment(
+        pd.DataFrame(rows),
+        pd.DataFrame(facts),
+        {name: pd.concat(parts, ignore_index=True) for name, parts in extras.items()},
+        results,
+    )

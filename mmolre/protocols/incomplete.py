@@ -58,8 +58,9 @@ def evaluate_conditions(model: AffectModel, dataset: MultimodalDataset, split: s
     rows = []
     for condition in CONDITIONS:
         if applicable(condition, dataset.modalities):
-            rows.append({"condition": condition, "applicable": True,
-                         **evaluate(model, dataset, split, mask_override=condition)})
+            rows.append(
+                {"condition": condition, "applicable": True, **evaluate(model, dataset, split, mask_override=condition)}
+            )
         else:
             rows.append({"condition": condition, "applicable": False})
     table = pd.DataFrame(rows)
@@ -97,8 +98,9 @@ def conditions_split(dataset: MultimodalDataset, split: str = "valid") -> Multim
     return dataset.with_split(split, SplitData(features, mask, data.sentiment.repeat(len(conditions)), emotions, ids))
 
 
-def evaluate_missing_rates(model: AffectModel, dataset: MultimodalDataset, rates: Sequence[float] = RATES,
-                           seed: int = 0, split: str = "test") -> pd.DataFrame:
+def evaluate_missing_rates(
+    model: AffectModel, dataset: MultimodalDataset, rates: Sequence[float] = RATES, seed: int = 0, split: str = "test"
+) -> pd.DataFrame:
     """One row per missing rate; the drop pattern of each rate is seeded by ``(seed, rate)``."""
     rows = []
     for rate in rates:
@@ -126,8 +128,12 @@ def method_arm(method: str, config: IncompleteConfig, rank: int | None = None) -
         model_config = config.model
         if rank is not None:
             base = config.model
-            model_config = base.replace(rank=rank, mlp_rank=2 * rank, alpha=base.alpha or float(base.rank),
-                                        mlp_alpha=base.mlp_alpha or float(base.mlp_rank))
+            model_config = base.replace(
+                rank=rank,
+                mlp_rank=2 * rank,
+                alpha=base.alpha or float(base.rank),
+                mlp_alpha=base.mlp_alpha or float(base.mlp_rank),
+            )
     sampler = None
     if spec.sampler is not None:
         sampler = partial(make_sampler, spec.sampler, step=config.dpft_step, band=config.dpft_band)
@@ -145,8 +151,13 @@ class IncompleteResults:
     runs: pd.DataFrame
 
 
-def run_incomplete(methods: Sequence[str], dataset: MultimodalDataset, config: IncompleteConfig | None = None,
-                   seeds: Sequence[int] = SEEDS, ranks: Sequence[int | None] = (None,)) -> IncompleteResults:
+def run_incomplete(
+    methods: Sequence[str],
+    dataset: MultimodalDataset,
+    config: IncompleteConfig | None = None,
+    seeds: Sequence[int] = SEEDS,
+    ranks: Sequence[int | None] = (None,),
+) -> IncompleteResults:
     """Every method x rank x seed; ``ranks`` other than None override the MCLA rank (see :func:`method_arm`)."""
     config = config or IncompleteConfig()
     unknown = sorted(set(methods) - set(METHOD_NAMES))
@@ -186,4 +197,3 @@ def margin(frame: pd.DataFrame, method: str, baseline: str, metric: str = "acc2_
     avg = frame[frame["condition"] == "avg"].groupby("method")[metric].mean()
     difference = float(avg[method] - avg[baseline])
     return -difference if metric == "mae" else difference
-

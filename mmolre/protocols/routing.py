@@ -9,8 +9,9 @@ from mmolre.data.dataset import MultimodalDataset
 from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
 
 
-def routing_table(model: AffectModel, dataset: MultimodalDataset, split: str = "test",
-                  batch_size: int = 512) -> pd.DataFrame:
+def routing_table(
+    model: AffectModel, dataset: MultimodalDataset, split: str = "test", batch_size: int = 512
+) -> pd.DataFrame:
     """Mean router weight per (router, expert) over a split, weighting each batch by its size.
 
     Columns: ``router`` (e.g. ``text/block1/sentiment``), ``expert``, ``weight``; empty when the model has no
@@ -25,6 +26,9 @@ def routing_table(model: AffectModel, dataset: MultimodalDataset, split: str = "
             for router, weights in model(to_device(batch, device)).routing.items():
                 sums[router] = sums.get(router, 0) + weights.float().cpu() * size
             total += size
-    rows = [{"router": router, "expert": i, "weight": float(w)}
-            for router, value in sums.items() for i, w in enumerate(value / total)]
+    rows = [
+        {"router": router, "expert": i, "weight": float(w)}
+        for router, value in sums.items()
+        for i, w in enumerate(value / total)
+    ]
     return pd.DataFrame(rows, columns=["router", "expert", "weight"])

@@ -6,15 +6,31 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-ID_COLUMNS: tuple[str, ...] = ("model", "variant", "method", "ablation", "rank", "rate", "seed", "split", "params",
-                               "best_epoch", "epochs_run", "seconds", "epoch")
+ID_COLUMNS: tuple[str, ...] = (
+    "model",
+    "variant",
+    "method",
+    "ablation",
+    "rank",
+    "rate",
+    "seed",
+    "split",
+    "params",
+    "best_epoch",
+    "epochs_run",
+    "seconds",
+    "epoch",
+)
 """Columns of result frames that identify a run rather than measure it."""
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """The metric columns of a long-form result frame (everything numeric that is not an id column)."""
-    return [c for c in frame.columns if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])]
+    return [
+        c
+        for c in frame.columns
+        if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
 
 
 def mean_std(frame: pd.DataFrame, by: list[str], metrics: list[str], digits: int = 3) -> pd.DataFrame:
@@ -26,14 +42,21 @@ def mean_std(frame: pd.DataFrame, by: list[str], metrics: list[str], digits: int
     means, stds, counts = grouped.mean(), grouped.std(ddof=1), grouped.size()
     table = means.copy().astype(object)
     for metric in metrics:
-        table[metric] = [f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
-                         for m, s, n in zip(means[metric], stds[metric], counts)]
+        table[metric] = [
+            f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
+            for m, s, n in zip(means[metric], stds[metric], counts)
+        ]
     table["seeds"] = counts
     return table.reset_index()
 
 
-def summarize(frame: pd.DataFrame, by: Sequence[str] = ("variant",), metrics: Sequence[str] | None = None,
-              split: str | None = None, digits: int = 3) -> pd.DataFrame:
+def summarize(
+    frame: pd.DataFrame,
+    by: Sequence[str] = ("variant",),
+    metrics: Sequence[str] | None = None,
+    split: str | None = None,
+    digits: int = 3,
+) -> pd.DataFrame:
     """``mean ± std`` over seeds per ``by`` group of the metrics present (default: every metric column).
 
     ``split`` keeps only rows of that split; rows of not-applicable conditions (``applicable == False``) are

@@ -18,8 +18,15 @@ def split_table(data: MultimodalDataset) -> pd.DataFrame:
     rows = []
     for split, part in data.splits.items():
         y = part.sentiment.numpy()
-        rows.append({"split": split, "n": len(part), "sentiment_mean": float(y.mean()), "sentiment_std": float(y.std()),
-                     "share_nonnegative": float((y >= 0).mean())})
+        rows.append(
+            {
+                "split": split,
+                "n": len(part),
+                "sentiment_mean": float(y.mean()),
+                "sentiment_std": float(y.std()),
+                "share_nonnegative": float((y >= 0).mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -28,8 +35,12 @@ def modality_table(data: MultimodalDataset) -> pd.DataFrame:
     rows = []
     for column, modality in enumerate(MODALITIES):
         values = data.splits["train"].features.get(modality)
-        row = {"modality": modality, "dim": None if values is None else int(values.shape[-1]),
-               "seq_len": None if values is None else int(values.shape[1]), "real": modality in data.real_modalities}
+        row = {
+            "modality": modality,
+            "dim": None if values is None else int(values.shape[-1]),
+            "seq_len": None if values is None else int(values.shape[1]),
+            "real": modality in data.real_modalities,
+        }
         for split, part in data.splits.items():
             row[f"present_{split}"] = float(part.mask[:, column].float().mean())
         rows.append(row)
@@ -38,15 +49,25 @@ def modality_table(data: MultimodalDataset) -> pd.DataFrame:
 
 def sentiment_frame(data: MultimodalDataset) -> pd.DataFrame:
     """Long frame ``split, sentiment`` over all splits."""
-    return pd.concat([pd.DataFrame({"split": split, "sentiment": part.sentiment.numpy()})
-                      for split, part in data.splits.items()], ignore_index=True)
+    return pd.concat(
+        [pd.DataFrame({"split": split, "sentiment": part.sentiment.numpy()}) for split, part in data.splits.items()],
+        ignore_index=True,
+    )
 
 
 def plot_sentiment_distribution(data: MultimodalDataset) -> Figure:
     """Histogram of sentiment per split (density, so splits of different size compare)."""
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    sns.histplot(data=sentiment_frame(data), x="sentiment", hue="split", stat="density", common_norm=False,
-                 bins=np.linspace(-3, 3, 25), element="step", ax=ax)
+    sns.histplot(
+        data=sentiment_frame(data),
+        x="sentiment",
+        hue="split",
+        stat="density",
+        common_norm=False,
+        bins=np.linspace(-3, 3, 25),
+        element="step",
+        ax=ax,
+    )
     ax.set_title(f"{data.name}: sentiment distribution")
     fig.tight_layout()
     return fig
@@ -69,8 +90,16 @@ def plot_emotion_cooccurrence(data: MultimodalDataset, split: str = "train") -> 
     """Heatmap of :func:`emotion_cooccurrence`."""
     table = emotion_cooccurrence(data, split)
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    sns.heatmap(table, annot=True, fmt=".2f", cmap="mako", vmin=0, vmax=1, ax=ax,
-                cbar_kws={"label": "P(column | row); diagonal = prevalence"})
+    sns.heatmap(
+        table,
+        annot=True,
+        fmt=".2f",
+        cmap="mako",
+        vmin=0,
+        vmax=1,
+        ax=ax,
+        cbar_kws={"label": "P(column | row); diagonal = prevalence"},
+    )
     ax.set_title(f"{data.name} ({split}): emotion co-occurrence")
     fig.tight_layout()
     return fig
@@ -78,8 +107,9 @@ def plot_emotion_cooccurrence(data: MultimodalDataset, split: str = "train") -> 
 
 def plot_modality_availability(data: MultimodalDataset) -> Figure:
     """Share of samples with each modality present, per split."""
-    table = modality_table(data).melt(id_vars="modality", value_vars=[f"present_{s}" for s in data.splits],
-                                      var_name="split", value_name="present")
+    table = modality_table(data).melt(
+        id_vars="modality", value_vars=[f"present_{s}" for s in data.splits], var_name="split", value_name="present"
+    )
     table["split"] = table["split"].str.removeprefix("present_")
     fig, ax = plt.subplots(figsize=(6, 3.2))
     sns.barplot(data=table, x="modality", y="present", hue="split", ax=ax)

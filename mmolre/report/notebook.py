@@ -23,10 +23,18 @@ class NotebookContext:
     train_config: TrainConfig
 
 
-def setup_notebook(profile: str, dataset: str, data_dir: str = "", dataset_options: Mapping[str, object] | None = None,
-                   model_config: Mapping[str, object] | None = None, train_config: Mapping[str, object] | None = None,
-                   epochs: int | None = None, seeds: Sequence[int] = (), model: str = "mmolre",
-                   echo: bool = True) -> NotebookContext:
+def setup_notebook(
+    profile: str,
+    dataset: str,
+    data_dir: str = "",
+    dataset_options: Mapping[str, object] | None = None,
+    model_config: Mapping[str, object] | None = None,
+    train_config: Mapping[str, object] | None = None,
+    epochs: int | None = None,
+    seeds: Sequence[int] = (),
+    model: str = "mmolre",
+    echo: bool = True,
+) -> NotebookContext:
     """Load the dataset, build the configurations of ``model``'s family and training, print what is real.
 
     ``model_config`` / ``train_config`` are overrides of the defaults (unknown names are errors); ``epochs``, when

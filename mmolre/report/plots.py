@@ -40,7 +40,9 @@ def plot_efficiency(table: pd.DataFrame, x: str = "n_experts") -> Figure:
     return fig
 
 
-def plot_learning_curves(history: pd.DataFrame, best_epoch: int | None = None, metrics: tuple[str, ...] = ("mae", "emo_wa")) -> Figure:
+def plot_learning_curves(
+    history: pd.DataFrame, best_epoch: int | None = None, metrics: tuple[str, ...] = ("mae", "emo_wa")
+) -> Figure:
     """Train/valid loss per epoch, plus the chosen valid metrics present in ``history``; marks the selected epoch."""
     shown = [m for m in metrics if m in history.columns]
     fig, axes = plt.subplots(1, 1 + len(shown), figsize=(4.2 * (1 + len(shown)), 3.3), squeeze=False)
@@ -57,9 +59,14 @@ def plot_learning_curves(history: pd.DataFrame, best_epoch: int | None = None, m
     return fig
 
 
-def _metric_panels(results: pd.DataFrame, metrics: list[str], split: str, size: tuple[float, float],
-                   draw: Callable[[pd.DataFrame, str, Axes], None]) -> Figure:
-    """One panel per metric present in ``results`` (rows of ``split`` only), each drawn by ``draw(part, metric, ax)``."""
+def _metric_panels(
+    results: pd.DataFrame,
+    metrics: list[str],
+    split: str,
+    size: tuple[float, float],
+    draw: Callable[[pd.DataFrame, str, Axes], None],
+) -> Figure:
+    """One panel per metric present in ``results`` (rows of ``split`` only), drawn by ``draw(part, metric, ax)``."""
     part = results[results["split"] == split]
     metrics = [m for m in metrics if m in part.columns]
     fig, axes = plt.subplots(1, len(metrics), figsize=(size[0] * len(metrics), size[1]), squeeze=False)
@@ -87,8 +94,16 @@ def plot_routing_heatmap(routing: pd.DataFrame) -> Figure:
     """Mean routing weight per router (rows, e.g. ``text/block1/sentiment``) and shared expert (columns)."""
     grid = routing.pivot(index="router", columns="expert", values="weight")
     fig, ax = plt.subplots(figsize=(3.5 + 0.55 * grid.shape[1], 1.0 + 0.4 * grid.shape[0]))
-    sns.heatmap(grid, annot=grid.shape[1] <= 16, fmt=".2f", annot_kws={"size": 8}, cmap="viridis", vmin=0.0, ax=ax,
-                cbar_kws={"label": "mean weight"})
+    sns.heatmap(
+        grid,
+        annot=grid.shape[1] <= 16,
+        fmt=".2f",
+        annot_kws={"size": 8},
+        cmap="viridis",
+        vmin=0.0,
+        ax=ax,
+        cbar_kws={"label": "mean weight"},
+    )
     ax.set_xlabel("shared expert")
     ax.set_ylabel("")
     ax.set_title("Routing weights (test split)")

@@ -44,13 +44,17 @@ class Reporter:
 
     def figure(self, fig: Figure, name: str, dpi: int = 110) -> None:
         """Save ``figures/<name>.png``."""
-        atomic_write(self._path("figures", name, ".png"),
-                     lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
+        atomic_write(
+            self._path("figures", name, ".png"),
+            lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"),
+        )
 
     def json(self, payload: object, name: str) -> Path:
         """Write ``results/<name>.json`` (numpy scalars and arrays are converted)."""
         text = json.dumps(payload, indent=2, default=_jsonable, sort_keys=True)
-        return atomic_write(self._path("results", name, ".json"), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        return atomic_write(
+            self._path("results", name, ".json"), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
+        )
 
 
 def _jsonable(value: object) -> object:

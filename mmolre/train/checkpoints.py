@@ -33,7 +33,12 @@ def data_fingerprint(dataset: MultimodalDataset) -> dict[str, object]:
     digest = hashlib.sha256(train.sentiment.numpy().tobytes())
     if train.emotions is not None:
         digest.update(train.emotions.numpy().tobytes())
-    return {"name": dataset.name, "sizes": dataset.sizes(), "dims": dataset.dims, "train_labels_sha256": digest.hexdigest()}
+    return {
+        "name": dataset.name,
+        "sizes": dataset.sizes(),
+        "dims": dataset.dims,
+        "train_labels_sha256": digest.hexdigest(),
+    }
 
 
 def model_signature(model: nn.Module) -> dict[str, object]:
@@ -70,7 +75,9 @@ def read_sidecar(checkpoint_dir: str | Path) -> dict[str, object]:
         raise CheckpointError(f"{path}: unreadable checkpoint sidecar ({error})") from error
 
 
-def expected_identity(model: nn.Module, dataset: MultimodalDataset, config: TrainConfig, seed: int) -> dict[str, object]:
+def expected_identity(
+    model: nn.Module, dataset: MultimodalDataset, config: TrainConfig, seed: int
+) -> dict[str, object]:
     train_config = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE_KEYS}
     return {**model_signature(model), "train_config": train_config, "seed": seed, "data": data_fingerprint(dataset)}
 
@@ -86,12 +93,15 @@ def check_identity(sidecar: dict[str, object], expected: dict[str, object], wher
     expected = json.loads(json.dumps(expected, default=str))
     differences = _mismatched_keys(found, expected)
     if differences:
-        details = "; ".join(f"{key}: checkpoint has {found[key]!r}, this run has {expected[key]!r}" for key in differences)
+        details = "; ".join(
+            f"{key}: checkpoint has {found[key]!r}, this run has {expected[key]!r}" for key in differences
+        )
         raise CheckpointError(f"{where}: checkpoint does not match this run ({details})")
 
 
-def load_checkpoint(model: nn.Module, checkpoint_dir: str | Path, which: str = "best",
-                    dataset: MultimodalDataset | None = None) -> dict[str, object]:
+def load_checkpoint(
+    model: nn.Module, checkpoint_dir: str | Path, which: str = "best", dataset: MultimodalDataset | None = None
+) -> dict[str, object]:
     """Load the ``best`` or ``last`` weights of a checkpoint into ``model``; returns the sidecar.
 
     The model's name, config and parameter shapes (and the dataset fingerprint, when given) must match.
@@ -105,7 +115,9 @@ def load_checkpoint(model: nn.Module, checkpoint_dir: str | Path, which: str = "
         expected["data"] = data_fingerprint(dataset)
     differences = _mismatched_keys(sidecar, expected)
     if differences:
-        raise CheckpointError(f"{root / SIDECAR}: checkpoint does not match the given model/data (differs in {differences})")
+        raise CheckpointError(
+            f"{root / SIDECAR}: checkpoint does not match the given model/data (differs in {differences})"
+        )
     path = root / str(sidecar[f"{which}_weights"])
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file named in the sidecar is missing")
@@ -113,8 +125,15 @@ def load_checkpoint(model: nn.Module, checkpoint_dir: str | Path, which: str = "
     return sidecar
 
 
-def write_checkpoint(root: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, object],
-                      identity: dict[str, object], config: TrainConfig, improved: bool) -> None:
+def write_checkpoint(
+    root: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, object],
+    identity: dict[str, object],
+    config: TrainConfig,
+    improved: bool,
+) -> None:
     """Write epoch-named weight/optimizer files, then the sidecar (the commit point), then drop stale files."""
     epoch = state["epoch"]
     last, optim = f"last-e{epoch:04d}.safetensors", f"optimizer-e{epoch:04d}.pt"
@@ -125,8 +144,15 @@ def write_checkpoint(root: Path, model: nn.Module, optimizer: torch.optim.Optimi
         _save_weights(root / best, model)
     else:
         best = str(read_sidecar(root)["best_weights"])
-    payload = {**identity, "format": CHECKPOINT_FORMAT, "train_config": config.to_dict(), **state,
-               "last_weights": last, "optimizer": optim, "best_weights": best}
+    payload = {
+        **identity,
+        "format": CHECKPOINT_FORMAT,
+        "train_config": config.to_dict(),
+        **state,
+        "last_weights": last,
+        "optimizer": optim,
+        "best_weights": best,
+    }
     _save_json(root / SIDECAR, payload)
     for path in root.glob("*-e*.*"):
         if path.name not in (last, optim, best):

@@ -45,9 +45,20 @@ class TrainConfig(StrictConfig):
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ValueError(f"TrainConfig: epochs, batch_size and eval_batch_size must be >= 1, got {self.epochs}, {self.batch_size}, {self.eval_batch_size}")
+            raise ValueError(
+                "TrainConfig: epochs, batch_size and eval_batch_size must be >= 1, "
+                f"got {self.epochs}, {self.batch_size}, {self.eval_batch_size}"
+            )
         if self.lr <= 0:
             raise ValueError(f"TrainConfig: lr must be > 0, got {self.lr}")
-        for name in ("weight_decay", "patience", "num_threads", "sentiment_weight", "emotion_weight", "aux_weight", "grad_clip"):
+        for name in (
+            "weight_decay",
+            "patience",
+            "num_threads",
+            "sentiment_weight",
+            "emotion_weight",
+            "aux_weight",
+            "grad_clip",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig: {name} must be >= 0, got {getattr(self, name)}")

@@ -23,13 +23,16 @@ def model_tasks(model: AffectModel, dataset: MultimodalDataset) -> tuple[str, ..
     """Tasks the model predicts and the dataset labels."""
     tasks = tuple(t for t in model.tasks if t in dataset.tasks)
     if not tasks:
-        raise ValueError(f"the model predicts {list(model.tasks)} but dataset {dataset.name!r} labels none of them "
-                         f"(it has {'sentiment and emotions' if dataset.has_emotions else 'sentiment only'})")
+        raise ValueError(
+            f"the model predicts {list(model.tasks)} but dataset {dataset.name!r} labels none of them "
+            f"(it has {'sentiment and emotions' if dataset.has_emotions else 'sentiment only'})"
+        )
     return tasks
 
 
-def predict(model: AffectModel, dataset: MultimodalDataset, split: str, mask_override: object = None,
-            batch_size: int = 512) -> dict[str, np.ndarray]:
+def predict(
+    model: AffectModel, dataset: MultimodalDataset, split: str, mask_override: object = None, batch_size: int = 512
+) -> dict[str, np.ndarray]:
     """Model outputs over a split, concatenated: ``sentiment`` (n,) and/or ``emotion`` (n, 6) logits.
 
     ``mask_override`` is a (3,) bool over ``MODALITIES`` (or a combination name) ANDed with each sample's mask.
@@ -56,15 +59,20 @@ def emotion_pos_weight(dataset: MultimodalDataset, config: TrainConfig) -> torch
     return (len(present) - positives).clamp(min=1.0) / positives
 
 
-def task_losses(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], tasks: tuple[str, ...],
-                 pos_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def task_losses(
+    outputs: dict[str, torch.Tensor],
+    batch: dict[str, torch.Tensor],
+    tasks: tuple[str, ...],
+    pos_weight: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     losses = {}
     if "sentiment" in tasks:
         losses["sentiment"] = F.l1_loss(outputs["sentiment"].reshape(-1), batch["sentiment"])
     if "emotion" in tasks:
         weight = None if pos_weight is None else pos_weight.to(outputs["emotion"].device)
-        losses["emotion"] = F.binary_cross_entropy_with_logits(outputs["emotion"], (batch["emotions"] > 0).float(),
-                                                               pos_weight=weight)
+        losses["emotion"] = F.binary_cross_entropy_with_logits(
+            outputs["emotion"], (batch["emotions"] > 0).float(), pos_weight=weight
+        )
     return losses
 
 
@@ -73,8 +81,14 @@ def weighted_loss(losses: dict[str, torch.Tensor], config: TrainConfig) -> torch
     return sum(weights[task] * value for task, value in losses.items())
 
 
-def selection_loss(predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str,
-                    tasks: tuple[str, ...], config: TrainConfig, pos_weight: torch.Tensor | None) -> float:
+def selection_loss(
+    predictions: dict[str, np.ndarray],
+    dataset: MultimodalDataset,
+    split: str,
+    tasks: tuple[str, ...],
+    config: TrainConfig,
+    pos_weight: torch.Tensor | None,
+) -> float:
     """The valid-split selection criterion: weighted task losses over the whole split (no auxiliary term)."""
     data = dataset.splits[split]
     outputs = {task: torch.from_numpy(predictions[task]) for task in tasks}
@@ -82,18 +96,26 @@ def selection_loss(predictions: dict[str, np.ndarray], dataset: MultimodalDatase
     return float(weighted_loss(task_losses(outputs, labels, tasks, pos_weight), config))
 
 
-def split_metrics(predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str, tasks: tuple[str, ...]) -> dict[str, float]:
+def split_metrics(
+    predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str, tasks: tuple[str, ...]
+) -> dict[str, float]:
     data = dataset.splits[split]
     result: dict[str, float] = {}
     if "sentiment" in tasks:
         result.update(sentiment_metrics(data.sentiment.numpy(), predictions["sentiment"].reshape(-1)))
     if "emotion" in tasks:
-        result.update({f"emo_{key}": value for key, value in emotion_metrics(data.emotions.numpy(), predictions["emotion"]).items()})
+        result.update(
+            {
+                f"emo_{key}": value
+                for key, value in emotion_metrics(data.emotions.numpy(), predictions["emotion"]).items()
+            }
+        )
     return result
 
 
-def evaluate(model: AffectModel, dataset: MultimodalDataset, split: str, mask_override: object = None,
-             batch_size: int = 512) -> dict[str, float]:
+def evaluate(
+    model: AffectModel, dataset: MultimodalDataset, split: str, mask_override: object = None, batch_size: int = 512
+) -> dict[str, float]:
     """Metrics on one split: sentiment metrics (``acc2_has0`` ... ``corr``) and emotion metrics prefixed ``emo_``.
 
     ``mask_override`` is a (3,) bool over ``MODALITIES`` (or a combination name) ANDed with each sample's mask.

@@ -64,7 +64,6 @@ class TrainResult:
     seconds: float
 
 
-
 def _epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000 + epoch
 
@@ -107,9 +106,15 @@ def train_model(
             load_checkpoint(model, root, "best")
             best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
             load_checkpoint(model, root, "last")
-            optimizer.load_state_dict(torch.load(root / str(sidecar["optimizer"]), map_location=device, weights_only=True))
+            optimizer.load_state_dict(
+                torch.load(root / str(sidecar["optimizer"]), map_location=device, weights_only=True)
+            )
             rows = list(sidecar["history"])
-            best_epoch, best_loss, bad_epochs = int(sidecar["best_epoch"]), float(sidecar["best_valid_loss"]), int(sidecar["bad_epochs"])
+            best_epoch, best_loss, bad_epochs = (
+                int(sidecar["best_epoch"]),
+                float(sidecar["best_valid_loss"]),
+                int(sidecar["bad_epochs"]),
+            )
             start = int(sidecar["epoch"]) + 1
             if sidecar.get("stopped_early"):
                 start = config.epochs + 1
@@ -136,8 +141,14 @@ def train_model(
             total, count = total + float(loss.detach()) * size, count + size
         predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
         valid_loss = selection_loss(predictions, dataset, "valid", tasks, config, pos_weight)
-        rows.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid_loss,
-                     **split_metrics(predictions, dataset, "valid", tasks)})
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / count,
+                "valid_loss": valid_loss,
+                **split_metrics(predictions, dataset, "valid", tasks),
+            }
+        )
         improved = valid_loss < best_loss
         if improved:
             best_epoch, best_loss, bad_epochs = epoch, valid_loss, 0
@@ -148,17 +159,29 @@ def train_model(
             epoch_hook(model, epoch)
         stop = config.patience > 0 and bad_epochs >= config.patience
         if root is not None:
-            state = {"epoch": epoch, "best_epoch": best_epoch, "best_valid_loss": best_loss, "bad_epochs": bad_epochs,
-                     "stopped_early": stop, "history": rows}
+            state = {
+                "epoch": epoch,
+                "best_epoch": best_epoch,
+                "best_valid_loss": best_loss,
+                "bad_epochs": bad_epochs,
+                "stopped_early": stop,
+                "history": rows,
+            }
             write_checkpoint(root, model, optimizer, state, identity, config, improved)
         if stop:
             break
     model.load_state_dict(best_state)
-    test_metrics = split_metrics(predict(model, dataset, "test", batch_size=config.eval_batch_size), dataset, "test", tasks)
+    test_metrics = split_metrics(
+        predict(model, dataset, "test", batch_size=config.eval_batch_size), dataset, "test", tasks
+    )
     history = pd.DataFrame(rows)
-    valid_metrics = {k: float(v) for k, v in history.loc[history["epoch"] == best_epoch].iloc[0].items() if k != "epoch"}
+    valid_metrics = {
+        k: float(v) for k, v in history.loc[history["epoch"] == best_epoch].iloc[0].items() if k != "epoch"
+    }
     seconds = time.perf_counter() - started
     if config.verbose:
-        print(f"{model_signature(model)['model']} seed {seed}: best epoch {best_epoch}/{len(rows)}, "
-              f"valid loss {best_loss:.4f}")
+        print(
+            f"{model_signature(model)['model']} seed {seed}: best epoch {best_epoch}/{len(rows)}, "
+            f"valid loss {best_loss:.4f}"
+        )
     return TrainResult(model, tasks, history, best_epoch, best_loss, valid_metrics, test_metrics, len(rows), seconds)
