@@ -4,15 +4,20 @@ A :class:`MultimodalDataset` holds three :class:`SplitData` (train / valid / tes
 per-modality float tensors of shape ``(n, L, d)`` (utterance-level features have ``L == 1``), a per-sample
 modality mask over :data:`MODALITIES`, sentiment in [-3, 3], and optionally the six MOSEI emotion
 intensities. Modalities a source does not have are simply absent from ``features`` and False in ``mask``.
+Sequences with padding carry their real lengths (``lengths[m]``, (n,)): a batch then holds ``"<m>_mask"``
+(B, L) and is trimmed to its longest row. Text for a model that fine-tunes its encoder may be token ids
+``(n, T)`` (int64); the dataset's ``text_input`` then says which encoder and layer the text comes from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
+from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES, zero_missing
 from mmolre.tasks import EMOTIONS, tasks_for
 
@@ -32,12 +37,15 @@ class SplitData(Dataset):
     sentiment: torch.Tensor
     emotions: torch.Tensor | None
     ids: list[str]
+    lengths: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = {name: values[index] for name, values in self.features.items()}
+        for name, lengths in self.lengths.items():
+            item[f"{name}_mask"] = torch.arange(self.features[name].shape[1]) < lengths[index]
         item["mask"] = self.mask[index]
         item["sentiment"] = self.sentiment[index]
         if self.emotions is not None:
@@ -52,10 +60,18 @@ class SplitData(Dataset):
         for name, values in self.features.items():
             if name not in MODALITIES:
                 raise DataError(f"{where}: unknown modality {name!r}; expected one of {MODALITIES}")
-            if values.ndim != 3 or values.shape[0] != n:
-                raise DataError(f"{where}: {name} features have shape {tuple(values.shape)}, expected ({n}, L, d)")
-            if not torch.isfinite(values).all():
+            token_ids = name == "text" and values.dtype == torch.int64
+            if values.shape[:1] != (n,) or values.ndim != (2 if token_ids else 3):
+                expected = f"({n}, T) token ids" if token_ids else f"({n}, L, d)"
+                raise DataError(f"{where}: {name} features have shape {tuple(values.shape)}, expected {expected}")
+            if not token_ids and not torch.isfinite(values).all():
                 raise DataError(f"{where}: {name} features contain NaN or inf")
+        for name, lengths in self.lengths.items():
+            if name not in self.features:
+                raise DataError(f"{where}: lengths given for {name} but the split has no {name} features")
+            steps = self.features[name].shape[1]
+            if lengths.shape != (n,) or lengths.dtype != torch.int64 or lengths.min() < 1 or lengths.max() > steps:
+                raise DataError(f"{where}: {name} lengths must be {n} integers in [1, {steps}]")
         if self.mask.shape != (n, len(MODALITIES)) or self.mask.dtype != torch.bool:
             raise DataError(
                 f"{where}: mask must be bool of shape ({n}, {len(MODALITIES)}), got {tuple(self.mask.shape)}"
@@ -84,6 +100,7 @@ class MultimodalDataset:
     real_modalities: tuple[str, ...]
     description: str
     notes: dict[str, object] = field(default_factory=dict)
+    text_input: TextInput | None = None
 
     def __post_init__(self) -> None:
         missing = [s for s in SPLITS if s not in self.splits]
@@ -96,7 +113,7 @@ class MultimodalDataset:
             if set(data.features) != set(first.features) or (data.emotions is None) != (first.emotions is None):
                 raise DataError(f"{self.name}/{split}: modalities or label fields differ from the train split")
             for name, values in data.features.items():
-                if values.shape[-1] != first.features[name].shape[-1]:
+                if values.ndim == 3 and values.shape[-1] != first.features[name].shape[-1]:
                     raise DataError(
                         f"{self.name}/{split}: {name} has dimension {values.shape[-1]}, "
                         f"train has {first.features[name].shape[-1]}"
@@ -109,8 +126,11 @@ class MultimodalDataset:
 
     @property
     def dims(self) -> dict[str, int]:
-        """Feature width per present modality."""
-        return {m: int(self.splits["train"].features[m].shape[-1]) for m in self.modalities}
+        """Feature width per present modality (for text given to a fine-tuned encoder: the encoder's width)."""
+        dims = {m: int(self.splits["train"].features[m].shape[-1]) for m in self.modalities}
+        if self.text_input is not None:
+            dims["text"] = self.text_input.hidden
+        return dims
 
     @property
     def has_emotions(self) -> bool:
@@ -134,15 +154,13 @@ class MultimodalDataset:
 
     def with_split(self, split: str, data: SplitData) -> MultimodalDataset:
         """A copy of this dataset with ``split`` replaced by ``data``."""
-        return MultimodalDataset(
-            self.name, {**self.splits, split: data}, self.real_modalities, self.description, self.notes
-        )
+        return dataclasses.replace(self, splits={**self.splits, split: data})
 
     def with_mask(self, split: str, mask: torch.Tensor) -> MultimodalDataset:
         """A copy whose ``split`` has the given per-sample (n, 3) mask, dropped modalities' features zeroed."""
         data = self.splits[split]
         return self.with_split(
-            split, SplitData(zero_missing(data.features, mask), mask.clone(), data.sentiment, data.emotions, data.ids)
+            split, dataclasses.replace(data, features=zero_missing(data.features, mask), mask=mask.clone())
         )
 
     def sizes(self) -> dict[str, int]:
@@ -154,5 +172,20 @@ class MultimodalDataset:
             raise DataError(f"{self.name}: unknown split {split!r}; expected one of {SPLITS}")
         generator = torch.Generator().manual_seed(seed)
         return DataLoader(
-            self.splits[split], batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0
+            self.splits[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=0,
+            collate_fn=collate,
         )
+
+
+def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack items into a batch and trim every padded sequence to the longest row of the batch."""
+    batch = default_collate(items)
+    for key in [k for k in batch if k.endswith("_mask") and k != "mask"]:
+        name, steps = key.removesuffix("_mask"), int(batch[key].sum(dim=1).max())
+        batch[key] = batch[key][:, :steps]
+        batch[name] = batch[name][:, :steps]
+    return batch

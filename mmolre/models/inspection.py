@@ -35,6 +35,25 @@ def _component(parameter_name: str) -> str:
     return "experts"
 
 
+def trained_parameter_count(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> int:
+    """Parameters that receive a non-zero gradient from one training step on ``batch`` (every prediction and the
+    auxiliary loss): the parameters that can learn at all. Weights, gradients and random state are left as found."""
+    saved = {name: p.grad for name, p in model.named_parameters()}
+    was_training = model.training
+    model.train()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model.zero_grad(set_to_none=True)
+            output = model({k: v.to(model_device(model)) for k, v in batch.items()})
+            loss = sum(v.float().pow(2).mean() for v in output.predictions.values()) + output.aux_loss.float()
+            loss.backward()
+        return sum(p.numel() for p in model.parameters() if p.grad is not None and bool(p.grad.ne(0).any()))
+    finally:
+        for name, p in model.named_parameters():
+            p.grad = saved[name]
+        model.train(was_training)
+
+
 def parameter_breakdown(model: nn.Module) -> dict[str, int]:
     """Trainable parameters per component (:data:`COMPONENTS`) plus ``"total"``."""
     counts = dict.fromkeys(COMPONENTS, 0)

@@ -92,10 +92,12 @@ def conditions_split(dataset: MultimodalDataset, split: str = "valid") -> Multim
     data = dataset.splits[split]
     conditions = [c for c in CONDITIONS if applicable(c, dataset.modalities)]
     mask = torch.cat([data.mask & combination_mask(c) for c in conditions])
-    features = zero_missing({m: values.repeat(len(conditions), 1, 1) for m, values in data.features.items()}, mask)
-    emotions = None if data.emotions is None else data.emotions.repeat(len(conditions), 1)
+    k = len(conditions)
+    features = zero_missing({m: torch.cat([values] * k) for m, values in data.features.items()}, mask)
+    emotions = None if data.emotions is None else data.emotions.repeat(k, 1)
     ids = [f"{i}|{c}" for c in conditions for i in data.ids]
-    return dataset.with_split(split, SplitData(features, mask, data.sentiment.repeat(len(conditions)), emotions, ids))
+    lengths = {m: values.repeat(k) for m, values in data.lengths.items()}
+    return dataset.with_split(split, SplitData(features, mask, data.sentiment.repeat(k), emotions, ids, lengths))
 
 
 def evaluate_missing_rates(
