@@ -102,3 +102,21 @@ def test_lora_fine_tuning_trains_only_adapters(data: MultimodalDataset) -> None:
     assert trainable and all("lora_" in n for n in trainable)
     assert any(n.endswith("query.lora_A.default.weight") for n in trainable)
     assert any("intermediate.dense.lora_B" in n for n in trainable)
+
+
+def test_paper_profile_stops_before_anything_runs_without_gpu_or_checkpoint(tmp_path, monkeypatch) -> None:
+    from mmolre.paths import PROJECT_ROOT
+    from mmolre.report.runner import RunnerError, run_reports
+
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RunnerError, match=r"paper_mosei\.yaml needs.*CUDA GPU.*roberta-large \(not found"):
+        run_reports(PROJECT_ROOT / "params" / "paper_mosei.yaml", echo=False)
+    assert not any(tmp_path.iterdir())
+    checkpoint = tmp_path / "roberta"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    params = tmp_path / "p.yaml"
+    params.write_text(f"profile: p\nrequires: {{checkpoints: [{checkpoint}], gpu: true}}\n")
+    with pytest.raises(RunnerError, match="'requires' must be a mapping with keys among"):
+        run_reports(params, echo=False)

@@ -35,9 +35,20 @@ def _component(parameter_name: str) -> str:
     return "experts"
 
 
+def _receiving(parameter: nn.Parameter, table: bool) -> int:
+    """Elements with a non-zero gradient; an embedding table counts whole once any row gets one (a batch only
+    reaches the rows of the tokens it holds)."""
+    if parameter.grad is None:
+        return 0
+    if table:
+        return parameter.numel() if bool(parameter.grad.ne(0).any()) else 0
+    return int(parameter.grad.ne(0).sum())
+
+
 def trained_parameter_count(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> int:
-    """Parameters that receive a non-zero gradient from one training step on ``batch`` (every prediction and the
-    auxiliary loss): the parameters that can learn at all. Weights, gradients and random state are left as found."""
+    """Parameter elements that receive a non-zero gradient from one training step on ``batch`` (every prediction
+    and the auxiliary loss): the parameters that can learn at all (e.g. not the side taps of a temporal kernel over
+    length-1 inputs). Weights, gradients and random state are left as found."""
     saved = {name: p.grad for name, p in model.named_parameters()}
     was_training = model.training
     model.train()
@@ -47,7 +58,8 @@ def trained_parameter_count(model: nn.Module, batch: Mapping[str, torch.Tensor])
             output = model({k: v.to(model_device(model)) for k, v in batch.items()})
             loss = sum(v.float().pow(2).mean() for v in output.predictions.values()) + output.aux_loss.float()
             loss.backward()
-        return sum(p.numel() for p in model.parameters() if p.grad is not None and bool(p.grad.ne(0).any()))
+        tables = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+        return sum(_receiving(p, id(p) in tables) for p in model.parameters())
     finally:
         for name, p in model.named_parameters():
             p.grad = saved[name]

@@ -128,12 +128,14 @@ def run_experiment(
     evaluators: Mapping[str, Evaluator] | None = None,
     train_dataset: MultimodalDataset | None = None,
     checkpoint_root: str | Path | None = None,
+    resume: bool = False,
 ) -> Experiment:
     """Train every arm under every seed and evaluate it.
 
     ``train_dataset`` (default ``dataset``) is what training and model selection see (e.g. a valid split replicated
     under every modality condition); ``evaluators`` run on each trained model with ``dataset``. With
-    ``checkpoint_root`` every run checkpoints to ``<root>/<label>-<tasks>-seed<seed>``.
+    ``checkpoint_root`` every run checkpoints to ``<root>/<label>-<tasks>-seed<seed>`` after each epoch, and with
+    ``resume`` an interrupted run continues where it stopped (a finished one is only re-evaluated).
     """
     labels = [arm.label for arm in arms]
     if len(set(labels)) != len(labels):
@@ -160,6 +162,7 @@ def run_experiment(
                     arm.train_config,
                     seed,
                     checkpoint_dir=checkpoint,
+                    resume=resume and checkpoint is not None,
                     batch_hook=None if sampler is None else combination_hook(sampler),
                     epoch_hook=None
                     if sampler is None
