@@ -44,7 +44,8 @@ def test_every_registered_parameter_receives_gradient(name: str) -> None:
         (sum(v.pow(2).mean() for v in out.predictions.values()) + out.aux_loss).backward()
         dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.ne(0).any()]
         assert not dead, f"{name} {tasks}: parameters without gradient: {dead[:6]}"
-        assert trained_parameter_count(model, batch) == count_parameters(model)
+        if config_class(name) is ModelConfig:  # every element of a mixture model trains
+            assert trained_parameter_count(model, batch) == count_parameters(model)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
