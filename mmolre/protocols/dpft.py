@@ -21,8 +21,10 @@ VALID split only (the official code measures on the test split; we never do). Sa
   trains on it with an adapter of its own; we build no adapter for the empty combination), so the combination
   probabilities are the Bernoulli ones conditioned on a non-empty draw.
 - ``dpft_acc``: DPFT as in the later official code (August 2025). Per-combination accuracy on the valid split
-  restricted to that combination: Non0 Acc-2 of sentiment (the official MOSI/MOSEI accuracy; emotion-only models:
-  mean emotion WA). From the second update on, ``D_k`` = accuracy change since the previous update,
+  restricted to that combination: the first of :data:`ACCURACY_METRICS` the evaluation reports, i.e. Non0 Acc-2 for
+  sentiment regression (the official MOSI/MOSEI accuracy), WA for four-class emotions (IEMOCAP, the official
+  accuracy), mean emotion WA for multi-label emotions. From the second update on, ``D_k`` = accuracy change
+  since the previous update,
   ``score_k = min(1.5, (sum D - D_k) / sum D)`` (0 when ``sum D = 0``), ``q_k = 0.8 (1 + tan(score_k - 1))``,
   negative ``q`` set to 0, normalised (uniform when all are 0); ``q`` are the combination sampling probabilities.
   As published, ``tan`` is not bounded below: a score under ``1 - pi/2`` lands past the pole and gives a large
@@ -52,6 +54,8 @@ from mmolre.models.mculora import MCULoRA
 from mmolre.train.evaluation import evaluate
 from mmolre.train.loop import BatchHook
 
+ACCURACY_METRICS: tuple[str, ...] = ("acc2_non0", "wa", "emo_wa")
+"""The ``dpft_acc`` accuracy: the first of these metrics that the evaluation of the model reports."""
 OFFICIAL_ORDER: tuple[str, ...] = ("atv", "at", "av", "tv", "a", "t", "v")
 """The official code's combination indices 0..6 (tie order of the April rule)."""
 
@@ -218,11 +222,11 @@ class AccuracySampler(UniformSampler):
         self.last: dict[str, float] | None = None
 
     def accuracies(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
-        """Non0 Acc-2 (or mean emotion WA for emotion-only models) per combination, VALID split."""
+        """Accuracy (:data:`ACCURACY_METRICS`) per combination, VALID split restricted to the combination."""
         result = {}
         for c in self.combinations:
             metrics = evaluate(model, dataset, "valid", mask_override=c, batch_size=self.batch_size)
-            result[c] = metrics["acc2_non0"] if "acc2_non0" in metrics else metrics["emo_wa"]
+            result[c] = next(metrics[name] for name in ACCURACY_METRICS if name in metrics)
         return result
 
     def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:
