@@ -277,11 +277,11 @@ def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> No
         train=TrainConfig(epochs=10, batch_size=32, lr=3e-3, patience=0, num_threads=1),
         rates=(0.0,),
     )
-    results = run_incomplete(["mculora", "dropout_uniform"], data, config, seeds=(1111, 1112))
+    results = run_incomplete(["mculora_js", "dropout_uniform"], data, config, seeds=(1111, 1112))
     avg = results.conditions[results.conditions["condition"] == "avg"].pivot(
         index="seed", columns="method", values="mae"
     )
-    gap = avg["dropout_uniform"] - avg["mculora"]
+    gap = avg["dropout_uniform"] - avg["mculora_js"]
     assert (gap > 0).all(), f"MCULoRA must win on every seed, MAE gaps {gap.round(3).to_dict()}"
-    assert margin(results.conditions, "mculora", "dropout_uniform", "mae") > 0.02
-    assert margin(results.conditions, "mculora", "dropout_uniform", "acc2_non0") > -0.01
+    assert margin(results.conditions, "mculora_js", "dropout_uniform", "mae") > 0.02
+    assert margin(results.conditions, "mculora_js", "dropout_uniform", "acc2_non0") > -0.01

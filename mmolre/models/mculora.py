@@ -27,9 +27,14 @@ Inline switch (``inline=True``, the registered ``mcla_inline`` ablation): every 
 combination adapter to its main output, ``W x + b + shared(x) + B_c A_c x``, at every layer.
 
 Adapters exist for the non-empty combinations of the model's modalities only (a sample with no modality left
-gets the shared path alone). The combination is read from ``batch["mask"]`` per sample, so training with a
-drawn combination and evaluation under any test condition need no extra argument. ``rank = mlp_rank = 0`` gives
-the same backbone with plain linear layers (the "no MCLA" baseline).
+gets the shared path alone), and a modality's own layers (input projection, encoder blocks) only for the
+combinations that contain that modality: the others would never receive gradient (official code: they exist and
+stay untrained). A combination's stream therefore has no part for a modality it does not contain (zeros at the
+fusion layer, where that modality is missing anyway).
+
+The combination is read from ``batch["mask"]`` per sample, so training with a drawn combination and
+evaluation under any test condition need no extra argument. ``rank = mlp_rank = 0`` gives the same backbone with
+plain linear layers (the "no MCLA" baseline).
 """
 
 from __future__ import annotations
@@ -41,7 +46,14 @@ import torch
 from torch import nn
 
 from mmolre.config import StrictConfig
-from mmolre.modalities import COMBINATIONS, MODALITIES, available_combinations, combination_index, zero_missing
+from mmolre.modalities import (
+    COMBINATIONS,
+    MODALITIES,
+    available_combinations,
+    combination_index,
+    combination_modalities,
+    zero_missing,
+)
 from mmolre.models.base import AffectModel, ModelOutput
 from mmolre.nn.mcla import MCLA, MCLAOutput
 from mmolre.tasks import TASK_OUTPUTS, check_tasks
@@ -150,15 +162,26 @@ class MCULoRA(AffectModel):
         self.combinations = available_combinations(self.modalities) if config.rank > 0 else ()
         fused = config.hidden * len(self.modalities)
 
-        def mcla(in_dim: int, out_dim: int, stream_dropout: float = 0.0) -> MCLA:
+        def mcla(in_dim: int, out_dim: int, stream_dropout: float = 0.0, combinations: tuple[str, ...] = ()) -> MCLA:
             return MCLA(
                 in_dim, out_dim, config.rank, config.lora_dropout, alpha=config.alpha,
-                combinations=self.combinations, stream_dropout=stream_dropout,
+                combinations=combinations or self.combinations, stream_dropout=stream_dropout,
             )  # fmt: skip
 
-        self.projections = nn.ModuleDict({m: mcla(self.dims[m], config.hidden, config.lora_dropout) for m in self.dims})
+        self.modality_combinations = {
+            m: tuple(c for c in self.combinations if m in combination_modalities(c)) for m in self.modalities
+        }  # a modality's own layers only have adapters for the combinations that contain it (others never train)
+        self.projections = nn.ModuleDict(
+            {
+                m: mcla(self.dims[m], config.hidden, config.lora_dropout, self.modality_combinations[m])
+                for m in self.dims
+            }
+        )
         self.encoders = nn.ModuleDict(
-            {m: nn.ModuleList(MCLABlock(config, self.combinations) for _ in range(config.depth)) for m in self.dims}
+            {
+                m: nn.ModuleList(MCLABlock(config, self.modality_combinations[m]) for _ in range(config.depth))
+                for m in self.dims
+            }
         )
         self.norms = nn.ModuleDict({m: nn.LayerNorm(config.hidden) for m in self.modalities})
         self.fusion = mcla(fused, fused)
@@ -188,18 +211,24 @@ class MCULoRA(AffectModel):
                     h = block.inline(h, combination)
                 main[m], streams[m] = h, {}
                 continue
-            projected = self.projections[m](features[m], combinations=combinations)
+            own = tuple(c for c in combinations if c in self.modality_combinations[m])
+            projected = self.projections[m](features[m], combinations=own)
             h, s = self.dropout(projected.output), carry(projected)
             for block in self.encoders[m]:
                 h, s = block(h, s)
             main[m], streams[m] = h, s
         return Encoded(main, streams, mask, combination)
 
-    def _pool(self, encoded: Encoded, values: dict[str, torch.Tensor], norm: bool) -> torch.Tensor:
-        """Mean over time, missing modalities zeroed, modalities concatenated: (B, M * hidden)."""
+    def _pool(self, encoded: Encoded, values: Mapping[str, torch.Tensor | None], norm: bool) -> torch.Tensor:
+        """Mean over time, missing modalities zeroed, modalities concatenated: (B, M * hidden). A modality without
+        a value (a stream of a combination that does not contain it) contributes zeros."""
         parts = []
         for m in self.modalities:
-            h = self.norms[m](values[m]) if norm else values[m]
+            h = values.get(m)
+            if h is None:
+                parts.append(encoded.main[m].new_zeros(len(encoded.mask), self.config.hidden))
+                continue
+            h = self.norms[m](h) if norm else h
             present = encoded.mask[:, MODALITIES.index(m)]
             parts.append(h.mean(dim=1) * present[:, None].to(h.dtype))
         return torch.cat(parts, dim=-1)
@@ -210,8 +239,10 @@ class MCULoRA(AffectModel):
         joint = self._pool(encoded, encoded.main, norm=True)
         if self.inline:
             return joint, MCLAOutput(self.fusion.inline(joint, encoded.combination), self.fusion.base(joint), {})
-        names = next(iter(encoded.streams.values()), {})
-        streams = {c: self._pool(encoded, {m: encoded.streams[m][c] for m in self.modalities}, False) for c in names}
+        names = [c for c in self.combinations if any(c in streams for streams in encoded.streams.values())]
+        streams = {
+            c: self._pool(encoded, {m: encoded.streams[m].get(c) for m in self.modalities}, False) for c in names
+        }
         return joint, self.fusion(joint, streams)
 
     def representations(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
