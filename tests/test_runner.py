@@ -365,8 +365,11 @@ def test_killed_run_keeps_previous_outputs_and_next_run_cleans_up(
         _wait_for(mark, process)
         assert list(profile.glob(".staging/01_tiny.*/default/results/extra.json"))  # the new outputs are staged ...
         process.send_signal(sig)
-        process.communicate(timeout=60)
-        assert process.returncode != 0
+        printed = process.communicate(timeout=60)[0].decode("utf-8", errors="replace")
+        assert process.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL)
+        assert ("interrupted: the notebook that was running left the previous outputs unchanged" in printed) == (
+            sig == signal.SIGINT
+        )
     finally:
         if process.poll() is None:
             process.kill()
@@ -417,3 +420,19 @@ def test_one_run_per_profile(notebooks: Path, reports: Path) -> None:
     with profile_lock(reports / "default"), pytest.raises(RunnerError, match="another .* for profile 'default'"):
         run_reports(None, notebooks_dir=notebooks, echo=False)
     assert not (reports / "default" / "notebooks").exists()
+
+
+def test_outputs_for_another_profile_are_refused(notebooks: Path, reports: Path) -> None:
+    source = "from mmolre.report import Reporter\nReporter('other').json({'value': 1}, 'tiny')\n"
+    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (source, [])])
+    with pytest.raises(RunnerError, match=r"01_tiny\.ipynb wrote outputs for profile\(s\) \['other'\].*'default'"):
+        run_reports(None, notebooks_dir=notebooks, echo=False)
+    assert not (reports / "other").exists() and not (reports / "default" / "results").exists()
+    assert (reports / "default" / "notebooks" / "01_tiny.failed.ipynb").exists()
+
+
+def test_damaged_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "default" / ".manifest").mkdir(parents=True)
+    (tmp_path / "default" / ".manifest" / "01_x.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"01_x\.json is not a runner manifest"):
+        outputs.manifests(tmp_path / "default")

@@ -39,8 +39,14 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{**data, "files": tuple(data["files"])})
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{**data, "files": tuple(data["files"])})
+        except (json.JSONDecodeError, TypeError, KeyError) as error:
+            raise ValueError(
+                f"{path} is not a runner manifest ({type(error).__name__}: {error}); delete it, and the files it "
+                "listed are shown as unattributed until the notebook runs again"
+            ) from error
 
 
 def _write_json(path: Path, payload: object) -> Path:
