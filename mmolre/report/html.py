@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from mmolre.files import atomic_write
-from mmolre.report.outputs import HTML_INDEX, Manifest, failed_notebooks, manifests, output_files, unattributed
+from mmolre.report.outputs import (
+    HTML_INDEX,
+    Manifest,
+    failed_notebooks,
+    grouped,
+    manifests,
+    output_files,
+    unattributed,
+)
 
 _STYLE = (
     "body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.4}"
@@ -34,26 +43,21 @@ def _link(href: str, text: str) -> str:
     return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
 
 
-def _files(files: list[str] | tuple[str, ...]) -> list[str]:
+def _files(files: Sequence[str]) -> list[str]:
     """HTML list of a profile's output files (links relative to ``html/``); figures are shown inline."""
-    items = []
-    for folder, label in (("html", "HTML"), ("notebooks", "notebook"), ("tables", "table"), ("results", "result")):
-        for name in (name for name in files if name.startswith(f"{folder}/")):
-            if folder == "tables" and name.endswith(".csv") and name.removesuffix(".csv") + ".md" in files:
-                continue  # listed with its Markdown form
-            extra = ""
-            if folder == "tables" and name.endswith(".md") and name.removesuffix(".md") + ".csv" in files:
-                extra = " (" + _link("../" + name.removesuffix(".md") + ".csv", "csv") + ")"
-            items.append(f"<li>{label}: {_link('../' + name, Path(name).name)}{extra}</li>")
-    known = ("html/", "notebooks/", "tables/", "results/", "figures/")
-    items += [f"<li>{_link('../' + name, name)}</li>" for name in files if not name.startswith(known)]
-    figures = [
+    entries, figures = grouped(files)
+    items = [
+        f"<li>{label}: {_link('../' + name, Path(name).name)}"
+        + (f" ({_link('../' + csv, 'csv')})" if csv else "")
+        + "</li>"
+        for label, name, csv in entries
+    ]
+    shown = [
         f'<figure><img src="{html.escape("../" + name)}" alt="{html.escape(Path(name).stem)}">'
         f"<figcaption>{html.escape(Path(name).stem)}</figcaption></figure>"
-        for name in files
-        if name.startswith("figures/")
+        for name in figures
     ]
-    return (["<ul>", *items, "</ul>"] if items else []) + figures
+    return (["<ul>", *items, "</ul>"] if items else []) + shown
 
 
 def describe_run(manifest: Manifest) -> str:

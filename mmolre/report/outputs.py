@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -156,6 +157,30 @@ def unattributed(root: Path) -> list[str]:
     """Output files no manifest lists (written outside the runner, or before manifests existed)."""
     listed = {name for manifest in manifests(root).values() for name in manifest.files}
     return [name for name in output_files(root) if name not in listed]
+
+
+def grouped(files: Sequence[str]) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """Files to list in an index: ``(label, file, csv companion or None)`` in folder order, and the figures.
+
+    A table's Markdown and CSV forms make one entry (the Markdown file, with the CSV as companion).
+    """
+    labels = {"html": "HTML", "notebooks": "notebook", "tables": "table", "results": "result"}
+    order = [*labels, "figures"]
+
+    def rank(name: str) -> tuple[int, str]:
+        folder = name.split("/")[0]
+        return (order.index(folder) if folder in order else len(order), name)
+
+    entries = []
+    for name in sorted(files, key=rank):
+        folder = name.split("/")[0]
+        if folder == "figures":
+            continue
+        if folder == "tables" and name.endswith(".csv") and name.removesuffix(".csv") + ".md" in files:
+            continue  # listed with its Markdown form
+        companion = name.removesuffix(".md") + ".csv" if folder == "tables" and name.endswith(".md") else None
+        entries.append((labels.get(folder, "file"), name, companion if companion in files else None))
+    return entries, [name for name in sorted(files) if name.startswith("figures/")]
 
 
 def failed_notebooks(root: Path) -> dict[str, str]:

@@ -421,11 +421,11 @@ def write_index(profile: str) -> Path:
 
 
 def _markdown_files(files: Sequence[str]) -> list[str]:
-    """Markdown list entries for output files (relative to the profile folder); figures are shown inline."""
+    """Markdown list of a profile's output files (links relative to the profile folder); figures are shown inline."""
+    entries, figures = outputs.grouped(files)
     return [
-        f"- ![{Path(name).stem}]({name})" if name.startswith("figures/") else f"- [{Path(name).name}]({name})"
-        for name in files
-    ]
+        f"- {label}: [{Path(name).name}]({name})" + (f" ([csv]({csv}))" if csv else "") for label, name, csv in entries
+    ] + [f"- ![{Path(name).stem}]({name})" for name in figures]
 
 
 def run_reports(
