@@ -40,9 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = [problem for path in notebooks for problem in notebook_problems(path)]
         print("\n".join(problems) if problems else f"{len(notebooks)} notebooks OK")
         return 1 if problems else 0
-    except RunnerError as error:
+    except (RunnerError, ValueError) as error:  # ValueError: a bad profile name or a damaged manifest
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the notebook that was running left the previous outputs unchanged", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -11,6 +16,12 @@ import pytest
 import yaml
 
 from mmolre.__main__ import main
+from mmolre.data.synthetic import make_synthetic
+from mmolre.models import ModelConfig
+from mmolre.paths import PROJECT_ROOT
+from mmolre.progress import PROGRESS_ENV
+from mmolre.protocols import model_arms, run_experiment
+from mmolre.report import outputs
 from mmolre.report.runner import (
     RunnerError,
     check_kernel,
@@ -19,8 +30,10 @@ from mmolre.report.runner import (
     normalize_notebook,
     notebook_problems,
     plan_run,
+    profile_lock,
     run_reports,
 )
+from mmolre.train import TrainConfig
 
 PARAMS = 'profile: str = "default"  # reports/<profile>/\nscale: int = 2  # multiplier\n'
 WORK = (
@@ -141,23 +154,75 @@ def test_tiny_notebook_runs_end_to_end(notebooks: Path, reports: Path, tmp_path:
     assert any("injected-parameters" in cell.metadata.get("tags", []) for cell in executed.cells)
     index = (reports / "tiny" / "README.md").read_text(encoding="utf-8")
     assert "[01_tiny.ipynb](notebooks/01_tiny.ipynb)" in index
+    assert 'with parameters {"profile": "tiny", "scale": 3}' in index
+    manifest = json.loads((reports / "tiny" / ".manifest" / "01_tiny.json").read_text(encoding="utf-8"))
+    assert manifest["files"] == ["html/01_tiny.html", "notebooks/01_tiny.ipynb", "results/tiny.json"]
+    assert sorted(path.name for path in (reports / "tiny").iterdir()) == [
+        ".lock",
+        ".manifest",
+        "README.md",
+        "html",
+        "notebooks",
+        "results",
+    ]
+
+
+def test_html_export_without_code_and_indexes(notebooks: Path, reports: Path) -> None:
+    make_notebook(
+        notebooks,
+        "01_tiny.ipynb",
+        [(PARAMS, ["parameters"]), (WORK + "print('visible ' + str(6 * 7))\n", [])],
+    )
+    (reports / "benchmarks" / "tables").mkdir(parents=True)  # a profile written outside the runner
+    (reports / "benchmarks" / "tables" / "speed.md").write_text("| x |\n", encoding="utf-8")
+    (reports / "empty").mkdir()
+    run_reports(None, notebooks_dir=notebooks, echo=False)
+    page = (reports / "default" / "html" / "01_tiny.html").read_text(encoding="utf-8")
+    assert "visible 42" in page  # the output is there ...
+    assert "print(" not in page and "Reporter(profile)" not in page  # ... the code is not
+    index = (reports / "default" / "html" / "index.html").read_text(encoding="utf-8")
+    for link in ("../html/01_tiny.html", "../notebooks/01_tiny.ipynb", "../results/tiny.json", "../../index.html"):
+        assert f'href="{link}"' in index
+    site = (reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="default/html/index.html"' in site and 'href="benchmarks/"' in site
+    assert "empty" not in site  # only profiles that have outputs
 
 
 def test_failing_notebook_names_cell_and_keeps_previous_output(notebooks: Path, reports: Path) -> None:
     run_reports(None, notebooks_dir=notebooks, echo=False)
     good = reports / "default" / "notebooks" / "01_tiny.ipynb"
     before = good.read_bytes()
+    profile = reports / "default"
+    kept = {path: path.read_bytes() for path in (profile / "results" / "tiny.json", profile / "html" / "01_tiny.html")}
     make_notebook(
-        notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), ("y = 1", []), ("raise ValueError('boom')", [])]
+        notebooks,
+        "01_tiny.ipynb",
+        [
+            (PARAMS, ["parameters"]),
+            ("from mmolre.report import Reporter\nReporter(profile).json({'value': -1}, 'tiny')", []),
+            ("Reporter(profile).json({}, 'extra')", []),
+            ("raise ValueError('boom')", []),
+        ],
     )
     with pytest.raises(
         RunnerError,
-        match=r"01_tiny\.ipynb failed in cell \[4\] \(starting \"raise ValueError\('boom'\)\"\): ValueError: boom",
+        match=r"01_tiny\.ipynb failed in cell \[5\] \(starting \"raise ValueError\('boom'\)\"\): ValueError: boom",
     ):
         run_reports(None, notebooks_dir=notebooks, echo=False)
     assert good.read_bytes() == before
+    assert all(path.read_bytes() == content for path, content in kept.items())  # the new json never landed
+    assert not (profile / "results" / "extra.json").exists() and not (profile / ".staging").exists()
     leftovers = sorted(path.name for path in good.parent.iterdir())
     assert leftovers == ["01_tiny.failed.ipynb", "01_tiny.ipynb"]
+    index = (profile / "README.md").read_text(encoding="utf-8")
+    assert (
+        "**The latest run of this notebook failed** ([01_tiny.failed.ipynb](notebooks/01_tiny.failed.ipynb))" in index
+    )
+    assert "extra" not in index
+    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (WORK, [])])
+    run_reports(None, notebooks_dir=notebooks, echo=False)  # the next good run clears the failure
+    assert sorted(path.name for path in good.parent.iterdir()) == ["01_tiny.ipynb"]
+    assert "failed" not in (profile / "README.md").read_text(encoding="utf-8")
 
 
 def test_cli_exit_codes(notebooks: Path, reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -287,3 +352,203 @@ def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
     params = tmp_path / "merge.yaml"
     params.write_text("base: &base {scale: 2, seed: 1}\n01_tiny:\n  <<: *base\n  scale: 3\n", encoding="utf-8")
     assert load_param_file(params)["01_tiny"] == {"scale": 3, "seed": 1}
+
+
+COOCCURRENCE = (
+    "import pandas as pd\n"
+    "from mmolre.report import Reporter\n"
+    "reporter = Reporter(profile)\n"
+    "reporter.table(pd.DataFrame({'n': [scale]}), 'data_summary')\n"
+    "if scale > 2:\n"
+    "    reporter.table(pd.DataFrame({'pair': ['joy+sad']}), 'emotion_cooccurrence')\n"
+)
+
+
+def test_rerun_with_other_parameters_removes_outputs_it_no_longer_writes(
+    notebooks: Path, reports: Path, tmp_path: Path
+) -> None:
+    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (COOCCURRENCE, [])])
+    make_notebook(notebooks, "02_other.ipynb", [(PARAMS, ["parameters"]), (WORK, [])])
+    params = tmp_path / "p.yaml"
+    params.write_text("common:\n  scale: 3\n", encoding="utf-8")
+    run_reports(params, notebooks_dir=notebooks, echo=False)
+    tables = reports / "default" / "tables"
+    assert (tables / "emotion_cooccurrence.csv").exists() and (tables / "emotion_cooccurrence.md").exists()
+    assert "emotion_cooccurrence" in (reports / "default" / "README.md").read_text(encoding="utf-8")
+    other = (reports / "default" / "results" / "tiny.json").read_bytes()
+    params.write_text("01_tiny:\n  scale: 1\n", encoding="utf-8")
+    run_reports(params, only=["01_tiny"], notebooks_dir=notebooks, echo=False)
+    assert sorted(path.name for path in tables.iterdir()) == ["data_summary.csv", "data_summary.md"]
+    assert (reports / "default" / "results" / "tiny.json").read_bytes() == other  # 02_other was not rerun: kept
+    for index in ("README.md", "html/index.html"):
+        text = (reports / "default" / index).read_text(encoding="utf-8")
+        assert "emotion_cooccurrence" not in text and "data_summary" in text and "tiny.json" in text
+    manifest = outputs.manifests(reports / "default")["01_tiny"]
+    assert "tables/emotion_cooccurrence.csv" not in manifest.files and manifest.parameters["scale"] == 1
+
+
+def test_commit_cut_short_is_completed_by_recover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "default"
+    for name in ("results/a.json", "results/old.json", "tables/b.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("old", encoding="utf-8")
+    outputs._write_json(
+        root / ".manifest" / "01_x.json", {"notebook": "01_x", "files": ["results/a.json", "results/old.json"]}
+    )
+    outputs._write_json(root / ".manifest" / "02_y.json", {"notebook": "02_y", "files": ["tables/b.md"]})
+    stage = outputs.new_stage(root, "01_x")
+    for name in ("results/a.json", "tables/b.md"):
+        (stage / "default" / name).parent.mkdir(parents=True, exist_ok=True)
+        (stage / "default" / name).write_text("new", encoding="utf-8")
+    manifest = outputs.Manifest("01_x", outputs.staged_files(stage, "default"))
+    real_replace, moved = os.replace, []
+
+    def killed_after_first_move(source: Path, target: Path) -> None:
+        if stage in Path(source).parents:
+            if moved:
+                raise KeyboardInterrupt  # stands for a kill between two moves
+            moved.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(outputs.os, "replace", killed_after_first_move)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.commit(root, stage, manifest)
+    monkeypatch.setattr(outputs.os, "replace", real_replace)
+    assert (root / "results" / "a.json").read_text(encoding="utf-8") == "new"  # half done: mixed
+    assert (root / "tables" / "b.md").read_text(encoding="utf-8") == "old"
+    notes = outputs.recover(root)
+    assert notes[0] == "completed the interrupted commit of 01_x" and "removed leftover .staging" in notes
+    assert (root / "tables" / "b.md").read_text(encoding="utf-8") == "new"
+    assert not (root / "results" / "old.json").exists() and not (root / ".staging").exists()
+    found = outputs.manifests(root)
+    assert found["01_x"].files == ("results/a.json", "tables/b.md") and found["02_y"].files == ()
+    assert sorted(path.name for path in (root / ".manifest").iterdir()) == ["01_x.json", "02_y.json"]
+
+
+SLEEPER = (
+    "import os, pathlib, time\n"
+    "from mmolre.report import Reporter\n"
+    "Reporter(profile).json({'value': -1}, 'tiny')\n"
+    "Reporter(profile).json({}, 'extra')\n"
+    "pathlib.Path({mark!r}).write_text(str(os.getpid()))\n"
+    "time.sleep(300)\n"
+)
+
+
+def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} did not appear within {seconds} s"
+        time.sleep(0.2)
+
+
+def _end_kernel(pid_file: Path) -> None:
+    """The orphaned kernel exits by itself (ipykernel polls its parent); make sure, by its own pid."""
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    for _ in range(50):
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if not cmdline.exists() or b"ipykernel" not in cmdline.read_bytes():
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_run_keeps_previous_outputs_and_next_run_cleans_up(
+    notebooks: Path, reports: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    make_notebook(
+        notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (WORK + "Reporter(profile).json({}, 'old')", [])]
+    )
+    run_reports(None, notebooks_dir=notebooks, echo=False)
+    profile = reports / "default"
+    scratch = profile / "notebooks" / ".01_tiny.abc123"  # what the runner before staging left after a kill
+    scratch.mkdir()
+    before = {
+        path: path.read_bytes() for path in profile.rglob("*") if path.is_file() and ".manifest" not in path.parts
+    }
+    mark = tmp_path / "kernel.pid"
+    make_notebook(
+        notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (SLEEPER.replace("{mark!r}", repr(str(mark))), [])]
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "mmolre", "reports", "--notebooks-dir", str(notebooks)]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(mark, process)
+        assert list(profile.glob(".staging/01_tiny.*/default/results/extra.json"))  # the new outputs are staged ...
+        process.send_signal(sig)
+        printed = process.communicate(timeout=60)[0].decode("utf-8", errors="replace")
+        assert process.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL)
+        assert ("interrupted: the notebook that was running left the previous outputs unchanged" in printed) == (
+            sig == signal.SIGINT
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        _end_kernel(mark)
+    after = {path: path.read_bytes() for path in profile.rglob("*") if path.is_file() and ".manifest" not in path.parts}
+    staged = {path for path in after if ".staging" in path.parts}
+    assert {path: after[path] for path in after if path not in staged} == before  # ... and never landed
+    if sig == signal.SIGINT:
+        assert not staged and not (profile / ".staging").exists()  # Ctrl-C cleans up at once
+        return
+    assert staged  # a kill leaves the stage: the next run removes it
+    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (WORK, [])])
+    run_reports(None, notebooks_dir=notebooks, echo=False)
+    names = [path.relative_to(profile) for path in profile.rglob("*")]
+    hidden = sorted(name.as_posix() for name in names if any(part.startswith(".") for part in name.parts))
+    assert hidden == [".lock", ".manifest", ".manifest/01_tiny.json"]
+    assert outputs.output_files(profile) == ["html/01_tiny.html", "notebooks/01_tiny.ipynb", "results/tiny.json"]
+    assert "old.json" not in (profile / "README.md").read_text(encoding="utf-8")
+
+
+def test_progress_is_echoed_but_not_stored(notebooks: Path, reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = "from mmolre.progress import progress\nprogress('mmolre seed 1112 (2/5)')\nprint('kept')\n"
+    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (source, [])])
+    run_reports(None, notebooks_dir=notebooks)
+    assert "  [01_tiny] mmolre seed 1112 (2/5)\n" in capsys.readouterr().out
+    executed = nbformat.read(str(reports / "default" / "notebooks" / "01_tiny.ipynb"), as_version=4)
+    stored = json.dumps([cell.get("outputs", []) for cell in executed.cells])
+    assert "kept" in stored and "seed 1112" not in stored
+
+
+def test_driver_reports_each_arm_and_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv(PROGRESS_ENV, str(log))
+    data = make_synthetic("mosi", n_train=32, n_valid=16, n_test=16, seq_len=3, dim_scale=0.05, seed=2)
+    config = ModelConfig(dim=8, n_shared=2, shared_ranks=(2,), specific_rank=2, blocks=1)
+    arms = model_arms(["mmolre", "hard_sharing"], config, TrainConfig(epochs=1, batch_size=32, num_threads=1))
+    run_experiment(arms, data, seeds=(7, 8))
+    assert log.read_text(encoding="utf-8").splitlines() == [
+        "mmolre seed 7 (1/4)",
+        "mmolre seed 8 (2/4)",
+        "hard_sharing seed 7 (3/4)",
+        "hard_sharing seed 8 (4/4)",
+    ]
+
+
+def test_one_run_per_profile(notebooks: Path, reports: Path) -> None:
+    with profile_lock(reports / "default"), pytest.raises(RunnerError, match="another .* for profile 'default'"):
+        run_reports(None, notebooks_dir=notebooks, echo=False)
+    assert not (reports / "default" / "notebooks").exists()
+
+
+def test_outputs_for_another_profile_are_refused(notebooks: Path, reports: Path) -> None:
+    source = "from mmolre.report import Reporter\nReporter('other').json({'value': 1}, 'tiny')\n"
+    make_notebook(notebooks, "01_tiny.ipynb", [(PARAMS, ["parameters"]), (source, [])])
+    with pytest.raises(RunnerError, match=r"01_tiny\.ipynb wrote outputs for profile\(s\) \['other'\].*'default'"):
+        run_reports(None, notebooks_dir=notebooks, echo=False)
+    assert not (reports / "other").exists() and not (reports / "default" / "results").exists()
+    assert (reports / "default" / "notebooks" / "01_tiny.failed.ipynb").exists()
+
+
+def test_damaged_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "default" / ".manifest").mkdir(parents=True)
+    (tmp_path / "default" / ".manifest" / "01_x.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"01_x\.json is not a runner manifest"):
+        outputs.manifests(tmp_path / "default")

@@ -23,6 +23,7 @@ from mmolre.modalities import available_combinations, combination_mask
 from mmolre.models.base import AffectModel
 from mmolre.models.inspection import trained_parameter_count
 from mmolre.models.registry import build_model
+from mmolre.progress import progress
 from mmolre.protocols.dpft import UniformSampler, combination_hook
 from mmolre.train.config import SEEDS, TrainConfig, set_seed
 from mmolre.train.loop import TrainResult, train_model
@@ -146,7 +147,8 @@ def run_experiment(
         groups = [(task,) for task in dataset.tasks] if arm.model == SINGLE_TASK else [dataset.tasks]
         if len(groups) > 1 and (evaluators or arm.sampler):
             raise ValueError(f"arm {arm.label!r}: single-task arms take no evaluators or sampler")
-        for seed in seeds:
+        for number, seed in enumerate(seeds, start=labels.index(arm.label) * len(seeds) + 1):
+            progress(f"{arm.label} seed {seed} ({number}/{len(labels) * len(seeds)})")
             started = time.perf_counter()
             runs, params, frames = [], 0, {}
             for group in groups:

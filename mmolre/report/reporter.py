@@ -1,12 +1,15 @@
 """Writing results: tables (CSV + Markdown), figures and JSON under ``reports/<profile>/``, atomically.
 
 Every file is first written to a temporary file in the same folder and then renamed, so a run that fails
-never leaves a half-written table behind.
+never leaves a half-written table behind. Under the runner (``python -m mmolre reports``) the kernel sees
+``$MMOLRE_REPORT_STAGE``: outputs then go to ``$MMOLRE_REPORT_STAGE/<profile>/`` and the runner moves them into
+``reports/<profile>/`` only when the whole notebook succeeded.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,20 +21,27 @@ from mmolre.files import atomic_write
 from mmolre.paths import reports_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STAGE_ENV = "MMOLRE_REPORT_STAGE"
 
 
 class Reporter:
-    """Writes one notebook's outputs to ``reports_dir()/<profile>/{tables,figures,results}``."""
+    """Writes one notebook's outputs to ``<root>/{tables,figures,results}``.
+
+    ``root`` is ``reports_dir()/<profile>``, or ``$MMOLRE_REPORT_STAGE/<profile>`` when the runner stages the run.
+    """
 
     def __init__(self, profile: str = "default") -> None:
-        if not _NAME.match(profile):
-            raise ValueError(f"profile {profile!r} must be a plain name (letters, digits, '_', '-', '.')")
+        home = profile_root(profile)  # checks the name
         self.profile = profile
-        self.root = reports_dir() / profile
+        stage = os.environ.get(STAGE_ENV)
+        self._stage = Path(stage) if stage else None
+        self.root = self._stage / profile if self._stage else home
 
     def _path(self, kind: str, name: str, suffix: str) -> Path:
         if not _NAME.match(name):
             raise ValueError(f"output name {name!r} must be a plain name (letters, digits, '_', '-', '.')")
+        if self._stage is not None and not self._stage.is_dir():
+            raise RuntimeError(f"staging folder {self._stage} is gone: the runner that started this kernel stopped")
         return self.root / kind / f"{name}{suffix}"
 
     def table(self, frame: pd.DataFrame, name: str, index: bool = False) -> Path:
@@ -55,6 +65,13 @@ class Reporter:
         return atomic_write(
             self._path("results", name, ".json"), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
         )
+
+
+def profile_root(profile: str) -> Path:
+    """``reports_dir()/<profile>``; the profile must be a plain name."""
+    if not _NAME.match(profile):
+        raise ValueError(f"profile {profile!r} must be a plain name (letters, digits, '_', '-', '.')")
+    return reports_dir() / profile
 
 
 def _jsonable(value: object) -> object:

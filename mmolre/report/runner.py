@@ -14,23 +14,31 @@ refused (a ``common`` name must be declared by at least one selected notebook), 
 the notebook's declared default (an int is fine for a float; a None default or ``Optional[...]`` also takes ``null``),
 a key given twice in one mapping of the file is an error (YAML would keep the last one), every selected notebook
 must have exactly one cell tagged ``parameters``, and the ``python3`` kernel must resolve to the interpreter
-running the runner. An executed notebook is written to a temporary folder and moved into place only on
-success, so a failing run never replaces a previous good notebook (the failed notebook is kept as
-``<stem>.failed.ipynb`` for inspection).
+running the runner.
+
+Each notebook runs against a staging folder (``$MMOLRE_REPORT_STAGE`` for its kernel, see
+:mod:`mmolre.report.outputs`): the executed notebook, its HTML export without code and every table, figure and
+result it writes appear in ``reports/<profile>/`` only when the whole notebook succeeded, and then replace what its
+previous run wrote (outputs it no longer produces are deleted). A failing, interrupted or killed run leaves the
+previous outputs as they were; the failed notebook is kept as ``notebooks/<stem>.failed.ipynb``. One run per profile
+at a time (a lock file); leftovers of killed runs are cleaned up when the next run starts. Progress lines that the
+package writes with :func:`mmolre.progress.progress` are echoed to the terminal while a notebook runs.
 """
 
 from __future__ import annotations
 
 import ast
+import fcntl
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
+import threading
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -39,8 +47,11 @@ import yaml
 from papermill.exceptions import PapermillExecutionError
 
 from mmolre.files import atomic_write
-from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from mmolre.report.reporter import Reporter
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, reports_dir
+from mmolre.progress import PROGRESS_ENV
+from mmolre.report import outputs
+from mmolre.report.html import describe_run, export_html, write_profile_index, write_site_index
+from mmolre.report.reporter import STAGE_ENV, profile_root
 from mmolre.report.requirements import requirement_problems
 
 KERNEL_NAME = "python3"
@@ -273,7 +284,7 @@ def plan_run(
     if not isinstance(profile, str):
         raise RunnerError(f"{source}: 'profile' must be a string, got {profile!r}")
     try:
-        Reporter(profile)  # validates the profile name
+        profile_root(profile)  # validates the profile name
     except ValueError as error:
         raise RunnerError(f"{source}: {error}") from None
     overrides = {key: value for key, value in settings.items() if key not in _RESERVED_KEYS}
@@ -346,63 +357,172 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> None:
         )
 
 
-def execute_notebook(path: Path, parameters: dict[str, object], output_dir: Path) -> NotebookRun:
-    """Execute one notebook into ``output_dir/<name>``; the output appears only when the run succeeds."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    final = output_dir / path.name
-    failed = output_dir / f"{path.stem}.failed.ipynb"
-    scratch = Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{path.stem}."))
-    partial = scratch / path.name
+@contextmanager
+def _kernel_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the kernels started inside the block (they inherit this process's)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _echo_progress(path: Path, label: str, enabled: bool, interval: float = 0.25) -> Iterator[None]:
+    """While the block runs, print every complete line appended to ``path`` as ``  [label] line``."""
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    offset = 0
+
+    def drain() -> None:
+        nonlocal offset
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        offset += len(complete)
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            print(f"  [{label}] {line}", flush=True)
+
+    def follow() -> None:
+        while not stop.wait(interval):
+            drain()
+
+    thread = threading.Thread(target=follow, name=f"progress-{label}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        drain()
+
+
+def execute_notebook(path: Path, parameters: dict[str, object], profile: str, echo: bool = False) -> NotebookRun:
+    """Execute one notebook against a staging folder and move its outputs into ``reports/<profile>/`` on success.
+
+    On failure the previous outputs stay untouched and the executed notebook is kept as
+    ``notebooks/<stem>.failed.ipynb``; the staging folder is removed in every case the process survives.
+    """
+    root = profile_root(profile)
+    stage = outputs.new_stage(root, path.stem)
+    staged = stage / profile
+    partial = staged / "notebooks" / path.name
+    partial.parent.mkdir(parents=True)
+    failed = root / "notebooks" / f"{path.stem}{outputs.FAILED_SUFFIX}"
+    progress_log = stage / "progress.log"
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(partial),
-            parameters=parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=str(PROJECT_ROOT),
-            progress_bar=False,
-        )
-    except PapermillExecutionError as error:
+        try:
+            with (
+                _kernel_environment({STAGE_ENV: str(stage), PROGRESS_ENV: str(progress_log)}),
+                _echo_progress(progress_log, path.stem, echo),
+            ):
+                papermill.execute_notebook(
+                    str(path),
+                    str(partial),
+                    parameters=parameters,
+                    kernel_name=KERNEL_NAME,
+                    cwd=str(PROJECT_ROOT),
+                    progress_bar=False,
+                )
+        except PapermillExecutionError as error:
+            first_line = next((line for line in (error.source or "").splitlines() if line.strip()), "")
+            raise RunnerError(
+                f"{path.name} failed in cell [{error.exec_count}] (starting {first_line.strip()!r}): "
+                f"{error.ename}: {error.evalue}  [executed notebook kept as {failed}; previous outputs unchanged]"
+            ) from error
+        except Exception as error:  # kernel death, bad notebook JSON, ...: still name the notebook
+            raise RunnerError(f"{path.name} could not be executed: {type(error).__name__}: {error}") from error
+        foreign = sorted(entry.name for entry in stage.iterdir() if entry.name not in (profile, progress_log.name))
+        if foreign:
+            raise RunnerError(
+                f"{path.name} wrote outputs for profile(s) {foreign}, but this run is for profile {profile!r} "
+                "(create the Reporter with the notebook's `profile` parameter); previous outputs unchanged"
+            )
+        try:
+            export_html(partial, staged / "html" / f"{path.stem}.html")
+        except Exception as error:  # nbconvert's errors come from deep inside its templates: name the notebook
+            raise RunnerError(f"{path.name} ran but its HTML export failed: {type(error).__name__}: {error}") from error
+        seconds = time.perf_counter() - start
+        finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        manifest = outputs.Manifest(path.stem, outputs.staged_files(stage, profile), finished, seconds, parameters)
+        outputs.commit(root, stage, manifest)
+    except RunnerError:
         if partial.exists():
+            failed.parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial, failed)
-        first_line = next((line for line in (error.source or "").splitlines() if line.strip()), "")
-        raise RunnerError(
-            f"{path.name} failed in cell [{error.exec_count}] (starting {first_line.strip()!r}): "
-            f"{error.ename}: {error.evalue}  [executed notebook kept as {failed}]"
-        ) from error
-    except Exception as error:  # kernel death, bad notebook JSON, ...: still name the notebook
-        raise RunnerError(f"{path.name} could not be executed: {type(error).__name__}: {error}") from error
-    else:
-        os.replace(partial, final)
-        failed.unlink(missing_ok=True)
+        raise
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return NotebookRun(path.stem, final, time.perf_counter() - start)
+        outputs.discard_stage(stage)
+    return NotebookRun(path.stem, root / "notebooks" / path.name, seconds)
 
 
-def write_index(profile: str, runs: Sequence[NotebookRun]) -> Path:
-    """Write ``reports/<profile>/README.md`` listing the executed notebooks, tables and figures."""
-    root = Reporter(profile).root
-    times = {run.notebook: run.seconds for run in runs}
-    lines = [f"# Reports for profile `{profile}`", "", "Generated by `python -m mmolre reports`; do not edit.", ""]
-    sections = (
-        ("Executed notebooks", "notebooks", "*.ipynb"),
-        ("Tables", "tables", "*.md"),
-        ("Figures", "figures", "*.png"),
-    )
-    for title, folder, pattern in sections:
-        files = sorted(path for path in (root / folder).glob(pattern) if not path.name.endswith(".failed.ipynb"))
-        entries = []
-        for path in files:
-            if folder == "figures":
-                entries.append(f"- ![{path.stem}]({folder}/{path.name})")
-            else:
-                note = f" (last run: {times[path.stem]:.1f} s)" if path.stem in times and folder == "notebooks" else ""
-                entries.append(f"- [{path.name}]({folder}/{path.name}){note}")
-        lines += [f"## {title}", "", *(entries or ["(none)"]), ""]
+@contextmanager
+def profile_lock(root: Path) -> Iterator[None]:
+    """Hold ``<root>/.lock`` for the block: one runner per profile (the OS releases it if the runner is killed)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise RunnerError(f"another `python -m mmolre reports` is running for profile {root.name!r}") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_index(profile: str) -> Path:
+    """Write ``reports/<profile>/README.md`` and ``html/index.html`` from the manifests, and ``reports/index.html``."""
+    root = profile_root(profile)
+    found = outputs.manifests(root)
+    failed = outputs.failed_notebooks(root)
+    lines = [
+        f"# Reports for profile `{profile}`",
+        "",
+        "Generated by `python -m mmolre reports`; do not edit. The same as a web page without code: "
+        "[html/index.html](html/index.html).",
+        "",
+    ]
+    for stem in sorted(set(found) | set(failed)):
+        lines += [f"## {stem}", ""]
+        if stem in failed:
+            rest = "what follows is from the last successful run." if stem in found else "it has no outputs."
+            lines += [
+                f"**The latest run of this notebook failed** ([{Path(failed[stem]).name}]({failed[stem]})); {rest}"
+            ]
+            lines.append("")
+        if stem in found:
+            lines += [describe_run(found[stem]), "", *_markdown_files(found[stem].files), ""]
+    other = outputs.unattributed(root)
+    if other:
+        lines += ["## Other files", "", "Not written by a recorded runner run.", "", *_markdown_files(other), ""]
+    if not found and not failed and not other:
+        lines += ["(no outputs)", ""]
     text = "\n".join(lines).rstrip() + "\n"
-    return atomic_write(root / "README.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    readme = atomic_write(root / "README.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_profile_index(root)
+    write_site_index(reports_dir())
+    return readme
+
+
+def _markdown_files(files: Sequence[str]) -> list[str]:
+    """Markdown list of a profile's output files (links relative to the profile folder); figures are shown inline."""
+    entries, figures = outputs.grouped(files)
+    return [
+        f"- {label}: [{Path(name).name}]({name})" + (f" ([csv]({csv}))" if csv else "") for label, name, csv in entries
+    ] + [f"- ![{Path(name).stem}]({name})" for name in figures]
 
 
 def run_reports(
@@ -422,20 +542,23 @@ def run_reports(
     if missing:
         raise RunnerError(f"{source} needs, before anything runs: " + "; ".join(missing))
     check_kernel()
-    output_dir = Reporter(plan.profile).root / "notebooks"
+    root = profile_root(plan.profile)
     runs: list[NotebookRun] = []
-    try:
-        for path in plan.notebooks:
+    with profile_lock(root):
+        for note in outputs.recover(root):
             if echo:
-                print(f"running {path.name} ...", flush=True)
-            runs.append(execute_notebook(path, plan.parameters[path.stem], output_dir))
+                print(f"cleanup: {note}", flush=True)
+        try:
+            for path in plan.notebooks:
+                if echo:
+                    print(f"running {path.name} ...", flush=True)
+                runs.append(execute_notebook(path, plan.parameters[path.stem], plan.profile, echo))
+                if echo:
+                    print(f"  done in {runs[-1].seconds:.1f} s", flush=True)
+        finally:
+            write_index(plan.profile)
             if echo:
-                print(f"  done in {runs[-1].seconds:.1f} s", flush=True)
-    finally:
-        if runs:
-            write_index(plan.profile, runs)
-        if echo:
-            print(summary(runs), flush=True)
+                print(summary(runs), flush=True)
     return runs
 
 
