@@ -178,6 +178,9 @@ def test_malformed_table_is_an_error_naming_the_file(reports: Path) -> None:
     pd.DataFrame({"model": ["mmolre"], "seed": [1]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"baselines_runs\.csv: missing column\(s\) \['split'\]"):
         results.collect_runs(reports)
+    _executed(reports / "mosi" / "notebooks" / "06_incomplete_modalities.ipynb", "dataset = (\n")
+    with pytest.raises(ValueError, match=r"06_incomplete_modalities\.ipynb: its injected-parameters cell"):
+        results.run_context(reports, "mosi", "06_incomplete_modalities")
 
 
 def test_write_readme_replaces_only_the_marked_block(reports: Path, tmp_path: Path) -> None:
@@ -200,3 +203,18 @@ def test_readme_results_block_matches_the_committed_reports() -> None:
     assert current == results.readme_block(PROJECT_ROOT / "reports"), (
         "README.md's results block differs from what reports/ regenerates: run `python -m mmolre readme`"
     )
+
+
+def test_comparison_frame_keeps_encoder_settings_apart(reports: Path) -> None:
+    encoders = _baselines({"mmolre": 0.75}, emotions=False).drop(columns=["model", "variant"])
+    encoders = pd.concat([encoders.assign(encoder="frozen"), encoders.assign(encoder="fine-tuned")])
+    encoders.to_csv(reports / "mosi" / "tables" / "encoder_runs.csv", index=False)
+    _executed(reports / "mosi" / "notebooks" / "05_ablations.ipynb", 'dataset = "mosi"\n')
+    runs = results.collect_runs(reports)
+    frame = results.comparison_frame(runs, "acc2_non0")
+    assert {"MMoLRE, frozen (mosi)", "MMoLRE, fine-tuned (mosi)", "MMoLRE (mosi)"} <= set(frame["method"])
+    assert (frame.loc[frame["method"] == "Self-MM", "kind"] == "published").all()
+    table = results.sentiment_table(runs)
+    assert "all-MiniLM-L6-v2 (fine-tuned) text + bc-LSTM audio; no video" in set(table["features"])
+    with pytest.raises(ValueError, match="study must be"):
+        results.comparison_frame(runs, "acc2_non0", "other")

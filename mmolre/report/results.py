@@ -259,7 +259,10 @@ def notebook_parameters(path: Path) -> dict[str, object]:
     for tag in ("parameters", "injected-parameters"):
         for cell in cells:
             if tag in cell.get("metadata", {}).get("tags", []):
-                values.update(_literal_assignments("".join(cell.get("source", ""))))
+                try:
+                    values.update(_literal_assignments("".join(cell.get("source", ""))))
+                except SyntaxError as error:
+                    raise ValueError(f"{path}: its {tag} cell is not valid Python ({error})") from error
     return values
 
 
@@ -572,10 +575,10 @@ def comparison_frame(runs: RecordedRuns, metric: str = "acc2_non0", study: str =
         return pd.DataFrame(columns=columns)
     frame = frame[frame["split"] == "test"] if study == "sentiment" else frame[frame["condition"] == "avg"]
     key = "model" if study == "sentiment" else "method"
-    ours = frame.assign(
-        method=frame[key].map(lambda m: METHOD_NAMES.get(str(m), str(m))) + " (" + frame["profile"] + ")",
-        kind="ours",
-    )[columns]
+    names = frame[key].map(lambda m: METHOD_NAMES.get(str(m), str(m)))
+    if "encoder" in frame:  # encoder comparisons train the same model under several text settings
+        names = names + frame["encoder"].map(lambda e: "" if pd.isna(e) else f", {e}")
+    ours = frame.assign(method=names + " (" + frame["profile"] + ")", kind="ours")[columns]
     setting = "full" if study == "sentiment" else "avg7"
     published = [
         {"dataset": p.dataset, "method": REFERENCES[p.ref].method, "kind": "published", metric: p.value}
