@@ -218,3 +218,9 @@ def test_comparison_frame_keeps_encoder_settings_apart(reports: Path) -> None:
     assert "all-MiniLM-L6-v2 (fine-tuned) text + bc-LSTM audio; no video" in set(table["features"])
     with pytest.raises(ValueError, match="study must be"):
         results.comparison_frame(runs, "acc2_non0", "other")
+
+
+def test_run_context_falls_back_to_the_committed_notebook_default(tmp_path: Path) -> None:
+    (tmp_path / "bare" / "tables").mkdir(parents=True)
+    assert results.run_context(tmp_path, "bare", "06_incomplete_modalities")[0] == "synthetic"
+    assert results.run_context(tmp_path, "bare", "99_absent") == ("unknown", {})

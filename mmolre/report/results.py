@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from mmolre.files import atomic_write
 from mmolre.modalities import CONDITIONS
-from mmolre.paths import PROJECT_ROOT
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmolre.protocols.summary import summarize
 from mmolre.tasks import EMOTIONS
 
@@ -284,14 +284,24 @@ def _literal_assignments(source: str) -> dict[str, object]:
     return values
 
 
+def _dataset_parameters(path: Path) -> tuple[str, dict[str, object]] | None:
+    params = notebook_parameters(path)
+    if "dataset" not in params:
+        return None
+    options = params.get("dataset_options")
+    return str(params["dataset"]), dict(options) if isinstance(options, dict) else {}
+
+
 def run_context(root: Path, profile: str, notebook: str) -> tuple[str, dict[str, object]]:
-    """``(dataset, dataset_options)`` a profile's notebook ran on; ``("unknown", {})`` when nothing says."""
+    """``(dataset, dataset_options)`` a profile's notebook ran on.
+
+    Read from the executed notebook (papermill runs), else from ``results/data_summary.json`` (notebook 01), else
+    from the committed notebook's defaults (what nbval runs); ``("unknown", {})`` when nothing says.
+    """
     executed = root / profile / "notebooks" / f"{notebook}.ipynb"
-    if executed.is_file():
-        params = notebook_parameters(executed)
-        if "dataset" in params:
-            options = params.get("dataset_options")
-            return str(params["dataset"]), dict(options) if isinstance(options, dict) else {}
+    found = _dataset_parameters(executed) if executed.is_file() else None
+    if found:
+        return found
     summary = root / profile / "results" / "data_summary.json"
     if summary.is_file():
         try:
@@ -300,7 +310,9 @@ def run_context(root: Path, profile: str, notebook: str) -> tuple[str, dict[str,
             raise ValueError(f"{summary}: not valid JSON ({error})") from error
         notes = payload.get("notes") or {}
         return str(payload.get("name", "unknown")), {"text_kind": notes.get("text_kind", "sentence")}
-    return "unknown", {}
+    committed = NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    found = _dataset_parameters(committed) if committed.is_file() else None
+    return found or ("unknown", {})
 
 
 def dataset_name(dataset: str) -> str:
