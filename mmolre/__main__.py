@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmolre {reports,check-notebooks,normalize-notebooks}``."""
+"""Command line: ``python -m mmolre {reports,readme,check-notebooks,normalize-notebooks}``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmolre.paths import NOTEBOOKS_DIR
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from mmolre.report.results import write_readme
 from mmolre.report.runner import RunnerError, discover_notebooks, normalize_notebook, notebook_problems, run_reports
 
 
@@ -17,11 +18,25 @@ def _parser() -> argparse.ArgumentParser:
     reports = commands.add_parser("reports", help="execute the notebooks into reports/<profile>/")
     reports.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
     reports.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="notebook stems to run, e.g. 01_data")
+    readme = commands.add_parser("readme", help="regenerate README.md's results block from the reports' tables")
+    readme.add_argument("--reports-dir", type=Path, default=PROJECT_ROOT / "reports", help="reports to read")
+    readme.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md", help="README file to update")
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
     for sub in (reports, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
+
+
+def _readme(readme: Path, reports: Path) -> int:
+    """Regenerate the README's results block; bad reports or a README without markers exit 1 with the reason."""
+    try:
+        changed = write_readme(readme, reports)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{readme}: results block {'regenerated' if changed else 'already up to date'}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "reports":
             run_reports(args.params, args.only, args.notebooks_dir)
             return 0
+        if args.command == "readme":
+            return _readme(args.readme, args.reports_dir)
         notebooks = discover_notebooks(args.notebooks_dir)
         if args.command == "normalize-notebooks":
             for path in notebooks:
