@@ -97,6 +97,8 @@ def test_mosei_official_folds_and_emotions(monkeypatch):
     assert (present > 0.02).all() and (present < 0.9).all()
     total = data.notes["transcript_match"]["total"]
     assert sum(total.values()) == 16327 + 1871 + 4662 and total["within"] > 21000
+    # matched on (video, start) only; measured on the shared files
+    assert data.notes["transcript_match"]["per_split"]["test"] == {"within": 4355, "loose": 44, "none": 263}
 
 
 def test_leakage_probe_flags_official_fold_only():
