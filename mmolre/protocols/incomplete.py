@@ -16,6 +16,7 @@ selection on the valid split only:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,7 +24,7 @@ from functools import partial
 import pandas as pd
 import torch
 
-from mmolre.data.dataset import MultimodalDataset, SplitData
+from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import CONDITIONS, applicable, combination_mask, zero_missing
 from mmolre.models.base import AffectModel
 from mmolre.models.mculora import MCULoRAConfig
@@ -36,7 +37,7 @@ from mmolre.train.config import SEEDS, TrainConfig
 from mmolre.train.evaluation import evaluate
 
 RATES: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-SUMMARY_METRICS: tuple[str, ...] = ("acc2_non0", "f1_non0", "mae", "corr", "emo_wa", "emo_f1")
+SUMMARY_METRICS: tuple[str, ...] = ("acc2_non0", "f1_non0", "mae", "corr", "emo_wa", "emo_f1", "wa", "ua", "wf1")
 
 
 @dataclass
@@ -92,10 +93,11 @@ def conditions_split(dataset: MultimodalDataset, split: str = "valid") -> Multim
     data = dataset.splits[split]
     conditions = [c for c in CONDITIONS if applicable(c, dataset.modalities)]
     mask = torch.cat([data.mask & combination_mask(c) for c in conditions])
-    features = zero_missing({m: values.repeat(len(conditions), 1, 1) for m, values in data.features.items()}, mask)
-    emotions = None if data.emotions is None else data.emotions.repeat(len(conditions), 1)
+    tiled = data.repeat(len(conditions))
     ids = [f"{i}|{c}" for c in conditions for i in data.ids]
-    return dataset.with_split(split, SplitData(features, mask, data.sentiment.repeat(len(conditions)), emotions, ids))
+    return dataset.with_split(
+        split, dataclasses.replace(tiled, features=zero_missing(tiled.features, mask), mask=mask, ids=ids)
+    )
 
 
 def evaluate_missing_rates(

@@ -137,7 +137,7 @@ def train_model(
             if config.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            size = len(batch["sentiment"])
+            size = len(batch["mask"])
             total, count = total + float(loss.detach()) * size, count + size
         predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
         valid_loss = selection_loss(predictions, dataset, "valid", tasks, config, pos_weight)
