@@ -150,13 +150,18 @@ class SplitData(Dataset):
 
 @dataclass
 class MultimodalDataset:
-    """A dataset with train / valid / test splits and an honest description of its modalities."""
+    """A dataset with train / valid / test splits and an honest description of its modalities.
+
+    ``utterance_order`` maps an utterance id to its (video/dialogue, position) for sources whose ids do not say it
+    (IEMOCAP); None: parsed from ids ``<video>_<n>`` / ``<video>[<n>]`` (see :mod:`mmolre.data.context`).
+    """
 
     name: str
     splits: dict[str, SplitData]
     real_modalities: tuple[str, ...]
     description: str
     notes: dict[str, object] = field(default_factory=dict)
+    utterance_order: dict[str, tuple[str, int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         missing = [s for s in SPLITS if s not in self.splits]
@@ -214,9 +219,7 @@ class MultimodalDataset:
 
     def with_split(self, split: str, data: SplitData) -> MultimodalDataset:
         """A copy of this dataset with ``split`` replaced by ``data``."""
-        return MultimodalDataset(
-            self.name, {**self.splits, split: data}, self.real_modalities, self.description, self.notes
-        )
+        return replace(self, splits={**self.splits, split: data})
 
     def with_mask(self, split: str, mask: torch.Tensor) -> MultimodalDataset:
         """A copy whose ``split`` has the given per-sample (n, 3) mask, dropped modalities' features zeroed."""

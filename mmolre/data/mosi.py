@@ -37,9 +37,12 @@ class MosiLabels:
     folds: dict[str, list[str]]
 
 
-def read_mosi_labels(data_dir: str | Path | None = None) -> MosiLabels:
-    """Read the GCNet MOSI pickle (list of 7 items) into :class:`MosiLabels`, checking its layout."""
-    path = require(PICKLE, data_dir)
+def read_mosi_labels(data_dir: str | Path | None = None, path: Path | None = None) -> MosiLabels:
+    """Read the GCNet MOSI pickle (list of 7 items) into :class:`MosiLabels`, checking its layout.
+
+    ``path`` reads a pickle of the same layout (MOSI or MOSEI, official data folder) instead of the data directory's.
+    """
+    path = require(PICKLE, data_dir) if path is None else path
     items = load_pickle(path, how_to_obtain(PICKLE))
     if not isinstance(items, list) or len(items) != 7:
         raise DataError(f"{path}: expected a list of 7 items, got {type(items).__name__}")
