@@ -122,3 +122,14 @@ def classification_metrics(
         "ua": float(np.mean(recalls)),
         "wf1": float(f1_score(truth, pred, average="weighted", zero_division=0)),
     }
+
+
+HEADLINE_METRICS: dict[str, str] = {"sentiment": "acc2_non0", "emotion": "emo_wa", "emotion4": "wa"}
+"""The metric each task's tables and figures lead with."""
+
+
+def headline_metric(tasks: Sequence[str]) -> str:
+    """The headline metric of a dataset's tasks: the first task's in :data:`HEADLINE_METRICS`."""
+    if not tasks or tasks[0] not in HEADLINE_METRICS:
+        raise ValueError(f"no headline metric for tasks {tuple(tasks)}; known: {sorted(HEADLINE_METRICS)}")
+    return HEADLINE_METRICS[tasks[0]]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from mmolre.data import DataError, MultimodalDataset, SplitData
-from mmolre.metrics import classification_metrics
+from mmolre.metrics import classification_metrics, headline_metric
 from mmolre.modalities import presence_mask
 from mmolre.models import MCULoRAConfig, ModelConfig, build_model
 from mmolre.protocols import model_arms, run_experiment, summarize
@@ -98,3 +98,9 @@ def test_driver_and_summary():
     table = summarize(experiment.runs, split="test")
     assert {"wa", "ua", "wf1"} <= set(table.columns) and "mae" not in table.columns
     assert list(table["seeds"]) == [2, 2]
+
+
+def test_headline_metric():
+    assert headline_metric(("emotion4",)) == "wa" and headline_metric(("sentiment", "emotion")) == "acc2_non0"
+    with pytest.raises(ValueError, match="no headline metric"):
+        headline_metric(())
