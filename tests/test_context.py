@@ -12,7 +12,7 @@ from torch import nn
 from mmolre.data import DataError, MultimodalDataset, SplitData
 from mmolre.data.context import to_context, utterance_key
 from mmolre.data.dataset import flatten_positions
-from mmolre.models import ModelConfig, ModelOutput, build_model
+from mmolre.models import MCULoRAConfig, ModelConfig, ModelOutput, build_model
 from mmolre.models.base import AffectModel
 from mmolre.tasks import TASK_OUTPUTS
 from mmolre.train import TrainConfig, evaluate, train_model
@@ -104,9 +104,11 @@ def test_training_on_context_batches(flat):
     assert "mae" in result.test_metrics
 
 
-def test_a_pooling_model_gets_a_clear_error(flat):
+@pytest.mark.parametrize("name", ["mmolre", "mculora"])
+def test_a_pooling_model_gets_a_clear_error(flat, name):
     data = to_context(flat)
-    model = build_model("mmolre", data.dims, ("sentiment",), ModelConfig(dim=8, shared_ranks=(2,), specific_rank=2))
+    config = ModelConfig(dim=8, shared_ranks=(2,), specific_rank=2) if name == "mmolre" else MCULoRAConfig(hidden=8)
+    model = build_model(name, data.dims, ("sentiment", "emotion"), config)
     with pytest.raises(ValueError, match=r"one value \(or vector\) per position"):
         evaluate(model, data, "test")
 
@@ -117,6 +119,8 @@ def test_flatten_positions_shapes():
     assert flatten_positions(values, positions).tolist() == [0.0, 2.0, 3.0]
     assert flatten_positions(values.reshape(4), positions).tolist() == [0.0, 2.0, 3.0]
     assert flatten_positions(torch.zeros(2, 2, 6), positions).shape == (3, 6)
+    with pytest.raises(ValueError, match="per position"):
+        flatten_positions(torch.zeros(2, 6), torch.ones(2, 3, dtype=torch.bool))  # per-sample logits, 6 = 2 * 3
 
 
 def test_bad_inputs(flat):

@@ -35,7 +35,8 @@ def flatten_positions(values: torch.Tensor, positions: torch.Tensor) -> torch.Te
     where one per position was needed).
     """
     b, length = positions.shape
-    if values.ndim == 0 or values.shape[0] not in (b, b * length) or values.numel() % max(b * length, 1):
+    per_position = values.ndim >= 2 and tuple(values.shape[:2]) == (b, length)
+    if not (per_position or (values.ndim >= 1 and values.shape[0] == b * length)):
         raise ValueError(
             f"expected one value (or vector) per position of a ({b}, {length}) batch, got shape {tuple(values.shape)}"
         )
