@@ -1,7 +1,7 @@
 """Efficiency of the MMoLRE mixture layer: low-rank experts vs the same layer with full-rank experts.
 
 Usage: ``python benchmarks/efficiency.py [--quick]``. Writes tables and figures with
-``Reporter(profile="benchmarks", notebook="efficiency")`` (names end in ``_quick`` for ``--quick``).
+``Reporter(profile="benchmarks")`` (names end in ``_quick`` for ``--quick``).
 
 Sweep 1 (expert count): width ``d`` fixed, ``N`` shared experts for N in 1..32; low-rank shared ranks cycle over
 ``RANKS`` (the paper's 16..128 at d=768, scaled to d) and the task-specific rank is ``SPECIFIC_RANK``; the full-rank
@@ -125,7 +125,7 @@ def main() -> None:
     widths = (64, 128) if args.quick else (64, 128, 256, 512)
     warmup, steps = (1, 2) if args.quick else (2, 5)
     suffix = "_quick" if args.quick else ""
-    reporter = Reporter(profile="benchmarks", notebook="efficiency")
+    reporter = Reporter(profile="benchmarks")
 
     experts = pd.DataFrame([measure(WIDTH, n, full, 32, warmup, steps) for n in counts for full in (False, True)])
     widths_table = pd.DataFrame([measure(d, 8, full, 16, warmup, steps) for d in widths for full in (False, True)])

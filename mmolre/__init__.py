@@ -7,7 +7,8 @@ The notebook API, re-exported here (``import mmolre as mm``):
   :class:`ModelOutput`, :func:`eval_mode`, :func:`count_parameters`, :func:`model_table`, :func:`trace_shapes`;
 - training: :class:`TrainConfig`, :func:`train_model`, :func:`evaluate`, :data:`SEEDS`;
 - protocols: :class:`Arm`, :func:`model_arms`, :func:`ablation_arms`, :func:`run_experiment` (the one experiment
-  driver), :func:`run_incomplete` (:class:`IncompleteConfig`), :func:`routing_table`, :func:`summarize`;
+  driver), :func:`run_incomplete` (:class:`IncompleteConfig`), :func:`compare_encoders` (frozen vs fine-tuned text),
+  :func:`routing_table`, :func:`token_routing`, :func:`summarize`;
 - reports: :func:`setup_notebook`, :class:`Reporter`, the figure modules :mod:`plots` and :mod:`data_plots`;
 - vocabulary: :data:`MODALITIES`, :data:`CONDITIONS` (:func:`available_combinations`), :data:`TASKS`,
   :data:`EMOTIONS`.
@@ -38,12 +39,14 @@ from mmolre.protocols import (
     Arm,
     IncompleteConfig,
     ablation_arms,
+    compare_encoders,
     model_arms,
     routing_table,
     run_experiment,
     run_incomplete,
     summarize,
     summarize_conditions,
+    token_routing,
 )
 from mmolre.report import Reporter, data_plots, plots, setup_notebook
 from mmolre.tasks import EMOTIONS, TASKS
@@ -59,27 +62,27 @@ __all__ = [
     "MODEL_NAMES",
     "SEEDS",
     "TASKS",
-    "Arm",
-    "DataError",
-    "IncompleteConfig",
-    "MCULoRAConfig",
-    "ModelConfig",
-    "ModelOutput",
-    "MultimodalDataset",
-    "Reporter",
-    "TrainConfig",
     "ablation_arms",
+    "Arm",
     "available_combinations",
     "build_model",
+    "compare_encoders",
     "count_parameters",
     "data_plots",
+    "DataError",
     "emotion_metrics",
     "eval_mode",
     "evaluate",
+    "IncompleteConfig",
     "load_dataset",
+    "MCULoRAConfig",
     "model_arms",
     "model_table",
+    "ModelConfig",
+    "ModelOutput",
+    "MultimodalDataset",
     "plots",
+    "Reporter",
     "routing_table",
     "run_experiment",
     "run_incomplete",
@@ -87,6 +90,8 @@ __all__ = [
     "setup_notebook",
     "summarize",
     "summarize_conditions",
+    "token_routing",
     "trace_shapes",
     "train_model",
+    "TrainConfig",
 ]

@@ -73,9 +73,13 @@ def combination_index(mask: torch.Tensor) -> torch.Tensor:
 
 
 def zero_missing(features: Mapping[str, torch.Tensor], mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Features ``{modality: (n, L, d)}`` with every modality that ``mask`` (n, 3) marks missing set to zero."""
+    """Features ``{modality: (n, L, d) or (n, T) token ids}`` with every modality that ``mask`` (n, 3) marks missing
+    set to zero (token id 0 is padding)."""
     mask = mask.bool()
-    return {m: values * mask[:, MODALITIES.index(m), None, None].to(values.dtype) for m, values in features.items()}
+    return {
+        m: values * mask[:, MODALITIES.index(m)].reshape(-1, *[1] * (values.ndim - 1)).to(values.dtype)
+        for m, values in features.items()
+    }
 
 
 def restrict(batch: Mapping[str, torch.Tensor], keep: torch.Tensor | str) -> dict[str, torch.Tensor]:

@@ -131,7 +131,7 @@ def test_bad_inputs(flat):
         to_context(flat.with_split("test", _split(["a_1", "a_01", "b_1", "b_2", "c_1", "d_1"], 0)))
     tokens = {"text": torch.zeros(6, 2, 4), "audio": torch.zeros(6, 2, 2)}
     sequence = flat.with_split("test", dataclasses.replace(flat.splits["test"], features=tokens))
-    with pytest.raises(DataError, match=r"utterance-level features \(L = 1\)"):
+    with pytest.raises(DataError, match=r"utterance-level feature vectors \(n, 1, d\)"):
         to_context(sequence)
     with pytest.raises(ValueError, match="already"):
         to_context(to_context(flat))

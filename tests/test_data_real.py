@@ -17,6 +17,7 @@ from mmolre.data import DataError, load_dataset
 from mmolre.data.leakage import mosi_bclstm_text_leakage
 from mmolre.data.mosi import read_bclstm, read_mosi_labels
 from mmolre.data.sources import verification
+from mmolre.data.text_encoder import TextFeatures
 from mmolre.paths import PROJECT_ROOT
 
 
@@ -86,7 +87,9 @@ def test_mosi_bclstm_own_split_by_video():
 
 
 def test_mosei_official_folds_and_emotions(monkeypatch):
-    monkeypatch.setattr(mosei, "encode_texts", lambda texts, **_: np.zeros((len(texts), 1, 384), np.float32))
+    monkeypatch.setattr(
+        mosei, "text_features", lambda texts, *_: TextFeatures(np.zeros((len(texts), 1, 384), np.float32), None, None)
+    )
     data = load_dataset("mosei", data_dir=DATA_DIR)
     assert data.sizes() == {"train": 16327, "valid": 1871, "test": 4662}
     assert data.real_modalities == ("text",) and data.modalities == ("text",) and data.has_emotions

@@ -1,4 +1,4 @@
-"""MiniLM text encoder: shapes, and a second call served from the on-disk cache."""
+"""Text inputs from the offline MiniLM encoder: shapes, lengths, the layer cache and cache hits."""
 
 from __future__ import annotations
 
@@ -10,25 +10,38 @@ import mmolre.data.text_encoder as text_encoder
 SENTENCES = ["the film was wonderful", "i did not like the ending at all", "", "OK"]
 
 
-def test_encode_then_cache_hit(tmp_path, monkeypatch):
+def _no_model(*args: object) -> None:
+    raise AssertionError("the encoder was loaded although the cache holds these texts")
+
+
+def test_every_kind_then_cache_hit(tmp_path, monkeypatch):
     monkeypatch.setenv("MMOLRE_CACHE_DIR", str(tmp_path))
-    vectors = text_encoder.encode_texts(SENTENCES, kind="sentence")
-    tokens = text_encoder.encode_texts(SENTENCES, kind="tokens", max_tokens=6)
-    assert vectors.shape == (4, 1, 384) and vectors.dtype == np.float32
-    assert tokens.shape == (4, 6, 384) and tokens.dtype == np.float16
-    assert np.isfinite(vectors).all() and not np.allclose(vectors[0], vectors[1])
-    assert len(list((tmp_path / "text").glob("*.npy"))) == 2
-
-    def no_model(device):
-        raise AssertionError("the encoder was loaded although the cache holds these texts")
-
-    monkeypatch.setattr(text_encoder, "_model", no_model)
-    np.testing.assert_array_equal(text_encoder.encode_texts(SENTENCES, kind="sentence"), vectors)
-    np.testing.assert_array_equal(text_encoder.encode_texts(SENTENCES, kind="tokens", max_tokens=6), tokens)
+    vectors = text_encoder.text_features(SENTENCES, "sentence")
+    tokens = text_encoder.text_features(SENTENCES, "tokens", max_tokens=6)
+    ids = text_encoder.text_features(SENTENCES, "finetune", max_tokens=6, freeze_layers=0)
+    layer3 = text_encoder.text_features(SENTENCES, "finetune", max_tokens=6, freeze_layers=3)
+    assert vectors.values.shape == (4, 1, 384) and vectors.values.dtype == np.float32 and vectors.lengths is None
+    assert np.isfinite(vectors.values).all() and not np.allclose(vectors.values[0], vectors.values[1])
+    # [CLS] + words + [SEP], cut at 6; the empty text keeps [CLS] [SEP]
+    assert ids.lengths.tolist() == [6, 6, 2, 3] and ids.values.shape == (4, 6) and ids.values.dtype == np.int64
+    assert tokens.values.shape == layer3.values.shape == (4, 6, 384) and tokens.values.dtype == np.float16
+    assert not tokens.values[2, 2:].any() and tokens.values[2, :2].any()  # padding stays zero
+    assert tokens.text_input is None
+    assert ids.text_input == text_encoder.TextInput("all-MiniLM-L6-v2", 0, 384, 6)
+    assert layer3.text_input.layer == 3 and not np.allclose(layer3.values[0, :6], tokens.values[0, :6])
+    monkeypatch.setattr(text_encoder, "_hf", _no_model)
+    monkeypatch.setattr(text_encoder, "_sentence_model", _no_model)
+    again = text_encoder.text_features(SENTENCES, "finetune", max_tokens=6, freeze_layers=3)
+    np.testing.assert_array_equal(again.values, layer3.values)
+    np.testing.assert_array_equal(text_encoder.text_features(SENTENCES, "sentence").values, vectors.values)
     with pytest.raises(AssertionError, match="cache"):
-        text_encoder.encode_texts(SENTENCES[:2], kind="sentence")
+        text_encoder.text_features(SENTENCES[:2], "sentence")
 
 
-def test_bad_kind():
-    with pytest.raises(ValueError, match="kind must be one of"):
-        text_encoder.encode_texts(["x"], kind="words")
+def test_bad_kind_layers_and_checkpoint():
+    with pytest.raises(ValueError, match="text kind must be one of"):
+        text_encoder.text_features(["x"], "words")
+    with pytest.raises(ValueError, match=r"freeze_layers must be in \[0, 5\]"):
+        text_encoder.text_features(["x"], "finetune", freeze_layers=6)
+    with pytest.raises(ValueError, match="local Hugging Face checkpoint directory"):
+        text_encoder.text_features(["x"], "tokens", encoder="/nonexistent/roberta-large")

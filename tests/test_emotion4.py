@@ -69,9 +69,9 @@ def test_dataset_tasks_and_label_checks():
     assert data.tasks == ("emotion4",) == tasks_for(["emotion4"]) and TASK_OUTPUTS["emotion4"] == 4
     split = data.splits["train"]
     with pytest.raises(DataError, match="emotion4 classes outside"):
-        SplitData(split.features, split.mask, None, None, split.ids, split.emotion4 + 1).validate("x")
+        SplitData(split.features, split.mask, None, None, split.ids, emotion4=split.emotion4 + 1).validate("x")
     with pytest.raises(DataError, match="int64"):
-        SplitData(split.features, split.mask, None, None, split.ids, split.emotion4.float()).validate("x")
+        SplitData(split.features, split.mask, None, None, split.ids, emotion4=split.emotion4.float()).validate("x")
     with pytest.raises(DataError, match="no labels"):
         SplitData(split.features, split.mask, None, None, split.ids).validate("x")
 

@@ -95,8 +95,8 @@ def test_low_rank_mixture_smaller_than_full_rank_at_equal_expert_count() -> None
 
 def test_load_balance_is_zero_for_uniform_routing() -> None:
     mixture = _mixture()
-    assert mixture._balance(torch.full((4, 3, 3), 1 / 3)) == 0
-    assert mixture._balance(torch.tensor([[[1.0, 0.0, 0.0]]])) > 0
+    assert mixture._balance(torch.full((12, 3), 1 / 3)) == 0
+    assert mixture._balance(torch.tensor([[1.0, 0.0, 0.0]])) > 0
 
 
 def test_mixture_rejects_bad_inputs() -> None:

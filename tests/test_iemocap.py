@@ -11,6 +11,7 @@ import torch
 
 import mmolre.data.iemocap as iemocap
 from mmolre.data import DataError, load_dataset
+from mmolre.data.text_encoder import TextFeatures
 from mmolre.paths import PROJECT_ROOT
 
 
@@ -30,8 +31,8 @@ def fake_encoder(monkeypatch):
     """Text vectors that identify the transcript (its length), so row order can be checked."""
     monkeypatch.setattr(
         iemocap,
-        "encode_texts",
-        lambda texts, **_: np.array([[[len(t), 1.0]] for t in texts], dtype=np.float32),
+        "text_features",
+        lambda texts, *_: TextFeatures(np.array([[[len(t), 1.0]] for t in texts], dtype=np.float32), None, None),
     )
 
 

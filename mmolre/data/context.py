@@ -78,9 +78,9 @@ def to_context(dataset: MultimodalDataset) -> MultimodalDataset:
     for split in SPLITS:
         data = dataset.splits[split]
         where = f"{dataset.name}/{split}"
-        lengths = {values.shape[1] for values in data.features.values()}
-        if lengths != {1}:
-            raise DataError(f"{where}: context needs utterance-level features (L = 1), got L in {sorted(lengths)}")
+        shapes = sorted({tuple(values.shape[1:]) for values in data.features.values()})
+        if any(len(shape) != 2 or shape[0] != 1 for shape in shapes):
+            raise DataError(f"{where}: context needs utterance-level feature vectors (n, 1, d), got (n, *{shapes})")
         if dataset.utterance_order is None:
             keys = [utterance_key(i) for i in data.ids]
         else:

@@ -9,15 +9,20 @@ Modalities a source does not have are simply absent from ``features`` and False 
 Context splits (see :mod:`mmolre.data.context`) hold one sample per video/dialogue: ``L`` is then the utterance
 axis, ``positions`` (n, L) bool marks real utterances, and every label has shape (n, L, ...) (padding holds zeros).
 Metrics and losses are per utterance: :func:`flatten_positions` keeps the valid positions in row-major order.
+Sequences with padding carry their real lengths (``lengths[m]``, (n,)): a batch then holds ``"<m>_mask"``
+(B, L) and is trimmed to its longest row. Text for a model that fine-tunes its encoder may be token ids
+``(n, T)`` (int64); the dataset's ``text_input`` then says which encoder and layer the text comes from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import dataclasses
+from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
+from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES, zero_missing
 from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS, TASK_LABELS, tasks_for
 
@@ -54,6 +59,7 @@ class SplitData(Dataset):
     sentiment: torch.Tensor | None
     emotions: torch.Tensor | None
     ids: list[str]
+    lengths: dict[str, torch.Tensor] = field(default_factory=dict)
     emotion4: torch.Tensor | None = None
     positions: torch.Tensor | None = None
 
@@ -72,6 +78,8 @@ class SplitData(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = {name: values[index] for name, values in self.features.items()}
+        for name, lengths in self.lengths.items():
+            item[f"{name}_mask"] = torch.arange(self.features[name].shape[1]) < lengths[index]
         item["mask"] = self.mask[index]
         item.update({name: values[index] for name, values in self.labels().items()})
         if self.positions is not None:
@@ -84,9 +92,10 @@ class SplitData(Dataset):
         def tile(values: torch.Tensor | None) -> torch.Tensor | None:
             return None if values is None else values.repeat(times, *([1] * (values.ndim - 1)))
 
-        return replace(
+        return dataclasses.replace(
             self,
             features={name: tile(values) for name, values in self.features.items()},
+            lengths={name: tile(values) for name, values in self.lengths.items()},
             mask=tile(self.mask),
             sentiment=tile(self.sentiment),
             emotions=tile(self.emotions),
@@ -110,13 +119,23 @@ class SplitData(Dataset):
         for name, values in self.features.items():
             if name not in MODALITIES:
                 raise DataError(f"{where}: unknown modality {name!r}; expected one of {MODALITIES}")
+            token_ids = name == "text" and values.dtype == torch.int64
             length = "L" if len(lead) == 1 else lead[1]
-            if values.ndim != 3 or values.shape[0] != n or (len(lead) == 2 and values.shape[1] != lead[1]):
-                raise DataError(
-                    f"{where}: {name} features have shape {tuple(values.shape)}, expected ({n}, {length}, d)"
-                )
-            if not torch.isfinite(values).all():
+            if (
+                values.shape[:1] != (n,)
+                or values.ndim != (2 if token_ids else 3)
+                or (len(lead) == 2 and values.shape[1] != lead[1])
+            ):
+                expected = f"({n}, T) token ids" if token_ids else f"({n}, {length}, d)"
+                raise DataError(f"{where}: {name} features have shape {tuple(values.shape)}, expected {expected}")
+            if not token_ids and not torch.isfinite(values).all():
                 raise DataError(f"{where}: {name} features contain NaN or inf")
+        for name, lengths in self.lengths.items():
+            if name not in self.features:
+                raise DataError(f"{where}: lengths given for {name} but the split has no {name} features")
+            steps = self.features[name].shape[1]
+            if lengths.shape != (n,) or lengths.dtype != torch.int64 or lengths.min() < 1 or lengths.max() > steps:
+                raise DataError(f"{where}: {name} lengths must be {n} integers in [1, {steps}]")
         if self.mask.shape != (n, len(MODALITIES)) or self.mask.dtype != torch.bool:
             raise DataError(
                 f"{where}: mask must be bool of shape ({n}, {len(MODALITIES)}), got {tuple(self.mask.shape)}"
@@ -162,6 +181,7 @@ class MultimodalDataset:
     real_modalities: tuple[str, ...]
     description: str
     notes: dict[str, object] = field(default_factory=dict)
+    text_input: TextInput | None = None
     utterance_order: dict[str, tuple[str, int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -177,7 +197,7 @@ class MultimodalDataset:
             if (data.positions is None) != (first.positions is None):
                 raise DataError(f"{self.name}/{split}: context (positions) differs from the train split")
             for name, values in data.features.items():
-                if values.shape[-1] != first.features[name].shape[-1]:
+                if values.ndim == 3 and values.shape[-1] != first.features[name].shape[-1]:
                     raise DataError(
                         f"{self.name}/{split}: {name} has dimension {values.shape[-1]}, "
                         f"train has {first.features[name].shape[-1]}"
@@ -190,8 +210,11 @@ class MultimodalDataset:
 
     @property
     def dims(self) -> dict[str, int]:
-        """Feature width per present modality."""
-        return {m: int(self.splits["train"].features[m].shape[-1]) for m in self.modalities}
+        """Feature width per present modality (for text given to a fine-tuned encoder: the encoder's width)."""
+        dims = {m: int(self.splits["train"].features[m].shape[-1]) for m in self.modalities}
+        if self.text_input is not None:
+            dims["text"] = self.text_input.hidden
+        return dims
 
     @property
     def has_emotions(self) -> bool:
@@ -220,12 +243,14 @@ class MultimodalDataset:
 
     def with_split(self, split: str, data: SplitData) -> MultimodalDataset:
         """A copy of this dataset with ``split`` replaced by ``data``."""
-        return replace(self, splits={**self.splits, split: data})
+        return dataclasses.replace(self, splits={**self.splits, split: data})
 
     def with_mask(self, split: str, mask: torch.Tensor) -> MultimodalDataset:
         """A copy whose ``split`` has the given per-sample (n, 3) mask, dropped modalities' features zeroed."""
         data = self.splits[split]
-        return self.with_split(split, replace(data, features=zero_missing(data.features, mask), mask=mask.clone()))
+        return self.with_split(
+            split, dataclasses.replace(data, features=zero_missing(data.features, mask), mask=mask.clone())
+        )
 
     def sizes(self) -> dict[str, int]:
         return {split: len(data) for split, data in self.splits.items()}
@@ -236,5 +261,20 @@ class MultimodalDataset:
             raise DataError(f"{self.name}: unknown split {split!r}; expected one of {SPLITS}")
         generator = torch.Generator().manual_seed(seed)
         return DataLoader(
-            self.splits[split], batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0
+            self.splits[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=0,
+            collate_fn=collate,
         )
+
+
+def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack items into a batch and trim every padded sequence to the longest row of the batch."""
+    batch = default_collate(items)
+    for key in [k for k in batch if k.endswith("_mask") and k != "mask"]:
+        name, steps = key.removesuffix("_mask"), int(batch[key].sum(dim=1).max())
+        batch[key] = batch[key][:, :steps]
+        batch[name] = batch[name][:, :steps]
+    return batch

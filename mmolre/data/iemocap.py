@@ -19,7 +19,7 @@ from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.mosi import video_split
 from mmolre.data.safe_pickle import load_pickle
 from mmolre.data.sources import how_to_obtain, require
-from mmolre.data.text_encoder import encode_texts
+from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
 from mmolre.modalities import presence_mask
 from mmolre.tasks import EMOTION4_CLASSES
 
@@ -117,23 +117,28 @@ def load_iemocap(
     seed: int = 0,
     text_kind: str = "sentence",
     max_tokens: int = 32,
+    freeze_layers: int = 0,
+    encoder: str = ENCODER_NAME,
 ) -> MultimodalDataset:
     """IEMOCAP four classes (5531 utterances, 151 dialogues), leave-one-session-out fold ``fold`` (default 5: the
-    pickle's own split), text = all-MiniLM-L6-v2 encoding of the transcripts (the only real modality here)."""
+    pickle's own split); text (the only real modality here) is ``text_kind`` of the transcripts (see
+    :mod:`mmolre.data.text_encoder`: frozen sentence vectors, frozen token states or a fine-tuned encoder's input)."""
     labels = read_iemocap_labels(data_dir)
     ids = session_folds(labels, fold, valid_fraction, seed)
     every = [u for d in sorted(labels.dialogues) for u in labels.dialogues[d]]
-    text = encode_texts([labels.transcript[u] for u in every], kind=text_kind, max_tokens=max_tokens)
+    text = text_features([labels.transcript[u] for u in every], text_kind, max_tokens, freeze_layers, encoder)
     row = {u: i for i, u in enumerate(every)}
     splits = {}
     for split in SPLITS:
         part = ids[split]
+        values, lengths = text.take([row[u] for u in part])
         splits[split] = SplitData(
-            features={"text": torch.from_numpy(np.ascontiguousarray(text[[row[u] for u in part]], dtype=np.float32))},
+            features={"text": values},
             mask=presence_mask(len(part), ["text"]),
             sentiment=None,
             emotions=None,
             ids=part,
+            lengths={} if lengths is None else {"text": lengths},
             emotion4=torch.tensor([labels.label[u] for u in part], dtype=torch.long),
         )
     notes = {**fold_notes(labels, ids, fold), "valid_fraction": valid_fraction, "seed": seed, "text_kind": text_kind}
@@ -141,7 +146,9 @@ def load_iemocap(
     description = (
         f"IEMOCAP four classes ({', '.join(EMOTION4_CLASSES)}; happy includes excited), fold {fold}: test = session "
         f"{fold}, valid = {notes['dialogues']['valid']} dialogues of the other sessions (seed {seed}); utterances "
-        f"{sizes['train']} / {sizes['valid']} / {sizes['test']}. Real modality: text only (all-MiniLM-L6-v2 "
-        f"{text_kind} encoding of the transcripts). Audio and vision absent."
+        f"{sizes['train']} / {sizes['valid']} / {sizes['test']}. Real modality: text only "
+        f"({describe_text(text_kind, encoder, freeze_layers)} of the transcripts). Audio and vision absent."
     )
-    return MultimodalDataset("iemocap", splits, ("text",), description, notes, dialogue_order(labels))
+    return MultimodalDataset(
+        "iemocap", splits, ("text",), description, notes, text.text_input, utterance_order=dialogue_order(labels)
+    )

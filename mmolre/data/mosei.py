@@ -22,7 +22,7 @@ import torch
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
 from mmolre.data.sources import how_to_obtain, read_csv, require
-from mmolre.data.text_encoder import encode_texts
+from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
 from mmolre.modalities import presence_mask
 from mmolre.tasks import EMOTIONS
 
@@ -87,8 +87,13 @@ def load_mosei(
     max_tokens: int = 32,
     tolerance: float = 1.5,
     loose_tolerance: float = 3.0,
+    freeze_layers: int = 0,
+    encoder: str = ENCODER_NAME,
 ) -> MultimodalDataset:
-    """CMU-MOSEI official folds (16327 / 1871 / 4662): MiniLM text, sentiment, six emotion intensities."""
+    """CMU-MOSEI official folds (16327 / 1871 / 4662): text, sentiment, six emotion intensities.
+
+    Text is ``text_kind`` (see :mod:`mmolre.data.text_encoder` and :func:`mmolre.data.mosi.load_mosi`).
+    """
     labels = _read_csv(LABELS, data_dir, {"id", "start", "end", "sentiment", *EMOTIONS})
     transcripts = _read_csv(TEXTS, data_dir, {"video_id", "clip_id", "text", "label"})
     try:
@@ -116,7 +121,7 @@ def load_mosei(
             joined["match"].value_counts().reindex(["within", "loose", "none"], fill_value=0).astype(int).to_dict()
         )
     every = pd.concat([frames[s] for s in SPLITS], ignore_index=True)
-    encoded = encode_texts(every["text"].tolist(), kind=text_kind, max_tokens=max_tokens)
+    text = text_features(every["text"].tolist(), text_kind, max_tokens, freeze_layers, encoder)
     splits, start = {}, 0
     for split in SPLITS:
         frame = frames[split]
@@ -124,13 +129,14 @@ def load_mosei(
         emotions = frame[list(EMOTIONS)].to_numpy(dtype=np.float32)
         if emotions.min() < 0 or emotions.max() > 3:
             raise DataError(f"{LABELS}: emotion intensities outside [0, 3] in the {split} fold")
-        mask = presence_mask(n, ["text"])
+        values, lengths = text.take(range(start, start + n))
         splits[split] = SplitData(
-            features={"text": torch.from_numpy(np.ascontiguousarray(encoded[start : start + n], dtype=np.float32))},
-            mask=mask,
+            features={"text": values},
+            mask=presence_mask(n, ["text"]),
             sentiment=torch.tensor(frame["sentiment"].to_numpy(), dtype=torch.float32),
             emotions=torch.from_numpy(emotions),
             ids=frame["segment"].tolist(),
+            lengths={} if lengths is None else {"text": lengths},
         )
         start += n
     total = {kind: sum(c[kind] for c in counts.values()) for kind in ("within", "loose", "none")}
@@ -147,8 +153,8 @@ def load_mosei(
         "text_kind": text_kind,
     }
     description = (
-        f"CMU-MOSEI, official folds. Real modality: text only (all-MiniLM-L6-v2 {text_kind} encoding of the "
-        f"transcripts; {total['within']} matched within {tolerance} s, {total['loose']} loosely, "
+        f"CMU-MOSEI, official folds. Real modality: text only ({describe_text(text_kind, encoder, freeze_layers)} "
+        f"of the transcripts; {total['within']} matched within {tolerance} s, {total['loose']} loosely, "
         f"{total['none']} without transcript). Audio and vision absent. Emotions: six intensities in [0, 3]."
     )
-    return MultimodalDataset("mosei", splits, ("text",), description, notes)
+    return MultimodalDataset("mosei", splits, ("text",), description, notes, text.text_input)

@@ -18,7 +18,7 @@ import torch
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
 from mmolre.data.sources import how_to_obtain, read_csv, require
-from mmolre.data.text_encoder import encode_texts
+from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
 from mmolre.modalities import MODALITIES, presence_mask
 
 PICKLE = "mosi/CMUMOSI_features_raw_2way.pkl"
@@ -110,30 +110,48 @@ def _standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [((x - mean) / std).astype(np.float32) for x in (train, *others)]
 
 
-def _split(features: dict[str, np.ndarray], sentiment: list[float], ids: list[str]) -> SplitData:
+def _split(
+    features: dict[str, np.ndarray | torch.Tensor],
+    sentiment: list[float],
+    ids: list[str],
+    lengths: dict[str, torch.Tensor] | None = None,
+) -> SplitData:
     mask = presence_mask(len(ids), list(features))
     tensors = {
-        m: torch.from_numpy(np.ascontiguousarray(v if v.ndim == 3 else v[:, None, :], dtype=np.float32))
+        m: v
+        if isinstance(v, torch.Tensor)
+        else torch.from_numpy(np.ascontiguousarray(v if v.ndim == 3 else v[:, None, :], dtype=np.float32))
         for m, v in features.items()
     }
-    return SplitData(
-        features=tensors, mask=mask, sentiment=torch.tensor(sentiment, dtype=torch.float32), emotions=None, ids=ids
-    )
+    sentiment_tensor = torch.tensor(sentiment, dtype=torch.float32)
+    return SplitData(tensors, mask, sentiment_tensor, None, ids, lengths or {})
 
 
 def load_mosi(
-    data_dir: str | Path | None = None, text_kind: str = "sentence", audio: bool = True, max_tokens: int = 32
+    data_dir: str | Path | None = None,
+    text_kind: str = "sentence",
+    audio: bool = True,
+    max_tokens: int = 32,
+    freeze_layers: int = 0,
+    encoder: str = ENCODER_NAME,
 ) -> MultimodalDataset:
-    """CMU-MOSI on the official folds (1284 / 229 / 686): MiniLM text of the transcripts, real bc-LSTM audio.
+    """CMU-MOSI on the official folds (1284 / 229 / 686): text of the transcripts, real bc-LSTM audio.
 
-    Audio (73-d utterance statistics) is standardised with train-fold statistics. Vision is absent: the only video
-    features available were trained on another split and would leak labels.
+    Text is ``text_kind`` (see :mod:`mmolre.data.text_encoder`: frozen sentence vectors, frozen token states, or the
+    input of an encoder fine-tuned inside the model above ``freeze_layers`` frozen layers). Audio (73-d utterance
+    statistics) is standardised with train-fold statistics. Vision is absent: the only video features available
+    were trained on another split and would leak labels.
     """
     labels = read_mosi_labels(data_dir)
     every = [s for split in SPLITS for s in labels.folds[split]]
-    text = encode_texts([labels.transcript[s].lower() for s in every], kind=text_kind, max_tokens=max_tokens)
+    texts = [labels.transcript[s].lower() for s in every]
+    text = text_features(texts, text_kind, max_tokens, freeze_layers, encoder)
     row = {s: i for i, s in enumerate(every)}
-    per_split = {split: {"text": text[[row[s] for s in labels.folds[split]]]} for split in SPLITS}
+    per_split, text_lengths = {}, {}
+    for split in SPLITS:
+        values, lengths = text.take([row[s] for s in labels.folds[split]])
+        per_split[split] = {"text": values}
+        text_lengths[split] = {} if lengths is None else {"text": lengths}
     if audio:
         bclstm = read_bclstm(labels, data_dir, modalities=("audio",))
         vectors = {s: v for part in bclstm.values() for s, v in zip(part["ids"], part["audio"])}
@@ -144,13 +162,18 @@ def load_mosi(
         for split, array in zip(SPLITS, _standardise(*arrays)):
             per_split[split]["audio"] = array
     splits = {
-        split: _split(per_split[split], [labels.sentiment[s] for s in labels.folds[split]], labels.folds[split])
+        split: _split(
+            per_split[split],
+            [labels.sentiment[s] for s in labels.folds[split]],
+            labels.folds[split],
+            text_lengths[split],
+        )
         for split in SPLITS
     }
     real = ("text", "audio") if audio else ("text",)
     description = (
-        f"CMU-MOSI, official folds. Real modalities: text (all-MiniLM-L6-v2 {text_kind} encoding of the "
-        "transcripts)"
+        f"CMU-MOSI, official folds. Real modalities: text ({describe_text(text_kind, encoder, freeze_layers)} "
+        "of the transcripts)"
         + (", audio (bc-LSTM 73-d utterance features, train-fold standardised)" if audio else "")
         + ". Vision absent (no leakage-free source)."
     )
@@ -161,7 +184,7 @@ def load_mosi(
         if audio
         else None,
     }
-    return MultimodalDataset("mosi", splits, real, description, notes)
+    return MultimodalDataset("mosi", splits, real, description, notes, text.text_input)
 
 
 def video_split(videos: list[str], valid_fraction: float, seed: int) -> tuple[set[str], set[str]]:

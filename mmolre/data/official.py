@@ -185,4 +185,4 @@ def load_official(
         + ", ".join(f"{m} ({chosen[m]}, {notes['dims'][m]}-d)" for m in modalities)  # type: ignore[index]
         + "."
     )
-    return MultimodalDataset(f"official_{dataset}", splits, modalities, description, notes, order)
+    return MultimodalDataset(f"official_{dataset}", splits, modalities, description, notes, utterance_order=order)

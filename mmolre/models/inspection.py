@@ -35,6 +35,37 @@ def _component(parameter_name: str) -> str:
     return "experts"
 
 
+def _receiving(parameter: nn.Parameter, table: bool) -> int:
+    """Elements with a non-zero gradient; an embedding table counts whole once any row gets one (a batch only
+    reaches the rows of the tokens it holds)."""
+    if parameter.grad is None:
+        return 0
+    if table:
+        return parameter.numel() if bool(parameter.grad.ne(0).any()) else 0
+    return int(parameter.grad.ne(0).sum())
+
+
+def trained_parameter_count(model: nn.Module, batch: Mapping[str, torch.Tensor]) -> int:
+    """Parameter elements that receive a non-zero gradient from one training step on ``batch`` (every prediction
+    and the auxiliary loss): the parameters that can learn at all (e.g. not the side taps of a temporal kernel over
+    length-1 inputs). Weights, gradients and random state are left as found."""
+    saved = {name: p.grad for name, p in model.named_parameters()}
+    was_training = model.training
+    model.train()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model.zero_grad(set_to_none=True)
+            output = model({k: v.to(model_device(model)) for k, v in batch.items()})
+            loss = sum(v.float().pow(2).mean() for v in output.predictions.values()) + output.aux_loss.float()
+            loss.backward()
+        tables = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+        return sum(_receiving(p, id(p) in tables) for p in model.parameters())
+    finally:
+        for name, p in model.named_parameters():
+            p.grad = saved[name]
+        model.train(was_training)
+
+
 def parameter_breakdown(model: nn.Module) -> dict[str, int]:
     """Trainable parameters per component (:data:`COMPONENTS`) plus ``"total"``."""
     counts = dict.fromkeys(COMPONENTS, 0)

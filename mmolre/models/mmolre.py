@@ -39,9 +39,11 @@ import torch
 from torch import nn
 
 from mmolre.config import StrictConfig
+from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES, zero_missing
 from mmolre.models.base import AffectModel, ModelOutput
 from mmolre.nn.experts import TaskMixture
+from mmolre.nn.text_encoder import TextEncoder
 from mmolre.tasks import TASK_OUTPUTS
 
 SHARED = "shared"
@@ -62,6 +64,8 @@ class ModelConfig(StrictConfig):
     dropout: float = 0.1  # dropout on expert inputs and in the heads
     load_balance: float = 0.01  # coefficient of the load-balance auxiliary loss
     kernel_size: int = 3  # temporal kernel of the expert's down-projection
+    encoder_lora_rank: int = 0  # with a fine-tuned text encoder: 0 = full fine-tuning, r > 0 = LoRA (peft) of rank r
+    encoder_lora_alpha: float | None = None  # LoRA alpha of the text encoder (None: = rank)
 
     def __post_init__(self) -> None:
         self.shared_ranks = tuple(int(r) for r in self.shared_ranks)
@@ -82,6 +86,8 @@ class ModelConfig(StrictConfig):
             problems.append(f"blocks must be 1 or 2, got {self.blocks}")
         if not 0 <= self.dropout < 1:
             problems.append(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.encoder_lora_rank < 0:
+            problems.append(f"encoder_lora_rank must be >= 0, got {self.encoder_lora_rank}")
         if self.router_noise < 0 or self.load_balance < 0:
             problems.append("router_noise and load_balance must be >= 0")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
@@ -132,8 +138,11 @@ class UniTSEStage(nn.Module):
         )
         self.norms = nn.ModuleList(nn.ModuleDict({t: nn.LayerNorm(dim) for t in tasks}) for _ in range(spec.blocks))
 
-    def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
-        """Per-task sequences, the summed auxiliary loss and the routing weights keyed ``"block<i>/<task>"``."""
+    def forward(
+        self, x: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Per-task sequences, the summed auxiliary loss and the routing weights keyed ``"block<i>/<task>"``;
+        ``positions`` (B, L) marks the real (non-padding) steps."""
         inputs = {t: x for t in self.tasks}
         aux = x.new_zeros(())
         routing: dict[str, torch.Tensor] = {}
@@ -141,7 +150,7 @@ class UniTSEStage(nn.Module):
             if index > 0 and len(self.tasks) > 1:
                 mean = torch.stack(list(inputs.values())).mean(dim=0)
                 inputs = {t: h + mean for t, h in inputs.items()}
-            mixed, block_aux, block_routing = block(inputs)
+            mixed, block_aux, block_routing = block(inputs, positions)
             inputs = {t: norms[t](inputs[t] + mixed[t]) for t in self.tasks}
             aux = aux + block_aux
             routing.update({f"block{index + 1}/{task}": w for task, w in block_routing.items()})
@@ -168,40 +177,77 @@ class ModalityFusion(nn.Module):
         return (weights.unsqueeze(-1) * pooled).sum(dim=1)
 
 
+def masked_mean(x: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the sequence axis of ``x`` (B, L, d), counting only real positions (B, L) when given."""
+    if positions is None:
+        return x.mean(dim=1)
+    weights = positions.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
 def _head(dim: int, out: int, dropout: float) -> nn.Module:
     return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, out))
 
 
 class MultitaskModel(AffectModel):
-    """Projection -> per-modality UniTSE stage -> task-adaptive fusion -> task heads (see module docstring)."""
+    """[Text encoder] -> projection -> per-modality UniTSE stage -> task-adaptive fusion -> task heads (see the
+    module docstring). With ``text_input`` the model holds the trainable top layers of the text encoder."""
 
     def __init__(
-        self, name: str, dims: dict[str, int], tasks: tuple[str, ...], config: ModelConfig, spec: BlockSpec
+        self,
+        name: str,
+        dims: dict[str, int],
+        tasks: tuple[str, ...],
+        config: ModelConfig,
+        spec: BlockSpec,
+        text_input: TextInput | None = None,
     ) -> None:
         super().__init__()
         self.name, self.dims, self.tasks, self.config = name, dict(dims), tasks, config
         self.modalities = tuple(m for m in MODALITIES if m in dims)
         self.columns = [MODALITIES.index(m) for m in self.modalities]
         self.branches = (SHARED,) if spec.hard_shared else tasks
+        self.text_encoder: TextEncoder | None = None
+        if text_input is not None and "text" in self.modalities:
+            self.text_encoder = TextEncoder(
+                text_input, config.encoder_lora_rank, config.encoder_lora_alpha, config.dropout
+            )
         self.projections = nn.ModuleDict({m: nn.Linear(dims[m], config.dim) for m in self.modalities})
         self.stages = nn.ModuleDict({m: UniTSEStage(config.dim, self.branches, spec, config) for m in self.modalities})
-        self.fusion = ModalityFusion(config.dim, self.branches)
+        # with one modality the fusion weight is always 1: no fusion parameters that could never learn
+        self.fusion = ModalityFusion(config.dim, self.branches) if len(self.modalities) > 1 else None
         self.heads = nn.ModuleDict({t: _head(config.dim, TASK_OUTPUTS[t], config.dropout) for t in tasks})
 
-    def _inputs(self, batch: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def _inputs(
+        self, batch: Mapping[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor | None]]:
         missing = [m for m in self.modalities if m not in batch]
         if missing:
             raise ValueError(
                 f"{self.name}: batch lacks modality feature(s) {missing}; the model was built for {self.modalities}"
             )
         first = batch[self.modalities[0]]
-        size = first.shape[0] if first.ndim == 3 else -1
+        size = first.shape[0] if first.ndim >= 2 else -1
+        positions = {m: batch.get(f"{m}_mask") for m in self.modalities}
+        raw = {}
         for m in self.modalities:
             x = batch[m]
+            if m == "text" and self.text_encoder is not None:
+                if positions[m] is None:
+                    positions[m] = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+                x = self.text_encoder(x, positions[m])
+            if x.is_floating_point() and x.dtype != self.projections[m].weight.dtype:
+                x = x.to(self.projections[m].weight.dtype)  # float16 cached token states
             if x.ndim != 3 or x.shape[0] != size or x.shape[-1] != self.dims[m]:
                 raise ValueError(
                     f"{self.name}: batch[{m!r}] must have shape (B={size}, L, {self.dims[m]}), got {tuple(x.shape)}"
                 )
+            if positions[m] is not None and positions[m].shape != x.shape[:2]:
+                raise ValueError(
+                    f"{self.name}: batch['{m}_mask'] must have shape {tuple(x.shape[:2])}, "
+                    f"got {tuple(positions[m].shape)}"
+                )
+            raw[m] = x
         mask = batch.get("mask")
         if mask is None:
             mask = torch.ones(size, len(MODALITIES), dtype=torch.bool, device=first.device)
@@ -209,21 +255,23 @@ class MultitaskModel(AffectModel):
             raise ValueError(
                 f"{self.name}: batch['mask'] must have shape ({size}, {len(MODALITIES)}), got {tuple(mask.shape)}"
             )
-        features = zero_missing({m: batch[m] for m in self.modalities}, mask)
-        return features, mask.bool()[:, self.columns]
+        return zero_missing(raw, mask), mask.bool()[:, self.columns], positions
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
-        features, present = self._inputs(batch)
+        features, present, positions = self._inputs(batch)
         aux = features[self.modalities[0]].new_zeros(())
         routing: dict[str, torch.Tensor] = {}
         pooled: dict[str, list[torch.Tensor]] = {b: [] for b in self.branches}
         for m in self.modalities:
-            per_branch, stage_aux, stage_routing = self.stages[m](self.projections[m](features[m]))
+            per_branch, stage_aux, stage_routing = self.stages[m](self.projections[m](features[m]), positions[m])
             aux = aux + stage_aux
             routing.update({f"{m}/{key}": w for key, w in stage_routing.items()})
             for b in self.branches:
-                pooled[b].append(per_branch[b].mean(dim=1))
-        fused = {b: self.fusion(b, torch.stack(pooled[b], dim=1), present) for b in self.branches}
+                pooled[b].append(masked_mean(per_branch[b], positions[m]))
+        if self.fusion is None:  # one modality: its pooled vector, zero where it is missing
+            fused = {b: pooled[b][0] * present[:, :1].to(pooled[b][0].dtype) for b in self.branches}
+        else:
+            fused = {b: self.fusion(b, torch.stack(pooled[b], dim=1), present) for b in self.branches}
         predictions: dict[str, torch.Tensor] = {}
         for task in self.tasks:
             out = self.heads[task](fused[SHARED if SHARED in fused else task])

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mmolre.config import StrictConfig
+from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import AffectModel
 from mmolre.models.mculora import MCULoRA, MCULoRAConfig
@@ -74,14 +75,21 @@ class ModelEntry:
     """A registered model: its configuration class and its builder ``(name, dims, tasks, config) -> model``."""
 
     config_class: type[StrictConfig]
-    build: Callable[[str, dict[str, int], tuple[str, ...], StrictConfig], AffectModel]
+    build: Callable[[str, dict[str, int], tuple[str, ...], StrictConfig, TextInput | None], AffectModel]
 
 
-def _multitask(name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig) -> AffectModel:
-    return MultitaskModel(name, dims, tasks, config, _BLOCK_SPECS[name](config, tasks))  # type: ignore[arg-type]
+def _multitask(
+    name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig, text_input: TextInput | None
+) -> AffectModel:
+    spec = _BLOCK_SPECS[name](config, tasks)  # type: ignore[arg-type]
+    return MultitaskModel(name, dims, tasks, config, spec, text_input)  # type: ignore[arg-type]
 
 
-def _mculora(name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig) -> AffectModel:
+def _mculora(
+    name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig, text_input: TextInput | None
+) -> AffectModel:
+    if text_input is not None:
+        raise ValueError(f"{name} does not fine-tune a text encoder; load the dataset with text_kind sentence/tokens")
     if name == "mculora_plain":
         config = config.replace(rank=0, mlp_rank=0)
     return MCULoRA(name, dims, tasks, config)  # type: ignore[arg-type]
@@ -124,9 +132,17 @@ def config_class(name: str) -> type[StrictConfig]:
 
 
 def build_model(
-    name: str, dims: Mapping[str, int], tasks: tuple[str, ...] = TASKS, config: StrictConfig | None = None
+    name: str,
+    dims: Mapping[str, int],
+    tasks: tuple[str, ...] = TASKS,
+    config: StrictConfig | None = None,
+    text_input: TextInput | None = None,
 ) -> AffectModel:
-    """Build a registered model (:data:`MODEL_NAMES`) for modality widths ``dims`` and the given tasks."""
+    """Build a registered model (:data:`MODEL_NAMES`) for modality widths ``dims`` and the given tasks.
+
+    ``text_input`` (a dataset's, for text kind ``finetune``) puts the trainable top layers of that text encoder
+    inside the model.
+    """
     wanted = config_class(name)
     config = wanted() if config is None else config
     if not isinstance(config, wanted):
@@ -138,4 +154,4 @@ def build_model(
     bad = {m: d for m, d in dims.items() if not isinstance(d, int) or d < 1}
     if bad:
         raise ValueError(f"modality widths must be positive integers, got {bad}")
-    return MODELS[name].build(name, dict(dims), tasks, config)
+    return MODELS[name].build(name, dict(dims), tasks, config, text_input)

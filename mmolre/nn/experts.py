@@ -152,17 +152,28 @@ class TaskMixture(nn.Module):
         return logits.softmax(dim=-1)
 
     def _balance(self, weights: torch.Tensor) -> torch.Tensor:
-        importance = weights.reshape(-1, weights.shape[-1]).sum(dim=0)
+        """Squared coefficient of variation of the per-expert importance over the given ``(positions, N)`` weights."""
+        importance = weights.sum(dim=0)
         if importance.numel() < 2:
             return importance.new_zeros(())
         return importance.var(unbiased=False) / (importance.mean() ** 2 + 1e-9)
 
     def forward(
-        self, inputs: dict[str, torch.Tensor]
+        self, inputs: dict[str, torch.Tensor], positions: torch.Tensor | None = None
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
-        """Map ``{task: (B, L, d)}`` to ``{task: (B, L, d)}``, the load-balance loss and the routing weights."""
+        """Map ``{task: (B, L, d)}`` to ``{task: (B, L, d)}``, the load-balance loss and the routing weights.
+
+        ``positions`` (B, L) marks real steps: padding is zeroed before the experts (so a temporal kernel never
+        reads it), gets zero output, and counts neither in the routing statistics nor in the load balance.
+        """
         if set(inputs) != set(self.tasks):
             raise ValueError(f"mixture expects inputs for tasks {self.tasks}, got {tuple(inputs)}")
+        keep = None if positions is None else positions.to(inputs[self.tasks[0]].dtype).unsqueeze(-1)
+        if keep is not None:  # mask each distinct tensor once, so tasks that share an input still share experts
+            masked: dict[int, torch.Tensor] = {}
+            for x in inputs.values():
+                masked.setdefault(id(x), x * keep)
+            inputs = {task: masked[id(x)] for task, x in inputs.items()}
         first = inputs[self.tasks[0]]
         aux = first.new_zeros(())
         outputs: dict[str, torch.Tensor] = {}
@@ -178,10 +189,13 @@ class TaskMixture(nn.Module):
                     expert_cache[id(x)] = torch.stack([expert(x) for expert in self.shared_experts], dim=-1)
                 weights = self._route(task, x)
                 out = out + (expert_cache[id(x)] * weights.unsqueeze(-2)).sum(dim=-1)
-                routing[task] = weights.detach().reshape(-1, self.n_shared).mean(dim=0)
-                aux = aux + self._balance(weights)
+                real = weights.reshape(-1, self.n_shared)
+                if positions is not None:
+                    real = real[positions.reshape(-1)]
+                routing[task] = real.detach().mean(dim=0)
+                aux = aux + self._balance(real)
             if task in self.specific_experts:
                 gate = torch.sigmoid(self.gates[task](x))
                 out = out + gate * self.specific_experts[task](x)
-            outputs[task] = out
+            outputs[task] = out if keep is None else out * keep
         return outputs, self.load_balance * aux, routing

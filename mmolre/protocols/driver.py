@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from mmolre.config import StrictConfig
 from mmolre.data.dataset import MultimodalDataset
+from mmolre.modalities import available_combinations, combination_mask
 from mmolre.models.base import AffectModel
-from mmolre.models.inspection import count_parameters
+from mmolre.models.inspection import trained_parameter_count
 from mmolre.models.registry import build_model
 from mmolre.protocols.dpft import UniformSampler, combination_hook
 from mmolre.train.config import SEEDS, TrainConfig, set_seed
@@ -55,7 +57,8 @@ class Experiment:
     """Results of :func:`run_experiment`.
 
     - ``runs``: one row per arm, seed and split (valid at the selected epoch, test): tags, ``seed``, ``split``,
-      ``params``, ``best_epoch``, ``epochs_run`` and every metric;
+      ``params`` (the parameters that receive gradient, see :func:`probe_batch`), ``best_epoch``, ``epochs_run``
+      and every metric;
     - ``facts``: one row per arm and seed: tags, ``seed``, ``params``, ``best_epoch``, ``epochs_run``, ``seconds``;
     - ``extras``: per evaluator name (and ``sampling`` for sampled arms) the tagged frames of every run;
     - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models.
@@ -84,6 +87,15 @@ class Experiment:
 def model_arms(names: Sequence[str], model_config: StrictConfig, train_config: TrainConfig) -> list[Arm]:
     """One arm per registered model name, labelled by the name."""
     return [Arm(name, name, model_config, train_config) for name in names]
+
+
+def probe_batch(dataset: MultimodalDataset, size: int = 64) -> dict[str, torch.Tensor]:
+    """A training batch whose rows cycle through every available modality combination, so that every parameter
+    that any combination trains receives gradient in one step (used to count the parameters that can learn)."""
+    batch = next(iter(dataset.loader("train", batch_size=min(size, len(dataset.splits["train"])))))
+    combinations = available_combinations(dataset.modalities)
+    keep = torch.stack([combination_mask(combinations[i % len(combinations)]) for i in range(len(batch["mask"]))])
+    return {**batch, "mask": batch["mask"].bool() & keep}
 
 
 def _rows(tags: Mapping[str, object], seed: int, params: int, results: Sequence[TrainResult]) -> list[dict]:
@@ -116,12 +128,14 @@ def run_experiment(
     evaluators: Mapping[str, Evaluator] | None = None,
     train_dataset: MultimodalDataset | None = None,
     checkpoint_root: str | Path | None = None,
+    resume: bool = False,
 ) -> Experiment:
     """Train every arm under every seed and evaluate it.
 
     ``train_dataset`` (default ``dataset``) is what training and model selection see (e.g. a valid split replicated
     under every modality condition); ``evaluators`` run on each trained model with ``dataset``. With
-    ``checkpoint_root`` every run checkpoints to ``<root>/<label>-<tasks>-seed<seed>``.
+    ``checkpoint_root`` every run checkpoints to ``<root>/<label>-<tasks>-seed<seed>`` after each epoch, and with
+    ``resume`` an interrupted run continues where it stopped (a finished one is only re-evaluated).
     """
     labels = [arm.label for arm in arms]
     if len(set(labels)) != len(labels):
@@ -137,7 +151,7 @@ def run_experiment(
             runs, params, frames = [], 0, {}
             for group in groups:
                 set_seed(seed)
-                model = build_model(arm.model, dataset.dims, group, arm.model_config)
+                model = build_model(arm.model, dataset.dims, group, arm.model_config, dataset.text_input)
                 sampler = None if arm.sampler is None else arm.sampler(dataset.modalities)
                 checkpoint = None
                 if checkpoint_root is not None:
@@ -148,13 +162,14 @@ def run_experiment(
                     arm.train_config,
                     seed,
                     checkpoint_dir=checkpoint,
+                    resume=resume and checkpoint is not None,
                     batch_hook=None if sampler is None else combination_hook(sampler),
                     epoch_hook=None
                     if sampler is None
                     else (lambda trained, epoch, s=sampler: s.update(trained, dataset)),
                 )
                 runs.append(result)
-                params += count_parameters(result.model)
+                params += trained_parameter_count(result.model, probe_batch(dataset))
                 frames = {name: evaluate(result.model, dataset) for name, evaluate in (evaluators or {}).items()}
                 if sampler is not None:
                     frames["sampling"] = sampler.history

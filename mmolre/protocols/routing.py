@@ -1,12 +1,14 @@
-"""Routing weights of a trained model over a split, from the ``routing`` of each forward's ModelOutput."""
+"""Routing weights of a trained model: means over a split (from each forward's ModelOutput) and per position."""
 
 from __future__ import annotations
 
 import pandas as pd
 import torch
+from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
+from mmolre.nn.experts import TaskMixture
 
 
 def routing_table(
@@ -32,3 +34,39 @@ def routing_table(
         for i, w in enumerate(value / total)
     ]
     return pd.DataFrame(rows, columns=["router", "expert", "weight"])
+
+
+def token_routing(model: AffectModel, batch: dict[str, torch.Tensor], sample: int = 0) -> pd.DataFrame:
+    """Routing weights at every real position of one sample of ``batch``: each mixture's task routers applied to
+    that mixture's input in evaluation mode (no router noise).
+
+    Columns: ``router`` (``<modality>/block<i>/<task>``), ``position``, ``expert``, ``weight``.
+    """
+    captured: dict[str, tuple[TaskMixture, dict[str, torch.Tensor], torch.Tensor | None]] = {}
+    handles = []
+    for name, module in model.named_modules():
+        parts = name.split(".")
+        if isinstance(module, TaskMixture) and module.n_shared and parts[0] == "stages":
+            key = f"{parts[1]}/block{int(parts[-1]) + 1}"
+
+            def hook(module: nn.Module, args: tuple, key: str = key) -> None:
+                captured[key] = (module, args[0], args[1] if len(args) > 1 else None)
+
+            handles.append(module.register_forward_pre_hook(hook))
+    try:
+        with eval_mode(model):
+            model(to_device(batch, model_device(model)))
+            rows = []
+            for key, (mixture, inputs, positions) in captured.items():
+                for task, x in inputs.items():
+                    weights = mixture._route(task, x[sample : sample + 1])[0]
+                    steps = int(positions[sample].sum()) if positions is not None else len(weights)
+                    rows.extend(
+                        {"router": f"{key}/{task}", "position": p, "expert": e, "weight": float(weights[p, e])}
+                        for p in range(steps)
+                        for e in range(weights.shape[-1])
+                    )
+    finally:
+        for handle in handles:
+            handle.remove()
+    return pd.DataFrame(rows, columns=["router", "position", "expert", "weight"])

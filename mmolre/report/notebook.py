@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from mmolre.config import StrictConfig
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.data.load import load_dataset
 from mmolre.models.registry import config_class
+from mmolre.paths import cache_dir
+from mmolre.protocols.driver import Arm, Experiment, run_experiment
 from mmolre.report.reporter import Reporter
 from mmolre.train.config import TrainConfig
 
@@ -21,6 +24,13 @@ class NotebookContext:
     data: MultimodalDataset
     model_config: StrictConfig
     train_config: TrainConfig
+    checkpoints: Path | None = None
+
+    def run(self, arms: Sequence[Arm], seeds: Sequence[int]) -> Experiment:
+        """:func:`run_experiment` on this notebook's data; with checkpoints, interrupted runs resume."""
+        return run_experiment(
+            arms, self.data, seeds, checkpoint_root=self.checkpoints, resume=self.checkpoints is not None
+        )
 
 
 def setup_notebook(
@@ -34,11 +44,14 @@ def setup_notebook(
     seeds: Sequence[int] = (),
     model: str = "mmolre",
     echo: bool = True,
+    checkpoints: str = "",
 ) -> NotebookContext:
     """Load the dataset, build the configurations of ``model``'s family and training, print what is real.
 
     ``model_config`` / ``train_config`` are overrides of the defaults (unknown names are errors); ``epochs``, when
-    given, overrides the training epochs.
+    given, overrides the training epochs. ``checkpoints`` (a folder name, e.g. the notebook's) keeps per-epoch
+    checkpoints under ``cache_dir()/runs/<profile>/<checkpoints>`` so that a rerun after an interruption continues
+    where it stopped.
     """
     data = load_dataset(dataset, data_dir=data_dir or None, **dict(dataset_options or {}))
     mconfig = config_class(model).from_dict(dict(model_config or {}))
@@ -46,4 +59,5 @@ def setup_notebook(
     if echo:
         print(data.statement())
         print("sizes:", data.sizes(), "| seeds:", list(seeds))
-    return NotebookContext(Reporter(profile), data, mconfig, tconfig)
+    folder = cache_dir() / "runs" / profile / checkpoints if checkpoints else None
+    return NotebookContext(Reporter(profile), data, mconfig, tconfig, folder)

@@ -165,3 +165,38 @@ def plot_rank_ablation(conditions: pd.DataFrame, metric: str = "acc2_non0") -> F
     ax.set_title(f"{metric}, average over test conditions")
     fig.tight_layout()
     return fig
+
+
+def plot_encoder_comparison(runs: pd.DataFrame, metrics: tuple[str, ...] = ("acc2_non0", "mae", "corr")) -> Figure:
+    """Frozen vs fine-tuned text encoders: each test metric against the wall time per epoch (mean over seeds,
+    one labelled point per setting), from :func:`mmolre.protocols.encoders.compare_encoders`."""
+    test = runs[runs["split"] == "test"]
+    shown = [m for m in metrics if m in test.columns]
+    means = test.groupby("encoder", sort=False)[[*shown, "seconds_per_epoch"]].mean().reset_index()
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], shown):
+        sns.scatterplot(
+            data=means, x="seconds_per_epoch", y=metric, hue="encoder", s=80, ax=ax, legend=ax is axes[0, 0]
+        )
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per epoch (log scale)")
+        ax.set_title(f"test {metric}")
+    sns.move_legend(axes[0, 0], "upper left", bbox_to_anchor=(0.0, -0.2), ncol=2, title=None)
+    fig.tight_layout()
+    return fig
+
+
+def plot_token_routing(routing: pd.DataFrame, title: str = "") -> Figure:
+    """Routing weight per position (rows) and shared expert (columns), one heatmap per router, from
+    :func:`mmolre.protocols.routing.token_routing`."""
+    routers = list(dict.fromkeys(routing["router"]))
+    steps = int(routing["position"].max()) + 1
+    fig, axes = plt.subplots(1, len(routers), figsize=(2.2 + 1.6 * len(routers), 1.2 + 0.25 * steps), squeeze=False)
+    for ax, router in zip(axes[0], routers):
+        grid = routing[routing["router"] == router].pivot(index="position", columns="expert", values="weight")
+        sns.heatmap(grid, cmap="viridis", vmin=0.0, vmax=1.0, cbar=ax is axes[0, -1], ax=ax)
+        ax.set_title(router, fontsize=9)
+        ax.set_xlabel("shared expert")
+    fig.suptitle(title or "Routing over positions (one sample)")
+    fig.tight_layout()
+    return fig

@@ -39,11 +39,12 @@ from papermill.exceptions import PapermillExecutionError
 from mmolre.files import atomic_write
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmolre.report.reporter import Reporter
+from mmolre.report.requirements import requirement_problems
 
 KERNEL_NAME = "python3"
 PARAMETERS_TAG = "parameters"
 _NOTEBOOK_NAME = re.compile(r"^\d\d_[A-Za-z0-9_-]+\.ipynb$")
-_RESERVED_KEYS = ("profile", "notebooks", "common")
+_RESERVED_KEYS = ("profile", "notebooks", "common", "requires")
 
 
 class RunnerError(RuntimeError):
@@ -316,7 +317,14 @@ def run_reports(
 ) -> list[NotebookRun]:
     """Validate everything, then execute the selected notebooks in order; stops at the first failure."""
     source = str(param_file) if param_file else "parameters"
-    plan = plan_run(load_param_file(param_file), only, notebooks_dir, source)
+    settings = load_param_file(param_file)
+    plan = plan_run(settings, only, notebooks_dir, source)
+    try:
+        missing = requirement_problems(settings.get("requires"), source)
+    except ValueError as error:
+        raise RunnerError(str(error)) from None
+    if missing:
+        raise RunnerError(f"{source} needs, before anything runs: " + "; ".join(missing))
     check_kernel()
     output_dir = Reporter(plan.profile).root / "notebooks"
     runs: list[NotebookRun] = []

@@ -31,16 +31,20 @@ class TrainConfig(StrictConfig):
     epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    encoder_lr: float = 3e-5  # learning rate of a fine-tuned text encoder's weights
+    lr_schedule: str = "constant"  # constant | linear (warm-up, then linear decay to zero)
+    warmup_ratio: float = 0.1  # share of all steps spent warming up (linear schedule)
+    weight_decay: float = 1e-4  # AdamW decay of weight matrices (never of norms and biases)
     patience: int = 5
     sentiment_weight: float = 1.0
     emotion_weight: float = 1.0
     balance_emotions: bool = True  # BCE pos_weight = negatives / positives per emotion (train split)
-    aux_weight: float = 0.01
+    aux_weight: float = 1.0  # weight of the model's auxiliary loss, which already includes its own coefficient
     grad_clip: float = 1.0
     eval_batch_size: int = 512
     device: str = "auto"
     num_threads: int = 0  # torch CPU threads for the run (0: leave torch's setting)
+    mixed_precision: bool = True  # autocast on CUDA (bfloat16, or float16 with loss scaling); ignored on CPU
     verbose: bool = False
 
     def __post_init__(self) -> None:
@@ -49,8 +53,13 @@ class TrainConfig(StrictConfig):
                 "TrainConfig: epochs, batch_size and eval_batch_size must be >= 1, "
                 f"got {self.epochs}, {self.batch_size}, {self.eval_batch_size}"
             )
-        if self.lr <= 0:
-            raise ValueError(f"TrainConfig: lr must be > 0, got {self.lr}")
+        if self.lr <= 0 or self.encoder_lr <= 0:
+            raise ValueError(f"TrainConfig: lr and encoder_lr must be > 0, got {self.lr}, {self.encoder_lr}")
+        if self.lr_schedule not in ("constant", "linear") or not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(
+                "TrainConfig: lr_schedule must be 'constant' or 'linear' and warmup_ratio in [0, 1), "
+                f"got {self.lr_schedule!r}, {self.warmup_ratio}"
+            )
         for name in (
             "weight_decay",
             "patience",

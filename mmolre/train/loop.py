@@ -11,7 +11,9 @@ Each epoch runs with its own seed derived from ``(seed, epoch)`` (shuffling, dro
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ from mmolre.train.evaluation import (
     task_losses,
     weighted_loss,
 )
+from mmolre.train.optim import Precision, build_optimizer
 
 BatchHook = Callable[[dict[str, torch.Tensor], int, torch.Generator], dict[str, torch.Tensor]]
 """``hook(batch, epoch, generator) -> batch`` rewrites each training batch (e.g. draws a modality combination)."""
@@ -78,7 +81,8 @@ def train_model(
     epoch_hook: EpochHook | None = None,
     resume: bool = False,
 ) -> TrainResult:
-    """Train with AdamW, select the epoch with the lowest valid loss, evaluate the test split once.
+    """Train with AdamW (see :mod:`mmolre.train.optim`), select the epoch with the lowest valid loss, evaluate the
+    test split once.
 
     ``batch_hook(batch, epoch, generator)`` may rewrite each training batch; ``epoch_hook(model, epoch)`` runs
     after each epoch's validation. With ``checkpoint_dir`` every epoch is saved (safetensors + JSON sidecar);
@@ -91,7 +95,9 @@ def train_model(
     model.to(device)
     tasks = model_tasks(model, dataset)
     pos_weight = emotion_pos_weight(dataset, config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(dataset.splits["train"]) / config.batch_size)
+    optimizer, schedule = build_optimizer(model, config, config.epochs * steps_per_epoch)
+    precision = Precision(device, config)
     root = Path(checkpoint_dir) if checkpoint_dir is not None else None
     identity = expected_identity(model, dataset, config, seed)
     rows: list[dict[str, float]] = []
@@ -116,6 +122,10 @@ def train_model(
                 int(sidecar["bad_epochs"]),
             )
             start = int(sidecar["epoch"]) + 1
+            with warnings.catch_warnings():  # the schedule is a function of the step count: replay it
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range((start - 1) * steps_per_epoch):
+                    schedule.step()
             if sidecar.get("stopped_early"):
                 start = config.epochs + 1
     for epoch in range(start, config.epochs + 1):
@@ -128,15 +138,19 @@ def train_model(
             if batch_hook is not None:
                 batch = batch_hook(batch, epoch, generator)
             batch = to_device(batch, device)
-            output = model(batch)
-            loss = weighted_loss(task_losses(output.predictions, batch, tasks, pos_weight), config)
-            if config.aux_weight > 0:
-                loss = loss + config.aux_weight * output.aux_loss
+            with precision.autocast():
+                output = model(batch)
+                loss = weighted_loss(task_losses(output.predictions, batch, tasks, pos_weight), config)
+                if config.aux_weight > 0:
+                    loss = loss + config.aux_weight * output.aux_loss
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            precision.scaler.scale(loss).backward()
             if config.grad_clip > 0:
+                precision.scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            precision.scaler.step(optimizer)
+            precision.scaler.update()
+            schedule.step()
             size = len(batch["mask"])
             total, count = total + float(loss.detach()) * size, count + size
         predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
