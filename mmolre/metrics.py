@@ -6,6 +6,9 @@ Sentiment (CMU-MOSI / CMU-MOSEI, labels in [-3, 3]):
 - F1 is scikit-learn's weighted F1 with arguments (y_true, y_pred).
 - Acc-7 / Acc-5: clip both to [-3, 3] / [-2, 2], round with numpy (half to even), compare.
 - MAE on raw (unclipped) predictions; Corr = Pearson correlation.
+- MAE / Corr on non-zero labels (``mae_non0``, ``corr_non0``): the same on the samples with truth != 0 only, the
+  convention of the official MCULoRA code (its MAE and Corr are computed after dropping neutral labels); reported
+  beside ours for comparison with MCULoRA's tables.
 
 Emotions (CMU-MOSEI, multi-label over :data:`mmolre.tasks.EMOTIONS`): an emotion is present when its
 intensity is > 0 and predicted present when sigmoid(logit) >= 0.5. Per emotion: weighted accuracy
@@ -25,7 +28,18 @@ from sklearn.metrics import f1_score
 
 from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
 
-SENTIMENT_METRICS: tuple[str, ...] = ("acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc5", "acc7", "mae", "corr")
+SENTIMENT_METRICS: tuple[str, ...] = (
+    "acc2_has0",
+    "f1_has0",
+    "acc2_non0",
+    "f1_non0",
+    "acc5",
+    "acc7",
+    "mae",
+    "corr",
+    "mae_non0",
+    "corr_non0",
+)
 
 
 def _as_array(values: Iterable[float] | np.ndarray, name: str) -> np.ndarray:
@@ -39,6 +53,13 @@ def _class_accuracy(truth: np.ndarray, pred: np.ndarray, low: float, high: float
     return float(np.mean(np.round(np.clip(truth, low, high)) == np.round(np.clip(pred, low, high))))
 
 
+def _pearson(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Pearson correlation; NaN when either side is constant (or has fewer than two values)."""
+    if truth.size > 1 and truth.std() > 0 and pred.std() > 0:
+        return float(np.corrcoef(truth, pred)[0, 1])
+    return float("nan")
+
+
 def sentiment_metrics(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> dict[str, float]:
     """All MSA metrics for continuous sentiment in [-3, 3]; keys are :data:`SENTIMENT_METRICS`."""
     truth = _as_array(y_true, "y_true").reshape(-1)
@@ -48,10 +69,6 @@ def sentiment_metrics(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[flo
     has0_true, has0_pred = truth >= 0, pred >= 0
     nonzero = truth != 0
     non0_true, non0_pred = truth[nonzero] > 0, pred[nonzero] > 0
-    if truth.std() > 0 and pred.std() > 0:
-        corr = float(np.corrcoef(truth, pred)[0, 1])
-    else:
-        corr = float("nan")
     return {
         "acc2_has0": float(np.mean(has0_true == has0_pred)),
         "f1_has0": float(f1_score(has0_true, has0_pred, average="weighted")),
@@ -60,7 +77,9 @@ def sentiment_metrics(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[flo
         "acc5": _class_accuracy(truth, pred, -2.0, 2.0),
         "acc7": _class_accuracy(truth, pred, -3.0, 3.0),
         "mae": float(np.mean(np.abs(truth - pred))),
-        "corr": corr,
+        "corr": _pearson(truth, pred),
+        "mae_non0": float(np.mean(np.abs(truth - pred)[nonzero])) if nonzero.any() else float("nan"),
+        "corr_non0": _pearson(truth[nonzero], pred[nonzero]),
     }
 
 

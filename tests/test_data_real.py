@@ -87,9 +87,10 @@ def test_mosi_bclstm_own_split_by_video():
 
 
 def test_mosei_official_folds_and_emotions(monkeypatch):
-    monkeypatch.setattr(
-        mosei, "text_features", lambda texts, *_: TextFeatures(np.zeros((len(texts), 1, 384), np.float32), None, None)
-    )
+    def zeros(texts: list[str], *args: object) -> TextFeatures:
+        return TextFeatures(np.zeros((len(texts), 1, 384), np.float32), None, None)
+
+    monkeypatch.setattr(mosei, "text_features", zeros)
     data = load_dataset("mosei", data_dir=DATA_DIR)
     assert data.sizes() == {"train": 16327, "valid": 1871, "test": 4662}
     assert data.real_modalities == ("text",) and data.modalities == ("text",) and data.has_emotions

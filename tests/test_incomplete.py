@@ -9,7 +9,15 @@ from mmolre.data import load_dataset
 from mmolre.data.dataset import MultimodalDataset, SplitData
 from mmolre.modalities import CONDITIONS, MODALITIES, available_combinations
 from mmolre.models import MCULoRAConfig, build_model
-from mmolre.protocols.dpft import DPFTScheduler, UniformSampler, combination_hook, project_to_band
+from mmolre.protocols.dpft import (
+    ModalityJSSampler,
+    UniformSampler,
+    accuracy_rule_probabilities,
+    combination_hook,
+    js_rule_step,
+    make_sampler,
+    project_to_band,
+)
 from mmolre.protocols.incomplete import (
     IncompleteConfig,
     conditions_split,
@@ -18,6 +26,7 @@ from mmolre.protocols.incomplete import (
     margin,
     random_missing_mask,
     run_incomplete,
+    sampling_long,
 )
 from mmolre.train import TrainConfig
 
@@ -64,10 +73,74 @@ def test_project_to_band_keeps_band_and_sum() -> None:
     assert (q >= 0.1 - 1e-9).all() and (q <= 0.4 + 1e-9).all()
 
 
-def test_dpft_probabilities_stay_in_band_and_use_valid_only(
-    tri: MultimodalDataset, monkeypatch: pytest.MonkeyPatch
+START = {"text": 0.5, "audio": 0.5, "vision": 0.5}
+
+
+def test_js_rule_golden_direction_step_sizes_and_ties() -> None:
+    # Changes rise in the official order atv, at, av, tv, a, t, v, so the i-th gets 0.003 * 2**-i, + for its
+    # modalities, - for the others. audio: +1 +1/2 +1/4 -1/8 +1/16 -1/32 -1/64 = 1.640625 -> 0.5 + 0.003 * that;
+    # text: +1 +1/2 -1/4 +1/8 -1/16 +1/32 -1/64 = 1.328125; vision: +1 -1/2 +1/4 +1/8 -1/16 -1/32 +1/64 = 0.796875.
+    expected = {"text": 0.503984375, "audio": 0.504921875, "vision": 0.502390625}
+    change = {"atv": 0.0, "at": 0.1, "av": 0.2, "tv": 0.3, "a": 0.4, "t": 0.5, "v": 0.6}
+    assert js_rule_step(START, change) == pytest.approx(expected, abs=1e-12)
+    # all tied: the official order decides, so the same result
+    assert js_rule_step(START, dict.fromkeys(change, 0.1)) == pytest.approx(expected, abs=1e-12)
+    # two modalities (a, t, at): changes t < a < at -> text +1 -1/2 +1/4, audio -1 +1/2 +1/4
+    two = js_rule_step({"text": 0.5, "audio": 0.5}, {"a": 0.2, "t": 0.1, "at": 0.3})
+    assert two == pytest.approx({"text": 0.50225, "audio": 0.49925}, abs=1e-12)
+
+
+def test_js_rule_golden_clips_after_every_combination() -> None:
+    # order a, t, v, at, av, tv, atv. Step 1 ("a", 0.003): audio 0.602 -> 0.6, text 0.398 -> 0.4, vision 0.497;
+    # then -0.0015/+0.0015/-0.0015 ("t"), -+ 0.00075 ("v"), ... : audio 0.598265625, text 0.401078125,
+    # vision 0.496203125. Clipping only at the end would give audio 0.6, text 0.4.
+    p = js_rule_step({"text": 0.401, "audio": 0.599, "vision": 0.5}, {c: float(i) for i, c in enumerate(CONDITIONS)})
+    assert p == pytest.approx({"text": 0.401078125, "audio": 0.598265625, "vision": 0.496203125}, abs=1e-12)
+    for _ in range(200):  # pushed the same way again and again (vision's net step is -0.0038): kept in the band
+        p = js_rule_step(p, {c: float(i) for i, c in enumerate(CONDITIONS)})
+        assert all(0.4 <= value <= 0.6 for value in p.values())
+    assert 0.4 <= p["vision"] < 0.4 + 0.003
+
+
+def test_js_sampler_combination_probabilities_and_draws() -> None:
+    sampler = ModalityJSSampler(MODALITIES)
+    assert torch.allclose(sampler.probabilities, torch.full((7,), 1 / 7, dtype=torch.float64))
+    sampler.p = {"text": 0.6, "audio": 0.4, "vision": 0.5}
+    # P(kept set) = prod p or (1 - p); a: .4*.4*.5 = .08, t .18, v .12, at .12, av .08, tv .18, atv .12; / 0.88
+    expected = torch.tensor([0.08, 0.18, 0.12, 0.12, 0.08, 0.18, 0.12], dtype=torch.float64) / 0.88
+    torch.testing.assert_close(sampler.implied_probabilities(), expected)
+    generator = torch.Generator().manual_seed(0)
+    draws = [sampler.sample(generator) for _ in range(3000)]
+    frequency = torch.tensor([draws.count(c) / len(draws) for c in CONDITIONS], dtype=torch.float64)
+    assert (frequency - expected).abs().max() < 0.03  # the empty draw is redrawn, never returned
+
+
+def test_accuracy_rule_golden() -> None:
+    # sum 0.04; scores 0.5, 0.75, 0.75; q = 0.8 (1 + tan(s - 1)) = 0.362958, 0.595727, 0.595727; / 1.554411
+    assert accuracy_rule_probabilities([0.02, 0.01, 0.01]).tolist() == pytest.approx(
+        [0.233502, 0.383249, 0.383249], abs=1e-6
+    )  # the combination that gained most is drawn least
+    # sum 0.04; scores 0 (q = -0.446 -> 0), 1.25, 1, 0.75: q 1.004274, 0.8, 0.595726 (sum 2.4)
+    assert accuracy_rule_probabilities([0.04, -0.01, 0.0, 0.01]).tolist() == pytest.approx(
+        [0.0, 0.418447, 1 / 3, 0.248219], abs=1e-6
+    )
+    # sum 0.01; scores 0, 0 (-> q 0), 2 capped at 1.5 (q 1.237042), 1 (q 0.8)
+    assert accuracy_rule_probabilities([0.01, 0.01, -0.01, 0.0]).tolist() == pytest.approx(
+        [0.0, 0.0, 0.607274, 0.392726], abs=1e-6
+    )
+    assert accuracy_rule_probabilities([0.01, -0.01, 0.0]).tolist() == pytest.approx([1 / 3] * 3)  # sum 0
+    assert accuracy_rule_probabilities([0.01, 0.01]).tolist() == pytest.approx([0.5, 0.5])  # ties
+    # as published, tan past its pole: score -2 < 1 - pi/2 gives tan(-3) = 0.142547 > 0, q = 0.914037
+    assert accuracy_rule_probabilities([0.03, -0.02, 0.0]).tolist() == pytest.approx(
+        [0.309730, 0.419183, 0.271087], abs=1e-6
+    )
+
+
+@pytest.mark.parametrize("kind", ["dpft_js", "dpft_acc", "dpft_fusion_js"])
+def test_dpft_rules_use_the_valid_split_only(
+    kind: str, tri: MultimodalDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scheduler = DPFTScheduler(tri.modalities, step=0.5, band=(0.5, 1.5))
+    sampler = make_sampler(kind, tri.modalities)
     model = small_model(tri)
     splits_seen: list[str] = []
     original = MultimodalDataset.loader
@@ -77,19 +150,36 @@ def test_dpft_probabilities_stay_in_band_and_use_valid_only(
         return original(self, split, *args, **kwargs)
 
     monkeypatch.setattr(MultimodalDataset, "loader", spy)
-    for _ in range(4):
-        with torch.no_grad():  # move the adapters so that the statistic changes between epochs
+    for _ in range(3):
+        with torch.no_grad():  # move the weights so that the statistics change between epochs
             for parameter in model.parameters():
                 parameter.add_(0.05 * torch.randn_like(parameter))
-        scheduler.update(model, tri)
-        p = scheduler.probabilities
-        assert float(p.sum()) == pytest.approx(1.0)
-        assert (p >= scheduler.p_min - 1e-9).all() and (p <= scheduler.p_max + 1e-9).all()
+        sampler.update(model, tri)
+        assert float(sampler.probabilities.sum()) == pytest.approx(1.0)
     assert set(splits_seen) == {"valid"}
-    history = scheduler.history
-    assert list(history.columns) == ["epoch", *CONDITIONS] and len(history) == 5
-    assert not torch.allclose(scheduler.probabilities, torch.full((7,), 1 / 7, dtype=torch.float64))
+    history = sampler.history
+    assert list(history.columns[: 1 + len(CONDITIONS)]) == ["epoch", *CONDITIONS] and len(history) == 4
     assert (history[list(CONDITIONS)].sum(axis=1) - 1.0).abs().max() < 1e-9
+    if kind == "dpft_js":
+        assert list(history.columns[-3:]) == ["p_text", "p_audio", "p_vision"]
+        assert history[["p_text", "p_audio", "p_vision"]].stack().between(0.4, 0.6).all()
+        assert not torch.allclose(sampler.probabilities, torch.full((7,), 1 / 7, dtype=torch.float64))
+    if kind == "dpft_fusion_js":
+        assert (sampler.probabilities >= sampler.p_min - 1e-9).all()
+
+
+def test_sampler_errors(tri: MultimodalDataset) -> None:
+    with pytest.raises(ValueError, match="unknown combination sampler"):
+        make_sampler("dpft", tri.modalities)
+    with pytest.raises(ValueError, match="unknown option"):
+        make_sampler("dpft_js", tri.modalities, band=(0.5, 2.0))
+    with pytest.raises(ValueError, match="clip"):
+        make_sampler("dpft_js", tri.modalities, clip=(0.6, 0.7))
+    inline = build_model("mcla_inline", tri.dims, ("sentiment",), MCULoRAConfig(hidden=8, depth=1))
+    with pytest.raises(ValueError, match="combination streams"):
+        make_sampler("dpft_js", tri.modalities).update(inline, tri)
+    with pytest.raises(ValueError, match="sampler_options"):
+        run_incomplete(["mcla_uniform"], tri, IncompleteConfig(sampler_options={"dpft": {}}), seeds=(1,))
 
 
 def test_uniform_sampler_and_hook(tri: MultimodalDataset) -> None:
@@ -147,10 +237,12 @@ def test_run_incomplete_shapes(tri: MultimodalDataset) -> None:
     config = IncompleteConfig(
         model=MCULoRAConfig(hidden=8, depth=1), train=TrainConfig(epochs=1, batch_size=32), rates=(0.0, 0.5)
     )
-    results = run_incomplete(["mculora", "full_only"], drop_vision(tri), config, seeds=(1111,))
-    assert set(results.conditions["method"]) == {"mculora", "full_only"}
+    results = run_incomplete(["mculora_js", "full_only"], drop_vision(tri), config, seeds=(1111,))
+    assert set(results.conditions["method"]) == {"mculora_js", "full_only"}
     assert set(results.runs["rank"]) == {0, config.model.rank}
-    assert list(results.sampling.columns) == ["method", "rank", "seed", "epoch", "a", "t", "at"]
+    assert list(results.sampling.columns) == ["method", "rank", "seed", "epoch", "a", "t", "at", "p_text", "p_audio"]
+    assert set(sampling_long(results.sampling, "modality")["modality"]) == {"text", "audio"}
+    assert set(sampling_long(results.sampling)["combination"]) == {"a", "t", "at"}
     with pytest.raises(ValueError, match="unknown incomplete-modality method"):
         run_incomplete(["nope"], tri, config, seeds=(1,))
 
@@ -185,11 +277,11 @@ def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> No
         train=TrainConfig(epochs=10, batch_size=32, lr=3e-3, patience=0, num_threads=1),
         rates=(0.0,),
     )
-    results = run_incomplete(["mculora", "dropout_uniform"], data, config, seeds=(1111, 1112))
+    results = run_incomplete(["mculora_js", "dropout_uniform"], data, config, seeds=(1111, 1112))
     avg = results.conditions[results.conditions["condition"] == "avg"].pivot(
         index="seed", columns="method", values="mae"
     )
-    gap = avg["dropout_uniform"] - avg["mculora"]
+    gap = avg["dropout_uniform"] - avg["mculora_js"]
     assert (gap > 0).all(), f"MCULoRA must win on every seed, MAE gaps {gap.round(3).to_dict()}"
-    assert margin(results.conditions, "mculora", "dropout_uniform", "mae") > 0.02
-    assert margin(results.conditions, "mculora", "dropout_uniform", "acc2_non0") > -0.01
+    assert margin(results.conditions, "mculora_js", "dropout_uniform", "mae") > 0.02
+    assert margin(results.conditions, "mculora_js", "dropout_uniform", "acc2_non0") > -0.01

@@ -28,6 +28,7 @@ def test_sentiment_golden() -> None:
         "acc5": 5 / 6,
         "acc7": 4 / 6,
         "mae": (0.8 + 0.6 + 0.5 + 1.0 + 0.0 + 0.8) / 6,
+        "mae_non0": (0.8 + 0.6 + 1.0 + 0.0 + 0.8) / 5,  # the truth == 0 sample (error 0.5) is dropped
     }
     result = sentiment_metrics(TRUTH, PRED)
     assert tuple(result) == SENTIMENT_METRICS
@@ -61,6 +62,17 @@ def test_clipping_differs_between_acc5_and_acc7_and_mae_is_unclipped() -> None:
     near = sentiment_metrics([2.4, -2.6], [3.0, -2.0])
     assert near["acc5"] == 1.0  # both clip to 2 / -2
     assert near["acc7"] == 0.0  # 2 vs 3 and -3 vs -2
+
+
+def test_mculora_convention_metrics_use_nonzero_labels_only() -> None:
+    # non-zero pairs (1, 1), (2, 3), (3, 2): r = 1/2 as below; the zero-label sample (0, 9) is ignored.
+    result = sentiment_metrics([1.0, 0.0, 2.0, 3.0], [1.0, 9.0, 3.0, 2.0])
+    assert result["corr_non0"] == pytest.approx(0.5)
+    assert result["mae_non0"] == pytest.approx(2 / 3)
+    assert result["mae"] == pytest.approx(11 / 4) and result["corr"] < 0.5  # ours keep the zero label
+    both_undefined = sentiment_metrics([0.0, 0.0, 1.0], [0.3, -0.2, 0.4])
+    assert math.isnan(both_undefined["corr_non0"]) and both_undefined["mae_non0"] == pytest.approx(0.6)
+    assert math.isnan(sentiment_metrics([0.0, 0.0], [0.1, 0.2])["mae_non0"])
 
 
 def test_pearson_correlation() -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from mmolre.__main__ import main
 from mmolre.report.runner import (
     RunnerError,
     check_kernel,
     discover_notebooks,
+    load_param_file,
     normalize_notebook,
     notebook_problems,
     plan_run,
@@ -75,7 +78,7 @@ def test_unknown_notebook_refused(notebooks: Path) -> None:
 def test_profile_only_at_top_level(notebooks: Path) -> None:
     with pytest.raises(RunnerError, match="top level"):
         plan_run({"common": {"profile": "x"}}, notebooks_dir=notebooks)
-    with pytest.raises(ValueError, match="plain name"):
+    with pytest.raises(RunnerError, match="plain name"):
         plan_run({"profile": "../escape"}, notebooks_dir=notebooks)
 
 
@@ -171,3 +174,116 @@ def test_parameter_line_papermill_cannot_parse_is_a_problem(notebooks: Path) -> 
     problems = notebook_problems(path)
     assert any("cannot parse" in problem and "data_dir" in problem for problem in problems)
     assert notebook_problems(notebooks / "01_tiny.ipynb") == []
+
+
+def test_escaping_profile_is_a_clean_cli_error(
+    notebooks: Path, reports: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = tmp_path / "escape.yaml"
+    params.write_text("profile: ../../escape\n", encoding="utf-8")
+    assert main(["reports", "-f", str(params), "--notebooks-dir", str(notebooks)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {params}: profile '../../escape' must be a plain name (letters, digits, '_', '-', '.')\n"
+    assert not reports.exists()
+
+
+TYPED = (
+    'profile: str = "default"  # reports\n'
+    'text_kind: str = "sentence"  # encoding\n'
+    "epochs: int = 2  # epochs\n"
+    "lr: float = 0.5  # step\n"
+    "seeds: list = [1]  # seeds\n"
+    "options: dict = {}  # options\n"
+    "limit: Optional[int] = None  # cap\n"
+    "anything = None\n"
+    "count = 3\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("text_kind", ["sentence", "tokens"], 'must be str \\(declared `text_kind: str = "sentence"`\\), got list'),
+        ("epochs", 2.5, "must be int .* got float 2.5"),
+        ("epochs", True, "must be int .* got bool True"),
+        ("epochs", "3", "must be int .* got str '3'"),
+        ("lr", "1e-3", "must be float .* got str '1e-3' \\(YAML reads 1e-3 as text: write 1.0e-3\\)"),
+        ("lr", None, "must be float .* got NoneType None"),
+        ("seeds", {"a": 1}, "must be list .* got dict"),
+        ("seeds", "1, 2", "must be list .* got str"),
+        ("options", [1, 2], "must be dict .* got list"),
+        ("limit", "ten", r"must be Optional\[int\] .* got str 'ten'"),
+        ("count", 3.5, "must be int \\(declared `count = 3`\\), got float"),
+    ],
+)
+def test_wrong_parameter_type_refused_before_the_kernel_starts(
+    tmp_path: Path, reports: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: object, expected: str
+) -> None:
+    make_notebook(tmp_path, "01_typed.ipynb", [(TYPED, ["parameters"])])
+    with pytest.raises(RunnerError, match=rf"01_typed\.ipynb: parameter '{name}' from parameters {expected}"):
+        plan_run({"01_typed": {name: value}}, notebooks_dir=tmp_path)
+    with pytest.raises(RunnerError, match=rf"parameter '{name}' from parameters {expected}"):
+        plan_run({"common": {name: value}}, notebooks_dir=tmp_path)
+
+    def no_kernel(*_: object, **__: object) -> None:
+        raise AssertionError("the kernel must not start")
+
+    monkeypatch.setattr("mmolre.report.runner.check_kernel", no_kernel)
+    monkeypatch.setattr("mmolre.report.runner.execute_notebook", no_kernel)
+    params = tmp_path / "typed.yaml"
+    params.write_text(yaml.safe_dump({"01_typed": {name: value}}), encoding="utf-8")
+    with pytest.raises(RunnerError, match=rf"parameter '{name}' from {params} {expected}"):
+        run_reports(params, notebooks_dir=tmp_path, echo=False)
+    assert not reports.exists()
+
+
+def test_parameter_types_that_match_are_accepted(tmp_path: Path) -> None:
+    make_notebook(tmp_path, "01_typed.ipynb", [(TYPED, ["parameters"])])
+    values = {
+        "text_kind": "tokens",
+        "epochs": 5,
+        "lr": 1,  # an int where a float is declared
+        "seeds": [1, 2],
+        "options": {"a": [1]},
+        "limit": None,
+        "anything": ["x", 1],
+        "count": 4,
+    }
+    assert plan_run({"01_typed": values}, notebooks_dir=tmp_path).parameters["01_typed"] == {
+        "profile": "default",
+        **values,
+    }
+    assert plan_run({"01_typed": {"limit": 7}}, notebooks_dir=tmp_path).parameters["01_typed"]["limit"] == 7
+
+
+def test_real_parameter_files_pass_the_type_check() -> None:
+    for params in sorted((Path(__file__).parents[1] / "params").glob("*.yaml")):
+        assert plan_run(load_param_file(params), source=str(params)).notebooks, params
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "first"),
+    [
+        ("profile: a\nprofile: b\n", "profile", 2, 1),
+        ("profile: a\ncommon:\n  scale: 2\n  scale: 3\n", "scale", 4, 3),
+        ("01_tiny:\n  scale: 2\ncommon: {}\n01_tiny:\n  scale: 3\n", "01_tiny", 4, 1),
+        ("01_tiny: {scale: 2, scale: 3}\n", "scale", 1, 1),
+        ("common:\n  options:\n    a: 1\n    a: 1\n", "a", 4, 3),
+    ],
+)
+def test_duplicate_keys_name_the_key_and_line(
+    tmp_path: Path, notebooks: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, line: int, first: int
+) -> None:
+    params = tmp_path / "dup.yaml"
+    params.write_text(text, encoding="utf-8")
+    message = f"parameter file {params}, line {line}: duplicate key '{key}' (first given at line {first})"
+    with pytest.raises(RunnerError, match=re.escape(message)):
+        load_param_file(params)
+    assert main(["reports", "-f", str(params), "--notebooks-dir", str(notebooks)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+
+
+def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    params = tmp_path / "merge.yaml"
+    params.write_text("base: &base {scale: 2, seed: 1}\n01_tiny:\n  <<: *base\n  scale: 3\n", encoding="utf-8")
+    assert load_param_file(params)["01_tiny"] == {"scale": 3, "seed": 1}

@@ -21,7 +21,7 @@ import torch
 
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
-from mmolre.data.sources import how_to_obtain, read_csv, require
+from mmolre.data.sources import check_numeric, how_to_obtain, read_csv, require
 from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
 from mmolre.modalities import presence_mask
 from mmolre.tasks import EMOTIONS
@@ -29,6 +29,8 @@ from mmolre.tasks import EMOTIONS
 LABELS = "mosei/mosei_labels_7d.csv"
 TEXTS = "mosei/mosei_text_label.csv"
 EXPECTED_SIZES = {"train": 16327, "valid": 1871, "test": 4662}
+_NUMERIC = {LABELS: ("start", "end", "sentiment", *EMOTIONS), TEXTS: ("label",)}
+"""Columns that must hold finite numbers in every row."""
 
 
 def _read_csv(relative: str, data_dir: str | Path | None, columns: set[str]) -> pd.DataFrame:
@@ -36,6 +38,7 @@ def _read_csv(relative: str, data_dir: str | Path | None, columns: set[str]) -> 
     missing = columns - set(frame.columns)
     if missing:
         raise DataError(f"{require(relative, data_dir)}: missing column(s) {sorted(missing)}")
+    check_numeric(frame, require(relative, data_dir), _NUMERIC.get(relative, ()), first_line=2)
     return frame
 
 

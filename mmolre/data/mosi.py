@@ -17,7 +17,7 @@ import torch
 
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
-from mmolre.data.sources import how_to_obtain, read_csv, require
+from mmolre.data.sources import check_numeric, how_to_obtain, read_csv, require
 from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
 from mmolre.modalities import MODALITIES, presence_mask
 
@@ -25,6 +25,7 @@ PICKLE = "mosi/CMUMOSI_features_raw_2way.pkl"
 BCLSTM_PARTS = ("train", "test")
 BCLSTM_DIMS = {"text": 100, "audio": 73, "vision": 100}
 _BCLSTM_FILE = {"text": "text", "audio": "audio", "vision": "video"}
+TRANSCRIPT_COLUMNS = ("segment id", "text", "video index", "binary label")
 
 
 @dataclass
@@ -37,6 +38,51 @@ class MosiLabels:
     folds: dict[str, list[str]]
 
 
+def _check_mosi_items(items: object, path: Path) -> None:
+    """Raise a :class:`DataError` naming ``path`` and the item when the pickle does not have the GCNet layout."""
+    if not isinstance(items, list) or len(items) != 7:
+        size = f" of {len(items)} items" if isinstance(items, (list, tuple)) else ""
+        raise DataError(f"{path}: expected a list of 7 items, got a {type(items).__name__}{size}")
+    sequence = (list, tuple, np.ndarray)
+    for index, what in ((0, "segment ids"), (1, "sentiments"), (3, "transcripts")):
+        if not isinstance(items[index], dict):
+            raise DataError(
+                f"{path}: item [{index}] must be a dict video id -> {what}, got {type(items[index]).__name__}"
+            )
+        wrong = [vid for vid, values in items[index].items() if not isinstance(values, sequence)]
+        if wrong:
+            raise DataError(
+                f"{path}: item [{index}] must map each video to a list of {what}; video {wrong[0]!r} does not"
+            )
+    segments, sentiments, _, transcripts, *fold_videos = items
+    for index, values in ((1, sentiments), (3, transcripts)):
+        absent = sorted(set(segments) - set(values))
+        if absent:
+            raise DataError(f"{path}: video(s) {absent[:3]} of item [0] have no entry in item [{index}]")
+    for vid, segs in segments.items():
+        if len(sentiments[vid]) != len(segs) or len(transcripts[vid]) != len(segs):
+            raise DataError(f"{path}: video {vid} has {len(segs)} segments but different numbers of labels/transcripts")
+        try:
+            values = np.asarray(sentiments[vid], dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: item [1] video {vid!r} has non-numeric sentiments") from None
+        if not np.isfinite(values).all():
+            raise DataError(f"{path}: item [1] video {vid!r} has NaN or infinite sentiments")
+    seen: dict[str, str] = {}
+    for index, (split, vids) in enumerate(zip(SPLITS, fold_videos), start=4):
+        if not isinstance(vids, (set, frozenset, list, tuple)) or not all(isinstance(v, str) for v in vids):
+            raise DataError(f"{path}: item [{index}] ({split} fold) must be a collection of video ids")
+        unknown = sorted(set(vids) - set(segments))
+        if unknown:
+            raise DataError(f"{path}: item [{index}] ({split} fold) lists video(s) {unknown[:3]} absent from item [0]")
+        if not any(len(segments[vid]) for vid in vids):
+            raise DataError(f"{path}: item [{index}] ({split} fold) has no segments; every split needs at least one")
+        twice = sorted(vid for vid in vids if vid in seen)
+        if twice:
+            raise DataError(f"{path}: video(s) {twice[:3]} are in both the {seen[twice[0]]} and the {split} fold")
+        seen.update(dict.fromkeys(vids, split))
+
+
 def read_mosi_labels(data_dir: str | Path | None = None, path: Path | None = None) -> MosiLabels:
     """Read the GCNet MOSI pickle (list of 7 items) into :class:`MosiLabels`, checking its layout.
 
@@ -44,23 +90,27 @@ def read_mosi_labels(data_dir: str | Path | None = None, path: Path | None = Non
     """
     path = require(PICKLE, data_dir) if path is None else path
     items = load_pickle(path, how_to_obtain(PICKLE))
-    if not isinstance(items, list) or len(items) != 7:
-        raise DataError(f"{path}: expected a list of 7 items, got {type(items).__name__}")
+    _check_mosi_items(items, path)
     segments, sentiments, _, transcripts, *fold_videos = items
     video, sentiment, transcript = {}, {}, {}
     for vid, segs in segments.items():
-        if len(sentiments[vid]) != len(segs) or len(transcripts[vid]) != len(segs):
-            raise DataError(f"{path}: video {vid} has {len(segs)} segments but different numbers of labels/transcripts")
         for seg, value, text in zip(segs, sentiments[vid], transcripts[vid]):
             video[seg], sentiment[seg], transcript[seg] = vid, float(value), str(text)
     folds = {split: [s for vid in sorted(vids) for s in segments[vid]] for split, vids in zip(SPLITS, fold_videos)}
     return MosiLabels(video, sentiment, transcript, folds)
 
 
-def _read_csv(relative: str, data_dir: str | Path | None) -> pd.DataFrame:
+def _read_csv(
+    relative: str, data_dir: str | Path | None, numeric: tuple[int, ...] | bool = True, layout: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A header-less bc-LSTM CSV with the ``layout`` columns (when given), ``numeric`` ones finite, no empty cell."""
     frame = read_csv(relative, data_dir, header=None)
+    path = require(relative, data_dir)
+    if layout and frame.shape[1] != len(layout):
+        raise DataError(f"{path}: {frame.shape[1]} columns, expected {len(layout)} ({', '.join(layout)})")
+    check_numeric(frame, path, frame.columns if numeric is True else numeric, first_line=1)
     if frame.isna().any().any():
-        raise DataError(f"{require(relative, data_dir)}: contains empty or NaN cells")
+        raise DataError(f"{path}: contains empty or NaN cells")
     return frame
 
 
@@ -72,7 +122,7 @@ def read_bclstm(
     Rows are joined to segment ids through ``transcripts.csv`` and the index column of ``text_<part>.csv``;
     raises :class:`DataError` if any row's binary label disagrees with ``sentiment >= 0`` from the official pickle.
     """
-    transcripts = _read_csv("mosi/bclstm/transcripts.csv", data_dir)
+    transcripts = _read_csv("mosi/bclstm/transcripts.csv", data_dir, numeric=(2, 3), layout=TRANSCRIPT_COLUMNS)
     out: dict[str, dict[str, np.ndarray | list[str]]] = {}
     for part in BCLSTM_PARTS:
         index = _read_csv(f"mosi/bclstm/text_{part}.csv", data_dir)[0].astype(int).to_numpy()
@@ -84,7 +134,8 @@ def read_bclstm(
         missing = [s for s in ids if s not in labels.sentiment]
         if missing:
             raise DataError(
-                f"mosi/bclstm/text_{part}.csv: {len(missing)} segment ids not in {PICKLE}, e.g. {missing[:3]}"
+                f"mosi/bclstm/transcripts.csv: column 0 should hold segment ids, but {len(missing)} of the rows "
+                f"that text_{part}.csv names are not segments of {PICKLE}, e.g. {missing[:3]}"
             )
         expected = np.array([labels.sentiment[s] >= 0 for s in ids])
         out[part] = {"ids": ids}

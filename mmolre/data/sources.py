@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mmolre.data.dataset import DataError
@@ -185,6 +186,32 @@ def require(relative: str, override: str | Path | None = None) -> Path:
         raise DataError(f"{path}: file not found; {how_to_obtain(relative)}")
     check_file(relative, path)
     return path
+
+
+def _lines(rows: np.ndarray, first_line: int) -> str:
+    shown = ", ".join(str(int(row) + first_line) for row in rows[:5])
+    return f"line {shown}" if len(rows) == 1 else f"lines {shown}{', ...' if len(rows) > 5 else ''} ({len(rows)} rows)"
+
+
+def check_numeric(frame: pd.DataFrame, path: Path, columns: Iterable[object], first_line: int) -> None:
+    """Raise a :class:`DataError` naming ``path``, the column and its file lines when a cell of ``columns`` is
+    empty, NaN, infinite or not a number (``first_line``: the file line of the frame's first row)."""
+    for column in columns:
+        if column not in frame.columns:
+            raise DataError(f"{path}: missing column {column!r}; found {list(frame.columns)}")
+        raw = frame[column]
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        text = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
+        if len(text):
+            raise DataError(
+                f"{path}: column {column!r} is not a number at {_lines(text, first_line)}, e.g. {raw.iloc[text[0]]!r}"
+            )
+        empty = np.flatnonzero(np.isnan(values))
+        if len(empty):
+            raise DataError(f"{path}: column {column!r} is empty or NaN at {_lines(empty, first_line)}")
+        infinite = np.flatnonzero(np.isinf(values))
+        if len(infinite):
+            raise DataError(f"{path}: column {column!r} is infinite at {_lines(infinite, first_line)}")
 
 
 def read_csv(relative: str, override: str | Path | None = None, **options: object) -> pd.DataFrame:

@@ -1,18 +1,40 @@
 """The MCULoRA model: one network for every modality combination, adapted per combination by MCLA layers.
 
-Architecture (arXiv 2507.11202; choices the paper leaves open are marked *ours*):
+Architecture (arXiv 2507.11202 and the official code gdace829/MCULoRA; choices left open are marked *ours*):
 
 1. Per present modality an MCLA input projection ``d_m -> hidden`` and dropout.
 2. Per modality a small pre-norm transformer over that modality's own time axis (*ours*: each modality is
-   encoded separately, so a missing modality needs no attention mask; with utterance-level features, L = 1,
-   attention is trivial and the block reduces to its MLP); the MLP's two layers are MCLA with rank
+   encoded separately, so a missing modality needs no attention mask); the MLP's two layers are MCLA with rank
    ``mlp_rank``. The sequence is mean-pooled and a missing modality's vector is zeroed.
 3. Fusion: the concatenated modality vectors ``u`` go through an MCLA, ReLU and dropout, plus ``u`` (residual).
 4. One MCLA head per task (sentiment scalar, six emotion logits).
 
-The combination used by every MCLA is read from ``batch["mask"]`` per sample, so training with a drawn
-combination and evaluation under any test condition need no extra argument. ``rank = mlp_rank = 0`` gives the
-same backbone with plain linear layers (the "no MCLA" baseline).
+Decoupled combination streams (the published design, default): every combination ``k`` has its own stream,
+carried through exactly the layers that carry streams in the official code: input projection -> fc1 -> fc2 of
+every block's MLP -> fusion -> head. At each of these layers the stream leaving the layer is
+``s_k' = W x + b + B_k A_k s_k``: the layer's base output on the *main* input ``x`` plus combination ``k``'s
+low-rank map of its *own* stream ``s_k`` (the first layer reads the features themselves). This is the official
+April rule; the later (August) rule keeps only ``B_k A_k s_k`` and, with every ``B`` starting at zero, such a
+chain is exactly zero with zero gradient, so we keep the base term. Streams get no attention, activation,
+dropout or residual (as in the official code) and never enter the main path inside the network. Streams are
+mean-pooled and zeroed for missing modalities like the main path, concatenated at the fusion layer, and meet
+the main output only at the head: ``y = W h + b + shared(h) + B_k A_k s_k(head)`` with ``k`` the sample's
+combination. The head adds only the low-rank term (the April code adds the head's base output a second time).
+At initialisation every ``B`` is zero, so the model equals its plain backbone. Only the streams of
+combinations present in the batch are computed (the others cannot reach the loss).
+
+Inline switch (``inline=True``, the registered ``mcla_inline`` ablation): every MCLA adds the sample's
+combination adapter to its main output, ``W x + b + shared(x) + B_c A_c x``, at every layer.
+
+Adapters exist for the non-empty combinations of the model's modalities only (a sample with no modality left
+gets the shared path alone), and a modality's own layers (input projection, encoder blocks) only for the
+combinations that contain that modality: the others would never receive gradient (official code: they exist and
+stay untrained). A combination's stream therefore has no part for a modality it does not contain (zeros at the
+fusion layer, where that modality is missing anyway).
+
+The combination is read from ``batch["mask"]`` per sample, so training with a drawn combination and
+evaluation under any test condition need no extra argument. ``rank = mlp_rank = 0`` gives the same backbone with
+plain linear layers (the "no MCLA" baseline).
 """
 
 from __future__ import annotations
@@ -24,15 +46,25 @@ import torch
 from torch import nn
 
 from mmolre.config import StrictConfig
-from mmolre.modalities import MODALITIES, combination_index, zero_missing
+from mmolre.modalities import (
+    COMBINATIONS,
+    MODALITIES,
+    available_combinations,
+    combination_index,
+    combination_modalities,
+    zero_missing,
+)
 from mmolre.models.base import AffectModel, ModelOutput
-from mmolre.nn.mcla import MCLA
+from mmolre.nn.mcla import MCLA, MCLAOutput
 from mmolre.tasks import TASK_OUTPUTS, check_tasks
+
+Streams = dict[str, torch.Tensor]
+"""Combination name -> that combination's stream (same shape as the main activations)."""
 
 
 @dataclass
 class MCULoRAConfig(StrictConfig):
-    """Model size (paper: hidden 256, depth 4, 2 heads, dropout 0.5, rank 4, MLP rank 8; defaults are quick)."""
+    """Model size (official: hidden 256, depth 4, 2 heads, dropout 0.5, rank 4, MLP rank 8; defaults are quick)."""
 
     hidden: int = 32
     depth: int = 1
@@ -50,8 +82,11 @@ class MCULoRAConfig(StrictConfig):
             raise ValueError(f"MCULoRAConfig: hidden, heads, mlp_ratio must be >= 1 and depth >= 0, got {self}")
         if self.hidden % self.heads:
             raise ValueError(f"MCULoRAConfig: hidden ({self.hidden}) must be divisible by heads ({self.heads})")
-        if self.rank < 0 or self.mlp_rank < 0:
-            raise ValueError(f"MCULoRAConfig: rank and mlp_rank must be >= 0, got {self.rank}, {self.mlp_rank}")
+        if self.rank < 0 or self.mlp_rank < 0 or (self.rank == 0) != (self.mlp_rank == 0):
+            raise ValueError(
+                f"MCULoRAConfig: rank and mlp_rank must both be 0 (plain backbone) or both >= 1, "
+                f"got {self.rank}, {self.mlp_rank}"
+            )
         for name in ("alpha", "mlp_alpha"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"MCULoRAConfig: {name} must be > 0 or None, got {getattr(self, name)}")
@@ -60,77 +95,190 @@ class MCULoRAConfig(StrictConfig):
                 raise ValueError(f"MCULoRAConfig: {name} must be in [0, 1), got {getattr(self, name)}")
 
 
-class MCLABlock(nn.Module):
-    """Pre-norm transformer block whose MLP layers are MCLA."""
+def carry(layer: MCLAOutput) -> Streams:
+    """Streams leaving an MCLA layer: its base output on the main input plus each combination's low-rank term."""
+    return {c: layer.base + term for c, term in layer.streams.items()}
 
-    def __init__(self, config: MCULoRAConfig) -> None:
+
+class MCLABlock(nn.Module):
+    """Pre-norm transformer block whose MLP layers are MCLA; streams pass through fc1 and fc2 only."""
+
+    def __init__(self, config: MCULoRAConfig, combinations: tuple[str, ...]) -> None:
         super().__init__()
         width = config.hidden * config.mlp_ratio
         self.norm1 = nn.LayerNorm(config.hidden)
         self.attention = nn.MultiheadAttention(config.hidden, config.heads, dropout=config.dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(config.hidden)
-        self.fc1 = MCLA(config.hidden, width, config.mlp_rank, config.lora_dropout, alpha=config.mlp_alpha)
-        self.fc2 = MCLA(width, config.hidden, config.mlp_rank, config.lora_dropout, alpha=config.mlp_alpha)
+        rank, dropout, alpha = config.mlp_rank, config.lora_dropout, config.mlp_alpha
+        self.fc1 = MCLA(config.hidden, width, rank, dropout, alpha=alpha, combinations=combinations)
+        self.fc2 = MCLA(width, config.hidden, rank, dropout, alpha=alpha, combinations=combinations)
         self.activation = nn.GELU()
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, combination: torch.Tensor) -> torch.Tensor:
+    def _attend(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm1(x)
-        x = x + self.dropout(self.attention(h, h, h, need_weights=False)[0])
-        h = self.dropout(self.activation(self.fc1(self.norm2(x), combination)))
-        return x + self.dropout(self.fc2(h, combination))
+        return x + self.dropout(self.attention(h, h, h, need_weights=False)[0])
+
+    def forward(self, x: torch.Tensor, streams: Streams) -> tuple[torch.Tensor, Streams]:
+        """Main path and the streams (each stream: fc1 then fc2, no activation in between)."""
+        x = self._attend(x)
+        first = self.fc1(self.norm2(x), streams)
+        second = self.fc2(self.dropout(self.activation(first.output)), carry(first))
+        return x + self.dropout(second.output), carry(second)
+
+    def inline(self, x: torch.Tensor, combination: torch.Tensor) -> torch.Tensor:
+        """The block with the sample's combination adapter switched into both MLP layers."""
+        x = self._attend(x)
+        h = self.dropout(self.activation(self.fc1.inline(self.norm2(x), combination)))
+        return x + self.dropout(self.fc2.inline(h, combination))
+
+
+@dataclass
+class Encoded:
+    """Per-modality encoder outputs: the main path ``(B, L, hidden)`` after the blocks and, per modality, the
+    combination streams after the blocks; plus the presence mask and per-sample combination indices."""
+
+    main: dict[str, torch.Tensor]
+    streams: dict[str, Streams]
+    mask: torch.Tensor
+    combination: torch.Tensor
 
 
 class MCULoRA(AffectModel):
-    """MCULoRA (see the module docstring); ``rank = mlp_rank = 0`` is the plain backbone without adapters."""
+    """MCULoRA (see the module docstring); ``inline=True`` is the per-layer-switch ablation."""
 
-    def __init__(self, name: str, dims: Mapping[str, int], tasks: tuple[str, ...], config: MCULoRAConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        dims: Mapping[str, int],
+        tasks: tuple[str, ...],
+        config: MCULoRAConfig,
+        inline: bool = False,
+    ) -> None:
         super().__init__()
-        self.name, self.config, self.tasks = name, config, check_tasks(tasks)
+        self.name, self.config, self.tasks, self.inline = name, config, check_tasks(tasks), inline
         self.modalities = tuple(m for m in MODALITIES if m in dims)
         self.dims = {m: int(dims[m]) for m in self.modalities}
+        self.combinations = available_combinations(self.modalities) if config.rank > 0 else ()
         fused = config.hidden * len(self.modalities)
 
-        def mcla(in_dim: int, out_dim: int) -> MCLA:
-            return MCLA(in_dim, out_dim, config.rank, config.lora_dropout, alpha=config.alpha)
+        def mcla(in_dim: int, out_dim: int, stream_dropout: float = 0.0, combinations: tuple[str, ...] = ()) -> MCLA:
+            return MCLA(
+                in_dim, out_dim, config.rank, config.lora_dropout, alpha=config.alpha,
+                combinations=combinations or self.combinations, stream_dropout=stream_dropout,
+            )  # fmt: skip
 
-        self.projections = nn.ModuleDict({m: mcla(self.dims[m], config.hidden) for m in self.modalities})
+        self.modality_combinations = {
+            m: tuple(c for c in self.combinations if m in combination_modalities(c)) for m in self.modalities
+        }  # a modality's own layers only have adapters for the combinations that contain it (others never train)
+        self.projections = nn.ModuleDict(
+            {
+                m: mcla(self.dims[m], config.hidden, config.lora_dropout, self.modality_combinations[m])
+                for m in self.dims
+            }
+        )
         self.encoders = nn.ModuleDict(
-            {m: nn.ModuleList(MCLABlock(config) for _ in range(config.depth)) for m in self.modalities}
+            {
+                m: nn.ModuleList(MCLABlock(config, self.modality_combinations[m]) for _ in range(config.depth))
+                for m in self.dims
+            }
         )
         self.norms = nn.ModuleDict({m: nn.LayerNorm(config.hidden) for m in self.modalities})
         self.fusion = mcla(fused, fused)
         self.heads = nn.ModuleDict({t: mcla(fused, TASK_OUTPUTS[t]) for t in self.tasks})
         self.dropout = nn.Dropout(config.dropout)
 
-    def _joint(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Concatenated pooled modality vectors ``u`` (B, M * hidden) and per-sample combination indices."""
+    def _present(self, combination: torch.Tensor) -> tuple[str, ...]:
+        """Combinations (with adapters) of the samples in a batch."""
+        names = {COMBINATIONS[i] for i in torch.unique(combination).tolist()}
+        return tuple(c for c in self.combinations if c in names)
+
+    def encode(self, batch: Mapping[str, torch.Tensor], combinations: tuple[str, ...] | None = None) -> Encoded:
+        """Run the per-modality encoders; streams are computed for ``combinations`` (default: those present in the
+        batch; none for the inline model)."""
         mask = batch["mask"].bool()
         combination = combination_index(mask)
+        if self.inline:
+            combinations = ()
+        elif combinations is None:
+            combinations = self._present(combination)
         features = zero_missing({m: batch[m] for m in self.modalities}, mask)
+        main, streams = {}, {}
+        for m in self.modalities:
+            if self.inline:
+                h = self.dropout(self.projections[m].inline(features[m], combination))
+                for block in self.encoders[m]:
+                    h = block.inline(h, combination)
+                main[m], streams[m] = h, {}
+                continue
+            own = tuple(c for c in combinations if c in self.modality_combinations[m])
+            projected = self.projections[m](features[m], combinations=own)
+            h, s = self.dropout(projected.output), carry(projected)
+            for block in self.encoders[m]:
+                h, s = block(h, s)
+            main[m], streams[m] = h, s
+        return Encoded(main, streams, mask, combination)
+
+    def _pool(self, encoded: Encoded, values: Mapping[str, torch.Tensor | None], norm: bool) -> torch.Tensor:
+        """Mean over time, missing modalities zeroed, modalities concatenated: (B, M * hidden). A modality without
+        a value (a stream of a combination that does not contain it) contributes zeros."""
         parts = []
         for m in self.modalities:
-            present = mask[:, MODALITIES.index(m)]
-            h = self.dropout(self.projections[m](features[m], combination))
-            for block in self.encoders[m]:
-                h = block(h, combination)
-            parts.append(self.norms[m](h).mean(dim=1) * present[:, None].to(h.dtype))
-        return torch.cat(parts, dim=-1), combination
+            h = values.get(m)
+            if h is None:
+                parts.append(encoded.main[m].new_zeros(len(encoded.mask), self.config.hidden))
+                continue
+            h = self.norms[m](h) if norm else h
+            present = encoded.mask[:, MODALITIES.index(m)]
+            parts.append(h.mean(dim=1) * present[:, None].to(h.dtype))
+        return torch.cat(parts, dim=-1)
+
+    def _fuse(self, encoded: Encoded) -> tuple[torch.Tensor, MCLAOutput]:
+        """Fusion input ``u`` and the fusion layer's output; the pooled streams enter the fusion layer as its
+        stream inputs (inline: the sample's adapter is added, no streams)."""
+        joint = self._pool(encoded, encoded.main, norm=True)
+        if self.inline:
+            return joint, MCLAOutput(self.fusion.inline(joint, encoded.combination), self.fusion.base(joint), {})
+        names = [c for c in self.combinations if any(c in streams for streams in encoded.streams.values())]
+        streams = {
+            c: self._pool(encoded, {m: encoded.streams[m].get(c) for m in self.modalities}, False) for c in names
+        }
+        return joint, self.fusion(joint, streams)
 
     def representations(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Fusion-layer outputs (B, M * hidden): ``shared`` (W u + shared LoRA) and ``specific`` (combination LoRA)."""
-        joint, combination = self._joint(batch)
-        return {
-            "shared": self.fusion.shared_path(joint),
-            "specific": self.fusion.specific_path(joint, combination),
-            "combination": combination,
-        }
+        """Fusion-layer outputs (B, M * hidden): ``shared`` (``W u + b + shared(u)``) and ``specific`` (the
+        sample's combination term: its adapter on ``u`` inline, its stream's low-rank term otherwise)."""
+        encoded = self.encode(batch)
+        joint, fused = self._fuse(encoded)
+        if self.inline:
+            return {
+                "shared": self.fusion.shared_path(joint),
+                "specific": self.fusion.specific_path(joint, encoded.combination),
+                "combination": encoded.combination,
+            }
+        specific = self._select(fused.streams, encoded.combination, fused.output)
+        return {"shared": fused.output, "specific": specific, "combination": encoded.combination}
+
+    @staticmethod
+    def _select(terms: Streams, combination: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """Per sample, the term of the sample's own combination (zero when it has none)."""
+        out = torch.zeros_like(like)
+        for name, term in terms.items():
+            rows = (combination == COMBINATIONS.index(name)).to(term.dtype)
+            out = out + term * rows.reshape(-1, *([1] * (term.ndim - 1)))
+        return out
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
-        joint, combination = self._joint(batch)
-        hidden = joint + self.dropout(torch.relu(self.fusion(joint, combination)))
+        encoded = self.encode(batch)
+        joint, fused = self._fuse(encoded)
+        hidden = joint + self.dropout(torch.relu(fused.output))
+        streams = carry(fused)
         predictions = {}
         for task in self.tasks:
-            out = self.heads[task](hidden, combination)
+            if self.inline:
+                out = self.heads[task].inline(hidden, encoded.combination)
+            else:
+                head = self.heads[task](hidden, streams)
+                out = head.output + self._select(head.streams, encoded.combination, head.output)
             predictions[task] = out.reshape(-1) if task == "sentiment" else out
         return ModelOutput(predictions, hidden.new_zeros(()))

@@ -92,12 +92,13 @@ def _mculora(
         raise ValueError(f"{name} does not fine-tune a text encoder; load the dataset with text_kind sentence/tokens")
     if name == "mculora_plain":
         config = config.replace(rank=0, mlp_rank=0)
-    return MCULoRA(name, dims, tasks, config)  # type: ignore[arg-type]
+    return MCULoRA(name, dims, tasks, config, inline=name == "mcla_inline")  # type: ignore[arg-type]
 
 
 MODELS: dict[str, ModelEntry] = {
     **{name: ModelEntry(ModelConfig, _multitask) for name in _BLOCK_SPECS},
-    "mculora": ModelEntry(MCULoRAConfig, _mculora),
+    "mculora": ModelEntry(MCULoRAConfig, _mculora),  # MCLA with decoupled combination streams (published)
+    "mcla_inline": ModelEntry(MCULoRAConfig, _mculora),  # ablation: the combination's LoRA inline at every layer
     "mculora_plain": ModelEntry(MCULoRAConfig, _mculora),  # the same backbone with plain linear layers
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
@@ -108,15 +109,18 @@ MMOLRE_FAMILY: tuple[str, ...] = tuple(_BLOCK_SPECS)
 @dataclass(frozen=True)
 class Method:
     """An incomplete-modality method: the registered model it trains and its combination sampler
-    (``"dpft"``, ``"uniform"`` or ``None`` = full modalities only)."""
+    (a name of :data:`mmolre.protocols.dpft.SAMPLERS` or ``None`` = full modalities only)."""
 
     model: str
     sampler: str | None
 
 
 METHODS: dict[str, Method] = {
-    "mculora": Method("mculora", "dpft"),  # MCULoRA: MCLA layers + DPFT sampling
+    "mculora_js": Method("mculora", "dpft_js"),  # MCULoRA: MCLA + DPFT, April rule (JS, modality Bernoulli)
+    "mculora_acc": Method("mculora", "dpft_acc"),  # MCULoRA: MCLA + DPFT, August rule (accuracy change, tan)
+    "mculora_fusion_js": Method("mculora", "dpft_fusion_js"),  # MCLA + our earlier fusion-JS categorical rule
     "mcla_uniform": Method("mculora", "uniform"),  # MCLA without DPFT
+    "mcla_inline": Method("mcla_inline", "uniform"),  # inline per-layer MCLA without DPFT (compare: mcla_uniform)
     "dropout_uniform": Method("mculora_plain", "uniform"),  # plain backbone, uniform modality dropout
     "full_only": Method("mculora_plain", None),  # plain backbone, full modalities only
     "mmolre_dropout": Method("mmolre", "uniform"),  # MMoLRE with uniform modality dropout

@@ -1,22 +1,46 @@
-"""Modality-combination sampling for incomplete-modality training: DPFT and the uniform baseline.
+"""Modality-combination sampling for incomplete-modality training: DPFT rules and the uniform baseline.
 
 Each training mini-batch draws one modality combination; :func:`combination_hook` zeroes the other
-modalities' features and narrows ``batch["mask"]`` accordingly (a ``train_model`` ``batch_hook``).
+modalities' features and narrows ``batch["mask"]`` accordingly (a ``train_model`` ``batch_hook``). After every
+epoch the sampler's ``update(model, dataset)`` may re-weight the combinations. Every statistic is measured on the
+VALID split only (the official code measures on the test split; we never do). Samplers, by name
+(:func:`make_sampler`):
 
-DPFT (dynamic parameter fine-tuning, MCULoRA arXiv 2507.11202) re-weights the combinations every epoch. Here,
-from the VALID split only: for each combination ``c`` the valid set is fed with modalities restricted to ``c``
-and the statistic ``s_c`` is the mean Jensen-Shannon divergence between the softmax of the fusion layer's
-shared output and the softmax of its combination-specific output (how separable the combination's own
-representation is from the shared one). Its change ``|s_c - s_c(previous epoch)|`` is ranked; the combination
-that changed least (whose specific part is learning least) gets the largest boost, with weights halving down
-the ranking (as in the public code). Probabilities then move by ``step * (weight - mean weight)``, are
-projected back onto ``[p_min, p_max]`` with sum 1, where the band is ``band * uniform``.
+- ``uniform``: every available non-empty combination with equal, fixed probability.
+- ``dpft_js``: DPFT as first published (gdace829/MCULoRA, April 2025 code). Per-modality Bernoulli sampling: each
+  available modality is kept with probability ``p_m`` (start 0.5). Statistic of combination ``k``: the mean over
+  the modalities ``m`` in ``k`` of the Jensen-Shannon divergence between the softmax (over features, per time
+  step) of modality ``m``'s main-path encoder output and of combination ``k``'s stream for ``m``, measured on the
+  valid split with all of its modalities present. The first update stores the statistics as the reference
+  (official: epoch 0, never updated); each later update sorts the combinations by ``|s_k - s_k(ref)|``
+  ascending (ties: the official combination order atv, at, av, tv, a, t, v) and, for the i-th combination in
+  that order, moves every ``p_m`` by ``step * 2**-i`` (+ when ``m`` is in the combination, - otherwise), clipping
+  to ``clip`` after each combination (official: step 0.003, clip [0.4, 0.6]). The combination that changed
+  least gets the largest push towards its modalities. *Ours*: the textbook JS divergence (the official code
+  computes 0.5 [KL(M||P) + KL(M||Q)]); a draw that leaves no modality is drawn again (the official April code
+  trains on it with an adapter of its own; we build no adapter for the empty combination), so the combination
+  probabilities are the Bernoulli ones conditioned on a non-empty draw.
+- ``dpft_acc``: DPFT as in the later official code (August 2025). Per-combination accuracy on the valid split
+  restricted to that combination: the first of :data:`ACCURACY_METRICS` the evaluation reports, i.e. Non0 Acc-2 for
+  sentiment regression (the official MOSI/MOSEI accuracy), WA for four-class emotions (IEMOCAP, the official
+  accuracy), mean emotion WA for multi-label emotions. From the second update on, ``D_k`` = accuracy change
+  since the previous update,
+  ``score_k = min(1.5, (sum D - D_k) / sum D)`` (0 when ``sum D = 0``), ``q_k = 0.8 (1 + tan(score_k - 1))``,
+  negative ``q`` set to 0, normalised (uniform when all are 0); ``q`` are the combination sampling probabilities.
+  As published, ``tan`` is not bounded below: a score under ``1 - pi/2`` lands past the pole and gives a large
+  positive weight.
+- ``dpft_fusion_js``: our earlier rule, kept as an ablation: categorical sampling; statistic = mean JS between
+  the softmax of the fusion layer's shared output and of the sample's combination term, with the valid set
+  restricted to each combination; the change since the previous update is ranked, weights halve down the
+  ranking, probabilities move by ``step * (weight - mean weight)`` and are projected onto a band of
+  ``band * uniform`` with sum 1.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -24,16 +48,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.modalities import available_combinations, restrict
+from mmolre.modalities import MODALITIES, available_combinations, combination_modalities, restrict
 from mmolre.models.base import eval_mode, model_device, to_device
 from mmolre.models.mculora import MCULoRA
+from mmolre.train.evaluation import evaluate
 from mmolre.train.loop import BatchHook
 
-SAMPLERS: tuple[str, ...] = ("uniform", "dpft")
+ACCURACY_METRICS: tuple[str, ...] = ("acc2_non0", "wa", "emo_wa")
+"""The ``dpft_acc`` accuracy: the first of these metrics that the evaluation of the model reports."""
+OFFICIAL_ORDER: tuple[str, ...] = ("atv", "at", "av", "tv", "a", "t", "v")
+"""The official code's combination indices 0..6 (tie order of the April rule)."""
 
 
 def js_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
-    """Per-row Jensen-Shannon divergence between ``softmax(p_logits)`` and ``softmax(q_logits)`` (last dim)."""
+    """Jensen-Shannon divergence between ``softmax(p_logits)`` and ``softmax(q_logits)`` over the last dim."""
     log_p, log_q = F.log_softmax(p_logits, dim=-1), F.log_softmax(q_logits, dim=-1)
     log_m = torch.logsumexp(torch.stack([log_p, log_q]), dim=0) - math.log(2.0)
     kl_pm = (log_p.exp() * (log_p - log_m)).sum(-1)
@@ -41,8 +69,20 @@ def js_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tenso
     return 0.5 * (kl_pm + kl_qm)
 
 
+def _stream_model(model: nn.Module, rule: str) -> MCULoRA:
+    if not isinstance(model, MCULoRA) or model.inline or not model.combinations:
+        raise ValueError(
+            f"{rule} needs an MCULoRA model with combination streams (registered name 'mculora'), "
+            f"got {getattr(model, 'name', type(model).__name__)!r}"
+        )
+    return model
+
+
 class UniformSampler:
-    """Draws each available combination with equal, fixed probability (the uniform modality-dropout baseline)."""
+    """Draws each available combination with equal, fixed probability (the uniform modality-dropout baseline).
+
+    Base class of every sampler: ``probabilities`` over ``combinations``, ``sample``, ``update`` and ``history``.
+    """
 
     def __init__(self, modalities: Sequence[str]) -> None:
         self.combinations = available_combinations(modalities)
@@ -51,10 +91,15 @@ class UniformSampler:
         n = len(self.combinations)
         self.probabilities = torch.full((n,), 1.0 / n, dtype=torch.float64)
         self._rows: list[dict[str, float]] = []
-        self._record(0)
+        self._record()
 
-    def _record(self, epoch: int) -> None:
-        self._rows.append({"epoch": epoch, **{c: float(p) for c, p in zip(self.combinations, self.probabilities)}})
+    def _extra(self) -> dict[str, float]:
+        """Further per-epoch columns of :attr:`history`."""
+        return {}
+
+    def _record(self) -> None:
+        probabilities = dict(zip(self.combinations, self.probabilities.tolist()))
+        self._rows.append({"epoch": len(self._rows), **probabilities, **self._extra()})
 
     def sample(self, generator: torch.Generator) -> str:
         """One combination name drawn with the current probabilities."""
@@ -62,12 +107,135 @@ class UniformSampler:
 
     def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:
         """Uniform probabilities never change; the epoch is still recorded in :attr:`history`."""
-        self._record(len(self._rows))
+        self._record()
 
     @property
     def history(self) -> pd.DataFrame:
-        """One row per epoch (0 = before training), one column per combination."""
+        """One row per epoch (0 = before training), one column per combination (plus rule-specific columns)."""
         return pd.DataFrame(self._rows)
+
+
+def js_rule_step(
+    p: Mapping[str, float], change: Mapping[str, float], step: float = 0.003, clip: tuple[float, float] = (0.4, 0.6)
+) -> dict[str, float]:
+    """One April-rule update of the per-modality probabilities ``p`` from the per-combination ``change``."""
+    p = dict(p)
+    order = sorted(change, key=lambda c: (change[c], OFFICIAL_ORDER.index(c)))
+    for i, combination in enumerate(order):
+        members = set(combination_modalities(combination))
+        for m in p:
+            p[m] += step * 0.5**i * (1.0 if m in members else -1.0)
+            p[m] = min(max(p[m], clip[0]), clip[1])
+    return p
+
+
+class ModalityJSSampler(UniformSampler):
+    """``dpft_js``: per-modality Bernoulli sampling moved by the April JS rule (see the module docstring)."""
+
+    def __init__(
+        self,
+        modalities: Sequence[str],
+        step: float = 0.003,
+        clip: Sequence[float] = (0.4, 0.6),
+        batch_size: int = 512,
+    ) -> None:
+        low, high = (float(v) for v in clip)
+        if step <= 0 or not 0.0 < low <= 0.5 <= high < 1.0:
+            raise ValueError(f"dpft_js needs step > 0 and 0 < clip low <= 0.5 <= clip high < 1, got {step}, {clip}")
+        self.modalities = tuple(m for m in MODALITIES if m in modalities)
+        self.p = dict.fromkeys(self.modalities, 0.5)
+        self.step, self.clip, self.batch_size = step, (low, high), batch_size
+        self.reference: dict[str, float] | None = None
+        super().__init__(modalities)  # every p_m = 0.5: the implied combination probabilities are uniform
+
+    def _extra(self) -> dict[str, float]:
+        return {f"p_{m}": p for m, p in self.p.items()}
+
+    def implied_probabilities(self) -> torch.Tensor:
+        """Probability of each combination under the Bernoulli draws, conditioned on a non-empty draw."""
+        raw = torch.tensor(
+            [
+                math.prod(self.p[m] if m in combination_modalities(c) else 1.0 - self.p[m] for m in self.modalities)
+                for c in self.combinations
+            ],
+            dtype=torch.float64,
+        )
+        return raw / raw.sum()
+
+    def sample(self, generator: torch.Generator) -> str:
+        """Keep each modality with its probability; redraw while nothing is kept."""
+        p = torch.tensor([self.p[m] for m in self.modalities], dtype=torch.float64)
+        while True:
+            kept = torch.rand(len(p), generator=generator, dtype=torch.float64) < p
+            if kept.any():
+                chosen = {m for m, keep in zip(self.modalities, kept.tolist()) if keep}
+                return next(c for c in self.combinations if set(combination_modalities(c)) == chosen)
+
+    def statistic(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
+        """Per combination, the mean over its modalities of the main-vs-stream JS divergence (VALID split)."""
+        model = _stream_model(model, "dpft_js")
+        device = model_device(model)
+        totals = {(c, m): 0.0 for c in self.combinations for m in combination_modalities(c)}
+        counts = dict.fromkeys(self.modalities, 0.0)
+        with eval_mode(model):
+            for batch in dataset.loader("valid", batch_size=self.batch_size):
+                encoded = model.encode(to_device(batch, device), self.combinations)
+                for m in self.modalities:
+                    present = encoded.mask[:, MODALITIES.index(m)].double()
+                    counts[m] += float(present.sum())
+                    for c in self.combinations:
+                        if (c, m) in totals:
+                            js = js_divergence(encoded.main[m], encoded.streams[m][c]).mean(dim=1).double()
+                            totals[(c, m)] += float((js * present).sum())
+        return {
+            c: sum(totals[(c, m)] / max(counts[m], 1.0) for m in combination_modalities(c))
+            / len(combination_modalities(c))
+            for c in self.combinations
+        }
+
+    def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:
+        """First call: store the reference statistics; later calls: one :func:`js_rule_step` from the change."""
+        statistic = self.statistic(model, dataset)
+        if self.reference is None:
+            self.reference = statistic
+        else:
+            change = {c: abs(statistic[c] - self.reference[c]) for c in self.combinations}
+            self.p = js_rule_step(self.p, change, self.step, self.clip)
+            self.probabilities = self.implied_probabilities()
+        self._record()
+
+
+def accuracy_rule_probabilities(delta: Sequence[float]) -> torch.Tensor:
+    """August-rule sampling probabilities from the per-combination accuracy changes ``delta``."""
+    total = float(sum(delta))
+    scores = [min((total - d) / total, 1.5) if total != 0 else 0.0 for d in delta]
+    q = torch.tensor([max(0.8 * (1.0 + math.tan(s - 1.0)), 0.0) for s in scores], dtype=torch.float64)
+    return q / q.sum() if float(q.sum()) > 0 else torch.full_like(q, 1.0 / len(q))
+
+
+class AccuracySampler(UniformSampler):
+    """``dpft_acc``: combination probabilities from the August accuracy-change rule (see the module docstring)."""
+
+    def __init__(self, modalities: Sequence[str], batch_size: int = 512) -> None:
+        super().__init__(modalities)
+        self.batch_size = batch_size
+        self.last: dict[str, float] | None = None
+
+    def accuracies(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
+        """Accuracy (:data:`ACCURACY_METRICS`) per combination, VALID split restricted to the combination."""
+        result = {}
+        for c in self.combinations:
+            metrics = evaluate(model, dataset, "valid", mask_override=c, batch_size=self.batch_size)
+            result[c] = next(metrics[name] for name in ACCURACY_METRICS if name in metrics)
+        return result
+
+    def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:
+        """From the second call on, probabilities from the accuracy change since the previous call."""
+        accuracy = self.accuracies(model, dataset)
+        if self.last is not None:
+            self.probabilities = accuracy_rule_probabilities([accuracy[c] - self.last[c] for c in self.combinations])
+        self.last = accuracy
+        self._record()
 
 
 def project_to_band(p: torch.Tensor, low: float, high: float, iterations: int = 60) -> torch.Tensor:
@@ -83,30 +251,30 @@ def project_to_band(p: torch.Tensor, low: float, high: float, iterations: int = 
     return q / q.sum()
 
 
-class DPFTScheduler(UniformSampler):
-    """Per-combination sampling probabilities re-weighted each epoch from a valid-split separability statistic."""
+class FusionJSSampler(UniformSampler):
+    """``dpft_fusion_js``: our earlier categorical rule from the fusion-layer JS statistic (module docstring)."""
 
     def __init__(
         self,
         modalities: Sequence[str],
         step: float = 0.05,
-        band: tuple[float, float] = (0.5, 2.0),
+        band: Sequence[float] = (0.5, 2.0),
         batch_size: int = 512,
     ) -> None:
         super().__init__(modalities)
         n = len(self.combinations)
         if step <= 0:
-            raise ValueError(f"DPFT step must be > 0, got {step}")
+            raise ValueError(f"dpft_fusion_js step must be > 0, got {step}")
         if not 0.0 <= band[0] <= 1.0 <= band[1]:
-            raise ValueError(f"DPFT band must satisfy 0 <= low <= 1 <= high (multiples of 1/{n}), got {band}")
+            raise ValueError(f"dpft_fusion_js band must satisfy 0 <= low <= 1 <= high (x 1/{n}), got {band}")
         self.step, self.batch_size = step, batch_size
         self.p_min, self.p_max = band[0] / n, min(1.0, band[1] / n)
         self.last_statistic: dict[str, float] | None = None
 
     def separability(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
         """Mean JS divergence between shared and combination-specific fusion outputs per combination, VALID split."""
-        if not isinstance(model, MCULoRA):
-            raise ValueError(f"DPFT needs a model with representations(batch) (MCULoRA); got {type(model).__name__}")
+        if not isinstance(model, MCULoRA) or not model.combinations:
+            raise ValueError(f"dpft_fusion_js needs an MCULoRA model with adapters, got {type(model).__name__}")
         device = model_device(model)
         totals = dict.fromkeys(self.combinations, 0.0)
         count = 0
@@ -131,7 +299,16 @@ class DPFTScheduler(UniformSampler):
                 self.probabilities + self.step * (weight - weight.mean()), self.p_min, self.p_max
             )
         self.last_statistic = statistic
-        self._record(len(self._rows))
+        self._record()
+
+
+SAMPLERS: dict[str, type[UniformSampler]] = {
+    "uniform": UniformSampler,
+    "dpft_js": ModalityJSSampler,
+    "dpft_acc": AccuracySampler,
+    "dpft_fusion_js": FusionJSSampler,
+}
+"""Sampler name -> class; every class takes the dataset's modalities and its own keyword options."""
 
 
 def combination_hook(sampler: UniformSampler) -> BatchHook:
@@ -143,12 +320,12 @@ def combination_hook(sampler: UniformSampler) -> BatchHook:
     return hook
 
 
-def make_sampler(
-    kind: str, modalities: Sequence[str], step: float = 0.05, band: tuple[float, float] = (0.5, 2.0)
-) -> UniformSampler:
-    """A combination sampler of one of :data:`SAMPLERS` for the given modalities."""
-    if kind == "uniform":
-        return UniformSampler(modalities)
-    if kind == "dpft":
-        return DPFTScheduler(modalities, step, band)
-    raise ValueError(f"unknown combination sampler {kind!r}; expected one of {SAMPLERS}")
+def make_sampler(kind: str, modalities: Sequence[str], **options: object) -> UniformSampler:
+    """A combination sampler of one of :data:`SAMPLERS` for the given modalities, with that sampler's options."""
+    if kind not in SAMPLERS:
+        raise ValueError(f"unknown combination sampler {kind!r}; expected one of {tuple(SAMPLERS)}")
+    known = set(inspect.signature(SAMPLERS[kind]).parameters) - {"modalities"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"sampler {kind!r}: unknown option(s) {unknown}; known options are {sorted(known)}")
+    return SAMPLERS[kind](modalities, **options)

@@ -7,8 +7,11 @@ probability ``r`` (seeded), keeping at least one. Methods are :data:`mmolre.mode
 each trains and its combination sampler), all run by :func:`mmolre.protocols.driver.run_experiment` with
 selection on the valid split only:
 
-- ``mculora``: MCULoRA (MCLA layers) with DPFT combination sampling;
+- ``mculora_js`` / ``mculora_acc``: MCULoRA (MCLA layers with decoupled combination streams) with DPFT sampling,
+  the April (JS, per-modality Bernoulli) or August (accuracy change) rule (:mod:`mmolre.protocols.dpft`);
+- ``mculora_fusion_js``: the same model with our earlier fusion-JS categorical rule (an ablation);
 - ``mcla_uniform``: MCULoRA with uniform combination sampling (no DPFT);
+- ``mcla_inline``: the per-layer-switch MCLA (combination adapter inline at every layer), uniform sampling;
 - ``dropout_uniform``: the same backbone with plain linear layers (rank 0), uniform combination sampling;
 - ``full_only``: the same plain backbone trained on full modalities only;
 - ``mmolre_dropout``: the MMoLRE model with uniform combination sampling.
@@ -30,14 +33,28 @@ from mmolre.models.base import AffectModel
 from mmolre.models.mculora import MCULoRAConfig
 from mmolre.models.mmolre import ModelConfig
 from mmolre.models.registry import METHOD_NAMES, METHODS, config_class
-from mmolre.protocols.dpft import make_sampler
+from mmolre.protocols.dpft import SAMPLERS, make_sampler
 from mmolre.protocols.driver import Arm, run_experiment
 from mmolre.protocols.summary import summarize
 from mmolre.train.config import SEEDS, TrainConfig
 from mmolre.train.evaluation import evaluate
 
 RATES: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-SUMMARY_METRICS: tuple[str, ...] = ("acc2_non0", "f1_non0", "mae", "corr", "emo_wa", "emo_f1", "wa", "ua", "wf1")
+SUMMARY_METRICS: tuple[str, ...] = (
+    "acc2_non0",
+    "f1_non0",
+    "mae",
+    "corr",
+    "mae_non0",
+    "corr_non0",
+    "emo_wa",
+    "emo_f1",
+    "wa",
+    "ua",
+    "wf1",
+)
+"""Summarised metrics; ``mae_non0`` / ``corr_non0`` are MCULoRA's convention (non-zero labels only); ``wa`` /
+``ua`` / ``wf1`` are the four-class IEMOCAP metrics."""
 
 
 @dataclass
@@ -47,8 +64,7 @@ class IncompleteConfig:
     model: MCULoRAConfig = field(default_factory=MCULoRAConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     mmolre: ModelConfig = field(default_factory=ModelConfig)
-    dpft_step: float = 0.05
-    dpft_band: tuple[float, float] = (0.5, 2.0)
+    sampler_options: dict[str, dict[str, object]] = field(default_factory=dict)  # sampler name -> its options
     rates: tuple[float, ...] = RATES
     missing_seed: int = 0
     select_on_conditions: bool = True  # model selection on the valid split replicated under every condition
@@ -136,9 +152,12 @@ def method_arm(method: str, config: IncompleteConfig, rank: int | None = None) -
                 alpha=base.alpha or float(base.rank),
                 mlp_alpha=base.mlp_alpha or float(base.mlp_rank),
             )
+    unknown = sorted(set(config.sampler_options) - set(SAMPLERS))
+    if unknown:
+        raise ValueError(f"sampler_options: unknown sampler(s) {unknown}; expected some of {tuple(SAMPLERS)}")
     sampler = None
     if spec.sampler is not None:
-        sampler = partial(make_sampler, spec.sampler, step=config.dpft_step, band=config.dpft_band)
+        sampler = partial(make_sampler, spec.sampler, **config.sampler_options.get(spec.sampler, {}))
     tags = {"method": method, "rank": _rank_label(method, rank, config)}
     return Arm(f"{method}-r{tags['rank']}", spec.model, model_config, config.train, sampler, tags)
 
@@ -181,10 +200,19 @@ def summarize_conditions(frame: pd.DataFrame, by: Sequence[str] = ("method", "co
     return summarize(frame, by, SUMMARY_METRICS)
 
 
-def sampling_long(sampling: pd.DataFrame) -> pd.DataFrame:
-    """Sampling histories in long form: method, rank, seed, epoch, combination, probability."""
+def sampling_long(sampling: pd.DataFrame, kind: str = "combination") -> pd.DataFrame:
+    """Sampling histories in long form: method, rank, seed, epoch, ``kind``, probability. ``kind`` is
+    ``"combination"`` (combination probabilities, every sampler) or ``"modality"`` (per-modality keep
+    probabilities of the ``dpft_js`` rule, history columns ``p_<modality>``)."""
+    if kind not in ("combination", "modality"):
+        raise ValueError(f"sampling_long kind must be 'combination' or 'modality', got {kind!r}")
     ids = [c for c in ("method", "rank", "seed", "epoch") if c in sampling.columns]
-    return sampling.melt(id_vars=ids, var_name="combination", value_name="probability").dropna(subset=["probability"])
+    if kind == "combination":
+        values = [c for c in sampling.columns if c in CONDITIONS]
+    else:
+        values = [c for c in sampling.columns if c.startswith("p_")]
+    frame = sampling[ids + values].rename(columns={c: c.removeprefix("p_") for c in values})
+    return frame.melt(id_vars=ids, var_name=kind, value_name="probability").dropna(subset=["probability"])
 
 
 def conditions_matrix(frame: pd.DataFrame, metric: str = "acc2_non0") -> pd.DataFrame:
@@ -198,4 +226,4 @@ def margin(frame: pd.DataFrame, method: str, baseline: str, metric: str = "acc2_
     """Seed-mean difference on the ``avg`` row (positive = ``method`` better; sign flipped for MAE)."""
     avg = frame[frame["condition"] == "avg"].groupby("method")[metric].mean()
     difference = float(avg[method] - avg[baseline])
-    return -difference if metric == "mae" else difference
+    return -difference if metric in ("mae", "mae_non0") else difference

@@ -146,11 +146,14 @@ def plot_missing_rates(rates: pd.DataFrame, metric: str = "acc2_non0") -> Figure
     return fig
 
 
-def plot_sampling_probabilities(sampling: pd.DataFrame) -> Figure:
-    """DPFT sampling probability of each modality combination per epoch (band = sd over seeds)."""
+def plot_sampling_probabilities(
+    sampling: pd.DataFrame, hue: str = "combination", title: str = "DPFT sampling probability per modality combination"
+) -> Figure:
+    """DPFT sampling probability per epoch, one line per ``hue`` value (combination or modality; band = sd over
+    seeds), from :func:`mmolre.protocols.incomplete.sampling_long`."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    sns.lineplot(data=sampling, x="epoch", y="probability", hue="combination", marker=".", errorbar="sd", ax=ax)
-    ax.set_title("DPFT sampling probability per modality combination")
+    sns.lineplot(data=sampling, x="epoch", y="probability", hue=hue, marker=".", errorbar="sd", ax=ax)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 

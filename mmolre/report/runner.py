@@ -10,7 +10,9 @@ Parameter files (``params/*.yaml``) have this format; every key is optional::
       epochs: 30
 
 Before anything runs, every name is checked against ``papermill.inspect_notebook`` and unknown names are
-refused (a ``common`` name must be declared by at least one selected notebook), every selected notebook
+refused (a ``common`` name must be declared by at least one selected notebook), every value must have the type of
+the notebook's declared default (an int is fine for a float; a None default or ``Optional[...]`` also takes ``null``),
+a key given twice in one mapping of the file is an error (YAML would keep the last one), every selected notebook
 must have exactly one cell tagged ``parameters``, and the ``python3`` kernel must resolve to the interpreter
 running the runner. An executed notebook is written to a temporary folder and moved into place only on
 success, so a failing run never replaces a previous good notebook (the failed notebook is kept as
@@ -27,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +131,69 @@ def declared_parameters(path: Path) -> dict[str, dict[str, object]]:
         raise RunnerError(f"{path.name}: papermill cannot read its parameters: {error}") from error
 
 
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list, tuple),
+    "tuple": (list, tuple),
+    "dict": (Mapping,),
+}
+"""Python values a YAML value may be for each declared parameter type (an int is fine where a float is declared)."""
+_UNPARSED = object()
+_OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.+)\]$|^(.+?)\s*\|\s*None$|^None\s*\|\s*(.+)$")
+
+
+def _accepted(type_name: str, default: str) -> tuple[str, tuple[type, ...], bool] | None:
+    """The type's name, the accepted Python types and whether None is accepted for a declared parameter (an
+    unannotated one is judged by its default value), or None when the type is unknown."""
+    try:
+        literal = ast.literal_eval(default)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        literal = _UNPARSED
+    name = type_name.strip().strip("'\"")
+    optional = _OPTIONAL.match(name)
+    nullable = literal is None or optional is not None
+    if optional:
+        name = next(group for group in optional.groups() if group).strip()
+    if name == "None":  # no annotation: judge by the default value
+        if literal is None or literal is _UNPARSED:
+            return None
+        name = type(literal).__name__
+    base = name.split("[", 1)[0].rsplit(".", 1)[-1].lower()
+    if base not in _TYPES:
+        return None
+    return name, _TYPES[base], nullable
+
+
+def _is_a(value: object, types: tuple[type, ...]) -> bool:
+    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+
+
+def check_types(path: Path, values: dict[str, object], declared: dict[str, dict[str, object]], source: str) -> None:
+    """Refuse a value whose type differs from the notebook's declared default (``name: type = default``)."""
+    for name, value in values.items():
+        info = declared[name]
+        type_name, default = str(info.get("inferred_type_name")), str(info.get("default"))
+        accepted = _accepted(type_name, default)
+        if accepted is None:
+            continue
+        wanted, types, nullable = accepted
+        if (value is None and nullable) or _is_a(value, types):
+            continue
+        hint = ""
+        if isinstance(value, str) and float in types and re.fullmatch(r"[-+]?[\d.]+[eE][-+]?\d+", value):
+            hint = " (YAML reads 1e-3 as text: write 1.0e-3)"
+        shown, declaration = (
+            (wanted, f"{name} = {default}") if type_name == "None" else (type_name, f"{name}: {type_name} = {default}")
+        )
+        raise RunnerError(
+            f"{path.name}: parameter {name!r} from {source} must be {shown} (declared `{declaration}`), "
+            f"got {type(value).__name__} {value!r}{hint}"
+        )
+
+
 def normalize_notebook(path: Path) -> bool:
     """Set the kernelspec to ``python3``; returns True when the file changed."""
     notebook = _read(path)
@@ -140,15 +205,42 @@ def normalize_notebook(path: Path) -> bool:
     return True
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping of a parameter file names the same key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (plain YAML keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        first: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):  # the base class reports unhashable keys
+                continue
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise _DuplicateKey(
+                    f"line {line}: duplicate key {key!r} (first given at line {first[key]}); "
+                    "each key may appear only once in a mapping"
+                )
+            first[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def load_param_file(path: Path | None) -> dict[str, object]:
-    """Read a YAML parameter file (``None`` -> empty); the top level must be a mapping."""
+    """Read a YAML parameter file (``None`` -> empty); the top level must be a mapping without duplicate keys."""
     if path is None:
         return {}
     path = Path(path)
     if not path.is_file():
         raise RunnerError(f"parameter file {path} does not exist")
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except _DuplicateKey as error:
+        raise RunnerError(f"parameter file {path}, {error}") from None
     except yaml.YAMLError as error:
         raise RunnerError(f"parameter file {path} is not valid YAML: {error}") from error
     if content is None:
@@ -180,7 +272,10 @@ def plan_run(
     profile = settings.get("profile", "default")
     if not isinstance(profile, str):
         raise RunnerError(f"{source}: 'profile' must be a string, got {profile!r}")
-    Reporter(profile)  # validates the profile name
+    try:
+        Reporter(profile)  # validates the profile name
+    except ValueError as error:
+        raise RunnerError(f"{source}: {error}") from None
     overrides = {key: value for key, value in settings.items() if key not in _RESERVED_KEYS}
     unknown = sorted(set(overrides) - set(available))
     if unknown:
@@ -215,6 +310,7 @@ def plan_run(
                 f"{path.name}: unknown parameter(s) {bad} from {source}; "
                 f"its parameters are: {', '.join(declared) or '(none)'}"
             )
+        check_types(path, values, declared, source)
         parameters[stem] = values
     unused = sorted(set(common) - used)
     if unused:

@@ -30,6 +30,7 @@ from mmolre.train.checkpoints import (
     check_identity,
     expected_identity,
     load_checkpoint,
+    load_optimizer,
     model_signature,
     read_sidecar,
     write_checkpoint,
@@ -112,9 +113,7 @@ def train_model(
             load_checkpoint(model, root, "best")
             best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
             load_checkpoint(model, root, "last")
-            optimizer.load_state_dict(
-                torch.load(root / str(sidecar["optimizer"]), map_location=device, weights_only=True)
-            )
+            load_optimizer(optimizer, root, sidecar, device)
             rows = list(sidecar["history"])
             best_epoch, best_loss, bad_epochs = (
                 int(sidecar["best_epoch"]),
