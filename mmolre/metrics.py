@@ -13,6 +13,10 @@ Sentiment (CMU-MOSI / CMU-MOSEI, labels in [-3, 3]):
 Emotions (CMU-MOSEI, multi-label over :data:`mmolre.tasks.EMOTIONS`): an emotion is present when its
 intensity is > 0 and predicted present when sigmoid(logit) >= 0.5. Per emotion: weighted accuracy
 WA = (TP * N / P + TN) / (2N) (the mean of TPR and TNR) and weighted F1; plus their means.
+
+Four-class emotions (IEMOCAP, one class per utterance, predicted class = argmax of the logits), as GCNet / MCULoRA
+report them, pooled over all utterances of the split: WA = accuracy, UA = mean per-class recall (over the classes
+present in the truth), wF1 = scikit-learn weighted F1 (weights = class support in the truth).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sklearn.metrics import f1_score
 
-from mmolre.tasks import EMOTIONS
+from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
 
 SENTIMENT_METRICS: tuple[str, ...] = (
     "acc2_has0",
@@ -112,3 +116,39 @@ def emotion_metrics(intensities: np.ndarray, logits: np.ndarray) -> dict[str, fl
     result["wa"] = float(np.nanmean([result[f"wa_{e}"] for e in EMOTIONS]))
     result["f1"] = float(np.mean([result[f"f1_{e}"] for e in EMOTIONS]))
     return result
+
+
+CLASSIFICATION_METRICS: tuple[str, ...] = ("wa", "ua", "wf1")
+
+
+def classification_metrics(
+    labels: Sequence[int] | np.ndarray, logits: np.ndarray, n_classes: int = len(EMOTION4_CLASSES)
+) -> dict[str, float]:
+    """WA (accuracy), UA (mean per-class recall) and weighted F1 of argmax(``logits``) against class ``labels``."""
+    truth = _as_array(labels, "labels").reshape(-1)
+    scores = _as_array(logits, "logits")
+    if scores.ndim != 2 or scores.shape != (truth.size, n_classes) or truth.size == 0:
+        raise ValueError(
+            f"logits must have shape ({truth.size}, {n_classes}) for {truth.size} labels, got {scores.shape}"
+        )
+    if (truth != np.round(truth)).any() or truth.min() < 0 or truth.max() >= n_classes:
+        raise ValueError(f"labels must be class indices in 0..{n_classes - 1}")
+    truth = truth.astype(int)
+    pred = scores.argmax(axis=1)
+    recalls = [float(np.mean(pred[truth == c] == c)) for c in np.unique(truth)]
+    return {
+        "wa": float(np.mean(pred == truth)),
+        "ua": float(np.mean(recalls)),
+        "wf1": float(f1_score(truth, pred, average="weighted", zero_division=0)),
+    }
+
+
+HEADLINE_METRICS: dict[str, str] = {"sentiment": "acc2_non0", "emotion": "emo_wa", "emotion4": "wa"}
+"""The metric each task's tables and figures lead with."""
+
+
+def headline_metric(tasks: Sequence[str]) -> str:
+    """The headline metric of a dataset's tasks: the first task's in :data:`HEADLINE_METRICS`."""
+    if not tasks or tasks[0] not in HEADLINE_METRICS:
+        raise ValueError(f"no headline metric for tasks {tuple(tasks)}; known: {sorted(HEADLINE_METRICS)}")
+    return HEADLINE_METRICS[tasks[0]]

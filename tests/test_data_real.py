@@ -66,19 +66,24 @@ def test_mosi_audio_join_detects_a_shifted_file(tmp_path):
 
 
 def test_mosi_bclstm_own_split_by_video():
-    data = load_dataset("mosi_bclstm", data_dir=DATA_DIR, valid_fraction=0.15, seed=0)
-    sizes = data.sizes()
-    assert sizes["train"] + sizes["valid"] == 1447 and sizes["test"] == 752
+    data = load_dataset("mosi_bclstm", data_dir=DATA_DIR, valid_fraction=0.33, seed=0)
+    parts = read_bclstm(read_mosi_labels(DATA_DIR), DATA_DIR, modalities=("audio",))
+    assert data.splits["train"].ids == parts["train"]["ids"]  # every own train video trains
+    assert sorted(data.splits["valid"].ids + data.splits["test"].ids) == sorted(parts["test"]["ids"])
+    assert data.sizes() == {"train": 1447, "valid": 255, "test": 497}
     assert data.dims == {"text": 100, "audio": 73, "vision": 100} and data.real_modalities == (
         "text",
         "audio",
         "vision",
     )
     videos = {s: {i.rsplit("_", 1)[0] for i in data.splits[s].ids} for s in ("train", "valid", "test")}
-    assert not videos["train"] & videos["valid"] and not (videos["train"] | videos["valid"]) & videos["test"]
-    assert data.notes["videos"] == {"train": 53, "valid": 9, "test": 31}
-    again = load_dataset("mosi_bclstm", data_dir=DATA_DIR, valid_fraction=0.15, seed=0)
+    assert not videos["valid"] & videos["test"] and not (videos["valid"] | videos["test"]) & videos["train"]
+    assert data.notes["videos"] == {"train": 62, "valid": 10, "test": 21}
+    assert "255 utterances" in data.description and "497 utterances" in data.description
+    again = load_dataset("mosi_bclstm", data_dir=DATA_DIR, valid_fraction=0.33, seed=0)
     assert again.splits["valid"].ids == data.splits["valid"].ids
+    other = load_dataset("mosi_bclstm", data_dir=DATA_DIR, valid_fraction=0.33, seed=1)
+    assert set(other.splits["valid"].ids) != set(data.splits["valid"].ids)
 
 
 def test_mosei_official_folds_and_emotions(monkeypatch):
@@ -96,6 +101,8 @@ def test_mosei_official_folds_and_emotions(monkeypatch):
     assert (present > 0.02).all() and (present < 0.9).all()
     total = data.notes["transcript_match"]["total"]
     assert sum(total.values()) == 16327 + 1871 + 4662 and total["within"] > 21000
+    # matched on (video, start) only; measured on the shared files
+    assert data.notes["transcript_match"]["per_split"]["test"] == {"within": 4355, "loose": 44, "none": 263}
 
 
 def test_leakage_probe_flags_official_fold_only():

@@ -2,8 +2,13 @@
 
 A :class:`MultimodalDataset` holds three :class:`SplitData` (train / valid / test). Each split keeps
 per-modality float tensors of shape ``(n, L, d)`` (utterance-level features have ``L == 1``), a per-sample
-modality mask over :data:`MODALITIES`, sentiment in [-3, 3], and optionally the six MOSEI emotion
-intensities. Modalities a source does not have are simply absent from ``features`` and False in ``mask``.
+modality mask over :data:`MODALITIES` and the labels of its tasks (:data:`mmolre.tasks.TASK_LABELS`): sentiment in
+[-3, 3], the six MOSEI emotion intensities, IEMOCAP four-class indices; a split has at least one of them.
+Modalities a source does not have are simply absent from ``features`` and False in ``mask``.
+
+Context splits (see :mod:`mmolre.data.context`) hold one sample per video/dialogue: ``L`` is then the utterance
+axis, ``positions`` (n, L) bool marks real utterances, and every label has shape (n, L, ...) (padding holds zeros).
+Metrics and losses are per utterance: :func:`flatten_positions` keeps the valid positions in row-major order.
 Sequences with padding carry their real lengths (``lengths[m]``, (n,)): a batch then holds ``"<m>_mask"``
 (B, L) and is trimmed to its longest row. Text for a model that fine-tunes its encoder may be token ids
 ``(n, T)`` (int64); the dataset's ``text_input`` then says which encoder and layer the text comes from.
@@ -19,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES, zero_missing
-from mmolre.tasks import EMOTIONS, tasks_for
+from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS, TASK_LABELS, tasks_for
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 
@@ -28,41 +33,100 @@ class DataError(ValueError):
     """A data file or array is missing, malformed or inconsistent; the message names the file and the problem."""
 
 
+def flatten_positions(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Values at the valid ``positions`` (B, L) in row-major order: (N,) for one value per position, else (N, k).
+
+    ``values`` has shape (B, L, ...) or (B * L, ...); anything else is a ValueError (e.g. one prediction per sample
+    where one per position was needed).
+    """
+    b, length = positions.shape
+    per_position = values.ndim >= 2 and tuple(values.shape[:2]) == (b, length)
+    if not (per_position or (values.ndim >= 1 and values.shape[0] == b * length)):
+        raise ValueError(
+            f"expected one value (or vector) per position of a ({b}, {length}) batch, got shape {tuple(values.shape)}"
+        )
+    width = values.numel() // max(b * length, 1)
+    flat = values.reshape(b, length, width)[positions.bool()]
+    return flat[:, 0] if width == 1 else flat
+
+
 @dataclass
 class SplitData(Dataset):
-    """One split: features per present modality, modality mask, labels and segment ids."""
+    """One split: features per present modality, modality mask, labels, sample ids and (context splits) positions."""
 
     features: dict[str, torch.Tensor]
     mask: torch.Tensor
-    sentiment: torch.Tensor
+    sentiment: torch.Tensor | None
     emotions: torch.Tensor | None
     ids: list[str]
     lengths: dict[str, torch.Tensor] = field(default_factory=dict)
+    emotion4: torch.Tensor | None = None
+    positions: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def labels(self) -> dict[str, torch.Tensor]:
+        """The label fields this split has (keys from :data:`mmolre.tasks.TASK_LABELS`), as stored."""
+        return {name: getattr(self, name) for name in TASK_LABELS.values() if getattr(self, name) is not None}
+
+    def utterance_labels(self) -> dict[str, torch.Tensor]:
+        """:meth:`labels` with one row per utterance (valid positions flattened for context splits)."""
+        if self.positions is None:
+            return self.labels()
+        return {name: flatten_positions(values, self.positions) for name, values in self.labels().items()}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = {name: values[index] for name, values in self.features.items()}
         for name, lengths in self.lengths.items():
             item[f"{name}_mask"] = torch.arange(self.features[name].shape[1]) < lengths[index]
         item["mask"] = self.mask[index]
-        item["sentiment"] = self.sentiment[index]
-        if self.emotions is not None:
-            item["emotions"] = self.emotions[index]
+        item.update({name: values[index] for name, values in self.labels().items()})
+        if self.positions is not None:
+            item["positions"] = self.positions[index]
         return item
+
+    def repeat(self, times: int) -> SplitData:
+        """The split ``times`` times over: every tensor and the ids repeated along the sample axis."""
+
+        def tile(values: torch.Tensor | None) -> torch.Tensor | None:
+            return None if values is None else values.repeat(times, *([1] * (values.ndim - 1)))
+
+        return dataclasses.replace(
+            self,
+            features={name: tile(values) for name, values in self.features.items()},
+            lengths={name: tile(values) for name, values in self.lengths.items()},
+            mask=tile(self.mask),
+            sentiment=tile(self.sentiment),
+            emotions=tile(self.emotions),
+            emotion4=tile(self.emotion4),
+            positions=tile(self.positions),
+            ids=self.ids * times,
+        )
 
     def validate(self, where: str) -> None:
         """Raise :class:`DataError` (prefixed with ``where``) on any shape, dtype, range or finiteness problem."""
         n = len(self.ids)
         if n == 0:
             raise DataError(f"{where}: the split is empty")
+        lead: tuple[int, ...] = (n,)
+        if self.positions is not None:
+            if self.positions.dtype != torch.bool or self.positions.ndim != 2 or self.positions.shape[0] != n:
+                raise DataError(f"{where}: positions must be bool of shape ({n}, L), got {tuple(self.positions.shape)}")
+            if not self.positions.any(dim=1).all():
+                raise DataError(f"{where}: a sample has no valid position")
+            lead = tuple(self.positions.shape)
         for name, values in self.features.items():
             if name not in MODALITIES:
                 raise DataError(f"{where}: unknown modality {name!r}; expected one of {MODALITIES}")
             token_ids = name == "text" and values.dtype == torch.int64
-            if values.shape[:1] != (n,) or values.ndim != (2 if token_ids else 3):
-                expected = f"({n}, T) token ids" if token_ids else f"({n}, L, d)"
+            length = "L" if len(lead) == 1 else lead[1]
+            if (
+                values.shape[:1] != (n,)
+                or values.ndim != (2 if token_ids else 3)
+                or (len(lead) == 2 and values.shape[1] != lead[1])
+            ):
+                expected = f"({n}, T) token ids" if token_ids else f"({n}, {length}, d)"
                 raise DataError(f"{where}: {name} features have shape {tuple(values.shape)}, expected {expected}")
             if not token_ids and not torch.isfinite(values).all():
                 raise DataError(f"{where}: {name} features contain NaN or inf")
@@ -76,16 +140,29 @@ class SplitData(Dataset):
             raise DataError(
                 f"{where}: mask must be bool of shape ({n}, {len(MODALITIES)}), got {tuple(self.mask.shape)}"
             )
-        if self.sentiment.shape != (n,) or not torch.isfinite(self.sentiment).all():
-            raise DataError(f"{where}: sentiment must be {n} finite values, got shape {tuple(self.sentiment.shape)}")
-        if self.sentiment.abs().max() > 3.0 + 1e-6:
-            raise DataError(f"{where}: sentiment outside [-3, 3] (max |y| = {self.sentiment.abs().max():.3f})")
-        if self.emotions is not None:
-            if self.emotions.shape != (n, len(EMOTIONS)) or not torch.isfinite(self.emotions).all():
+        if not self.labels():
+            raise DataError(f"{where}: the split has no labels (one of {tuple(TASK_LABELS.values())} is needed)")
+        if self.sentiment is not None:
+            if tuple(self.sentiment.shape) != lead or not torch.isfinite(self.sentiment).all():
                 raise DataError(
-                    f"{where}: emotions must be finite of shape ({n}, {len(EMOTIONS)}), "
+                    f"{where}: sentiment must be finite of shape {lead}, got shape {tuple(self.sentiment.shape)}"
+                )
+            if self.sentiment.abs().max() > 3.0 + 1e-6:
+                raise DataError(f"{where}: sentiment outside [-3, 3] (max |y| = {self.sentiment.abs().max():.3f})")
+        if self.emotions is not None:
+            if tuple(self.emotions.shape) != (*lead, len(EMOTIONS)) or not torch.isfinite(self.emotions).all():
+                raise DataError(
+                    f"{where}: emotions must be finite of shape {(*lead, len(EMOTIONS))}, "
                     f"got {tuple(self.emotions.shape)}"
                 )
+        if self.emotion4 is not None:
+            if tuple(self.emotion4.shape) != lead or self.emotion4.dtype != torch.long:
+                raise DataError(
+                    f"{where}: emotion4 must be int64 class indices of shape {lead}, "
+                    f"got {self.emotion4.dtype} {tuple(self.emotion4.shape)}"
+                )
+            if self.emotion4.min() < 0 or self.emotion4.max() >= len(EMOTION4_CLASSES):
+                raise DataError(f"{where}: emotion4 classes outside 0..{len(EMOTION4_CLASSES) - 1}")
         for column, name in enumerate(MODALITIES):
             if name not in self.features and self.mask[:, column].any():
                 raise DataError(f"{where}: mask marks {name} present but the split has no {name} features")
@@ -93,7 +170,11 @@ class SplitData(Dataset):
 
 @dataclass
 class MultimodalDataset:
-    """A dataset with train / valid / test splits and an honest description of its modalities."""
+    """A dataset with train / valid / test splits and an honest description of its modalities.
+
+    ``utterance_order`` maps an utterance id to its (video/dialogue, position) for sources whose ids do not say it
+    (IEMOCAP); None: parsed from ids ``<video>_<n>`` / ``<video>[<n>]`` (see :mod:`mmolre.data.context`).
+    """
 
     name: str
     splits: dict[str, SplitData]
@@ -101,6 +182,7 @@ class MultimodalDataset:
     description: str
     notes: dict[str, object] = field(default_factory=dict)
     text_input: TextInput | None = None
+    utterance_order: dict[str, tuple[str, int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         missing = [s for s in SPLITS if s not in self.splits]
@@ -110,8 +192,10 @@ class MultimodalDataset:
             data.validate(f"{self.name}/{split}")
         first = self.splits["train"]
         for split, data in self.splits.items():
-            if set(data.features) != set(first.features) or (data.emotions is None) != (first.emotions is None):
+            if set(data.features) != set(first.features) or set(data.labels()) != set(first.labels()):
                 raise DataError(f"{self.name}/{split}: modalities or label fields differ from the train split")
+            if (data.positions is None) != (first.positions is None):
+                raise DataError(f"{self.name}/{split}: context (positions) differs from the train split")
             for name, values in data.features.items():
                 if values.ndim == 3 and values.shape[-1] != first.features[name].shape[-1]:
                     raise DataError(
@@ -139,7 +223,12 @@ class MultimodalDataset:
     @property
     def tasks(self) -> tuple[str, ...]:
         """The tasks this dataset labels (see :func:`mmolre.tasks.tasks_for`)."""
-        return tasks_for(self.has_emotions)
+        return tasks_for(self.splits["train"].labels())
+
+    @property
+    def context(self) -> bool:
+        """Whether each sample is a video/dialogue of utterances (``positions`` present, see :mod:`.context`)."""
+        return self.splits["train"].positions is not None
 
     def statement(self) -> str:
         """A plain sentence on which modalities are real, which are synthetic and which are absent."""

@@ -1,9 +1,14 @@
 """The single entry point for every data source: ``load_dataset(name, data_dir=None, **options)``.
 
-``synthetic`` needs no files. The real sources (``mosi``, ``mosi_bclstm``, ``mosei``) read the data directory given
-by ``data_dir`` or ``$MMOLRE_DATA_DIR``; ``mmsa`` reads one MMSA pickle given by ``path``. A missing directory or
-file gives a :class:`~mmolre.data.dataset.DataError` that says where the files come from, and every file is checked
-against its recorded sha256 (``verify=False`` or ``$MMOLRE_VERIFY_DATA=0`` accepts other copies with a warning).
+``synthetic`` needs no files. The real sources (``mosi``, ``mosi_bclstm``, ``mosei``, ``iemocap``) read the data
+directory given by ``data_dir`` or ``$MMOLRE_DATA_DIR``; ``mmsa`` reads one MMSA pickle given by ``path``;
+``official`` reads one dataset folder in the official GCNet/MCULoRA layout given by ``data_dir``
+(:mod:`mmolre.data.official`). A missing directory or file gives a :class:`~mmolre.data.dataset.DataError` that says
+where the files come from, and every file is checked against its recorded sha256 (``verify=False`` or
+``$MMOLRE_VERIFY_DATA=0`` accepts other copies with a warning).
+
+``context=True`` (any source with utterance-level features) gives one sample per video/dialogue with per-utterance
+labels and a ``positions`` mask (:func:`mmolre.data.context.to_context`).
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import inspect
 from collections.abc import Callable
 from pathlib import Path
 
+from mmolre.data.context import to_context
 from mmolre.data.dataset import DataError, MultimodalDataset
+from mmolre.data.iemocap import load_iemocap
 from mmolre.data.mmsa import load_mmsa
 from mmolre.data.mosei import load_mosei
 from mmolre.data.mosi import load_mosi, load_mosi_bclstm
+from mmolre.data.official import load_official
 from mmolre.data.sources import FILES, describe_source, verification
 from mmolre.data.synthetic import SyntheticStructure, make_synthetic
 from mmolre.paths import DATA_DIR_ENV
@@ -26,9 +34,11 @@ LOADERS: dict[str, Callable[..., MultimodalDataset]] = {
     "mosi": load_mosi,
     "mosi_bclstm": load_mosi_bclstm,
     "mosei": load_mosei,
+    "iemocap": load_iemocap,
+    "official": load_official,
     "mmsa": load_mmsa,
 }
-REAL = ("mosi", "mosi_bclstm", "mosei")
+REAL = ("mosi", "mosi_bclstm", "mosei", "iemocap")
 
 
 def options(name: str) -> list[str]:
@@ -51,12 +61,18 @@ def _no_data_dir_message(name: str) -> str:
 
 
 def load_dataset(
-    name: str, data_dir: str | Path | None = None, verify: bool | None = None, **options_: object
+    name: str, data_dir: str | Path | None = None, verify: bool | None = None, context: bool = False, **options_: object
 ) -> MultimodalDataset:
     """Load ``name`` (one of :data:`LOADERS`) with loader-specific ``options_``; see :func:`options`.
 
     ``verify``: check every real file's sha256 (default: unless ``$MMOLRE_VERIFY_DATA=0``); ``False`` warns only.
+    ``context``: one sample per video/dialogue (see :func:`mmolre.data.context.to_context`).
     """
+    data = _load(name, data_dir, verify, **options_)
+    return to_context(data) if context else data
+
+
+def _load(name: str, data_dir: str | Path | None, verify: bool | None, **options_: object) -> MultimodalDataset:
     if name not in LOADERS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {sorted(LOADERS)}")
     valid = options(name)
@@ -72,4 +88,9 @@ def load_dataset(
             return LOADERS[name](data_dir=data_dir, **options_)
     if name == "mmsa" and "path" not in options_:
         raise ValueError("dataset 'mmsa' needs path=<aligned_50.pkl or unaligned_50.pkl>")
+    if name == "official":
+        if verify is None:
+            return load_official(data_dir=data_dir, **options_)
+        with verification(verify):
+            return load_official(data_dir=data_dir, **options_)
     return LOADERS[name](**options_)

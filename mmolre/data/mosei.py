@@ -2,13 +2,13 @@
 
 Files (see :mod:`mmolre.sources`): ``mosei/umons_d_{train,valid,test}.pkl`` (fold segment lists),
 ``mosei/mosei_labels_7d.csv`` (sentiment + six emotion intensities) and ``mosei/mosei_text_label.csv`` (transcripts).
-Transcript matching, per labelled segment, in order:
+Transcript matching, per labelled segment, on (video, start time) only; labels are never looked at:
 
-1. ``within``: a transcript of the same video with equal sentiment whose start is within ``tolerance`` seconds;
-2. ``loose``: otherwise the transcript of the same video with the nearest start within ``loose_tolerance``
-   seconds, whatever its sentiment (choosing a far-away transcript *because* its sentiment equals the target
-   would leak the label, so sentiment is not used here);
+1. ``within``: the transcript of the same video whose start is nearest, if within ``tolerance`` seconds;
+2. ``loose``: otherwise that nearest transcript if within ``loose_tolerance`` seconds;
 3. ``none``: no transcript; the segment keeps an empty text (the encoding of ``""``) and is counted, never dropped.
+
+Ties (two transcripts equally near) go to the one listed first in the transcript file.
 """
 
 from __future__ import annotations
@@ -62,24 +62,25 @@ def read_fold(split: str, data_dir: str | Path | None = None) -> pd.DataFrame:
 def match_transcripts(
     segments: pd.DataFrame, transcripts: pd.DataFrame, tolerance: float = 1.5, loose_tolerance: float = 3.0
 ) -> tuple[list[str], list[str]]:
-    """Text and match kind (``within`` / ``loose`` / ``none``) per row of ``segments`` (video, start, sentiment)."""
+    """Text and match kind (``within`` / ``loose`` / ``none``) per row of ``segments`` (columns video, start).
+
+    ``transcripts`` has columns ``video_id``, ``start``, ``text``; the nearest start of the same video wins.
+    """
+    if not 0.0 <= tolerance <= loose_tolerance:
+        raise ValueError(f"need 0 <= tolerance <= loose_tolerance, got {tolerance} and {loose_tolerance}")
     texts = np.full(len(segments), "", dtype=object)
     kinds = np.full(len(segments), "none", dtype=object)
-    by_video = dict(tuple(transcripts.groupby("video_id")))
+    by_video = dict(tuple(transcripts.groupby("video_id", sort=False)))
     for video, rows in segments.groupby("video").indices.items():
         group = by_video.get(video)
         if group is None:
             continue
-        candidates = group["text"].astype(str).to_numpy()
         distance = np.abs(segments["start"].to_numpy()[rows, None] - group["start"].to_numpy()[None, :])
-        same = np.isclose(segments["sentiment"].to_numpy()[rows, None], group["label"].to_numpy()[None, :], atol=1e-4)
-        same_distance = np.where(same, distance, np.inf)
-        within = same_distance.min(axis=1) <= tolerance
-        loose = ~within & (distance.min(axis=1) <= loose_tolerance)
-        texts[rows[within]] = candidates[same_distance[within].argmin(axis=1)]
-        kinds[rows[within]] = "within"
-        texts[rows[loose]] = candidates[distance[loose].argmin(axis=1)]
-        kinds[rows[loose]] = "loose"
+        nearest, gap = distance.argmin(axis=1), distance.min(axis=1)
+        within, loose = gap <= tolerance, (gap > tolerance) & (gap <= loose_tolerance)
+        chosen = within | loose
+        texts[rows[chosen]] = group["text"].astype(str).to_numpy()[nearest[chosen]]
+        kinds[rows[within]], kinds[rows[loose]] = "within", "loose"
     return texts.tolist(), kinds.tolist()
 
 
@@ -144,6 +145,7 @@ def load_mosei(
     total = {kind: sum(c[kind] for c in counts.values()) for kind in ("within", "loose", "none")}
     notes = {
         "transcript_match": {
+            "rule": "nearest start of the same video (sentiment never used)",
             "per_split": counts,
             "total": total,
             "tolerance_s": tolerance,

@@ -83,9 +83,12 @@ def _check_mosi_items(items: object, path: Path) -> None:
         seen.update(dict.fromkeys(vids, split))
 
 
-def read_mosi_labels(data_dir: str | Path | None = None) -> MosiLabels:
-    """Read the GCNet MOSI pickle (list of 7 items) into :class:`MosiLabels`, checking its layout."""
-    path = require(PICKLE, data_dir)
+def read_mosi_labels(data_dir: str | Path | None = None, path: Path | None = None) -> MosiLabels:
+    """Read the GCNet MOSI pickle (list of 7 items) into :class:`MosiLabels`, checking its layout.
+
+    ``path`` reads a pickle of the same layout (MOSI or MOSEI, official data folder) instead of the data directory's.
+    """
+    path = require(PICKLE, data_dir) if path is None else path
     items = load_pickle(path, how_to_obtain(PICKLE))
     _check_mosi_items(items, path)
     segments, sentiments, _, transcripts, *fold_videos = items
@@ -246,42 +249,50 @@ def video_split(videos: list[str], valid_fraction: float, seed: int) -> tuple[se
 
 
 def load_mosi_bclstm(
-    data_dir: str | Path | None = None, valid_fraction: float = 0.15, seed: int = 0
+    data_dir: str | Path | None = None, valid_fraction: float = 0.33, seed: int = 0
 ) -> MultimodalDataset:
     """Tri-modal bc-LSTM MOSI features (text 100, audio 73, video 100) on their own speaker-independent split.
 
-    The own train part (62 videos) is split by video into train / valid; the own test part (31 videos) is the test
-    split. Sentiment comes from the official pickle. Every modality is standardised with train statistics.
+    Train is the whole own train part (62 videos, 1447 utterances). The own test part (31 videos, 752 utterances) is
+    split by video into valid (``valid_fraction`` of its videos, drawn with ``seed``) and test: the text and video
+    networks were fit on the train videos, so a valid split carved from them would measure losses on features fit to
+    it. Sentiment comes from the official pickle. Every modality is standardised with train statistics.
     """
     labels = read_mosi_labels(data_dir)
     parts = read_bclstm(labels, data_dir)
-    train_ids: list[str] = parts["train"]["ids"]  # type: ignore[assignment]
-    keep, valid_videos = video_split(sorted({labels.video[s] for s in train_ids}), valid_fraction, seed)
+    own_test: list[str] = parts["test"]["ids"]  # type: ignore[assignment]
+    test_videos, valid_videos = video_split(sorted({labels.video[s] for s in own_test}), valid_fraction, seed)
     rows = {
-        "train": [i for i, s in enumerate(train_ids) if labels.video[s] in keep],
-        "valid": [i for i, s in enumerate(train_ids) if labels.video[s] in valid_videos],
+        "valid": [i for i, s in enumerate(own_test) if labels.video[s] in valid_videos],
+        "test": [i for i, s in enumerate(own_test) if labels.video[s] in test_videos],
     }
     ids = {
-        "train": [train_ids[i] for i in rows["train"]],
-        "valid": [train_ids[i] for i in rows["valid"]],
-        "test": list(parts["test"]["ids"]),
+        "train": list(parts["train"]["ids"]),
+        "valid": [own_test[i] for i in rows["valid"]],
+        "test": [own_test[i] for i in rows["test"]],
     }
     features: dict[str, dict[str, np.ndarray]] = {split: {} for split in SPLITS}
     for modality in MODALITIES:
-        own = parts["train"][modality]
-        arrays = _standardise(own[rows["train"]], own[rows["valid"]], parts["test"][modality])  # type: ignore[index]
+        held = parts["test"][modality]
+        arrays = _standardise(parts["train"][modality], held[rows["valid"]], held[rows["test"]])  # type: ignore[index]
         for split, array in zip(SPLITS, arrays):
             features[split][modality] = array
     splits = {split: _split(features[split], [labels.sentiment[s] for s in ids[split]], ids[split]) for split in SPLITS}
+    videos = {split: len({labels.video[s] for s in ids[split]}) for split in SPLITS}
+    sizes = {split: len(ids[split]) for split in SPLITS}
     description = (
-        "CMU-MOSI bc-LSTM features on their own speaker-independent split (62 / 31 videos; valid carved "
-        "from the train videos by video). Real modalities: text (100-d), audio (73-d), vision (100-d). "
-        "Not the official folds: the text/video vectors leak labels on the official folds."
+        "CMU-MOSI bc-LSTM features on their own speaker-independent split: train = the 62 own train videos "
+        f"({sizes['train']} utterances); the 31 own test videos are split by video into valid ({videos['valid']} "
+        f"videos, {sizes['valid']} utterances) and test ({videos['test']} videos, {sizes['test']} utterances), "
+        "because the bc-LSTM text/video networks were fit on the train videos. Real modalities: text (100-d), "
+        "audio (73-d), vision (100-d). Not the official folds: the text/video vectors leak labels there."
     )
     notes = {
         "valid_videos": sorted(valid_videos),
+        "valid_source": "own bc-LSTM test videos (features not fit to them)",
         "valid_fraction": valid_fraction,
         "seed": seed,
-        "videos": {"train": len(keep), "valid": len(valid_videos), "test": len({labels.video[s] for s in ids["test"]})},
+        "videos": videos,
+        "utterances": sizes,
     }
     return MultimodalDataset("mosi_bclstm", splits, MODALITIES, description, notes)

@@ -70,6 +70,11 @@ FILES: dict[str, Source] = {
     "mosi/bclstm/video_test0.csv": _bclstm(
         "video_test0.csv", "cab836253d81100f59d533fa2ff65cd53c486be3ec9fd82203c5e25a7a77265f"
     ),
+    "iemocap/IEMOCAP_features_raw_4way.pkl": Source(
+        *_GCNET,
+        "dataset/IEMOCAP/IEMOCAP_features_raw_4way.pkl",
+        "072cffa9c528dd0536792de7ac85d5a0efaf25d4a9e3ed01f7e45453547cc9fd",
+    ),
     "mosei/mosei_labels_7d.csv": Source(
         "nanhungrybin/MOSEI_crawling",
         "",

@@ -3,7 +3,14 @@
 A model is an :class:`AffectModel`: an ``nn.Module`` with a ``name``, the ``tasks`` it predicts, the
 ``modalities`` it reads and its ``config``, whose ``forward(batch)`` returns a :class:`ModelOutput`. A batch is
 a mapping with one ``(B, L, d_m)`` tensor per modality, the ``(B, 3)`` presence ``mask`` and, for training, the
-labels (``sentiment``, ``emotions``).
+labels (``sentiment``, ``emotions``, ``emotion4``; see :data:`mmolre.tasks.TASK_LABELS`).
+
+Context batches (``load_dataset(..., context=True)``, :mod:`mmolre.data.context`) also carry ``positions``, a
+``(B, L)`` bool mask of real utterances: each sample is a video/dialogue and ``L`` its utterance axis. A model given
+such a batch must predict per position, ``sentiment`` (B, L), ``emotion`` (B, L, 6), ``emotion4`` (B, L, 4) (or the
+same flattened to ``B * L`` rows), and must not let padded positions change the outputs at real ones (use
+``positions`` as the attention key mask). Losses and metrics keep only the valid positions; a model that pools over
+``L`` instead gets a ValueError from the evaluation code.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from torch import nn
 class ModelOutput:
     """What a forward pass returns.
 
-    - ``predictions``: per task, ``sentiment`` (B,) and/or ``emotion`` (B, 6) logits;
+    - ``predictions``: per task, ``sentiment`` (B,), ``emotion`` (B, 6) logits and/or ``emotion4`` (B, 4) logits;
+      for a context batch (``batch["positions"]``, (B, L)) one per position: (B, L), (B, L, 6), (B, L, 4);
     - ``aux_loss``: a scalar added to the training loss (load balancing; zero when the model has none);
     - ``routing``: mean routing weight per shared expert in this forward, keyed by router
       (e.g. ``"text/block1/sentiment"``); empty for models without routers.

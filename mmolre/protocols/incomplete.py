@@ -19,6 +19,7 @@ selection on the valid split only:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,7 +27,7 @@ from functools import partial
 import pandas as pd
 import torch
 
-from mmolre.data.dataset import MultimodalDataset, SplitData
+from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import CONDITIONS, applicable, combination_mask, zero_missing
 from mmolre.models.base import AffectModel
 from mmolre.models.mculora import MCULoRAConfig
@@ -48,8 +49,12 @@ SUMMARY_METRICS: tuple[str, ...] = (
     "corr_non0",
     "emo_wa",
     "emo_f1",
+    "wa",
+    "ua",
+    "wf1",
 )
-"""Summarised metrics; ``mae_non0`` / ``corr_non0`` are MCULoRA's convention (non-zero labels only)."""
+"""Summarised metrics; ``mae_non0`` / ``corr_non0`` are MCULoRA's convention (non-zero labels only); ``wa`` /
+``ua`` / ``wf1`` are the four-class IEMOCAP metrics."""
 
 
 @dataclass
@@ -104,12 +109,11 @@ def conditions_split(dataset: MultimodalDataset, split: str = "valid") -> Multim
     data = dataset.splits[split]
     conditions = [c for c in CONDITIONS if applicable(c, dataset.modalities)]
     mask = torch.cat([data.mask & combination_mask(c) for c in conditions])
-    k = len(conditions)
-    features = zero_missing({m: torch.cat([values] * k) for m, values in data.features.items()}, mask)
-    emotions = None if data.emotions is None else data.emotions.repeat(k, 1)
+    tiled = data.repeat(len(conditions))
     ids = [f"{i}|{c}" for c in conditions for i in data.ids]
-    lengths = {m: values.repeat(k) for m, values in data.lengths.items()}
-    return dataset.with_split(split, SplitData(features, mask, data.sentiment.repeat(k), emotions, ids, lengths))
+    return dataset.with_split(
+        split, dataclasses.replace(tiled, features=zero_missing(tiled.features, mask), mask=mask, ids=ids)
+    )
 
 
 def evaluate_missing_rates(

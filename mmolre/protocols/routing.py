@@ -24,7 +24,7 @@ def routing_table(
     device = model_device(model)
     with eval_mode(model):
         for batch in dataset.loader(split, batch_size=batch_size):
-            size = len(batch["sentiment"])
+            size = len(batch["mask"])
             for router, weights in model(to_device(batch, device)).routing.items():
                 sums[router] = sums.get(router, 0) + weights.float().cpu() * size
             total += size

@@ -10,23 +10,27 @@ from matplotlib.figure import Figure
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import MODALITIES
-from mmolre.tasks import EMOTIONS
+from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
 
 
 def split_table(data: MultimodalDataset) -> pd.DataFrame:
-    """One row per split: size, sentiment mean/std and share of non-negative sentiment."""
+    """One row per split: size (samples, and utterances for context datasets), sentiment mean/std and share of
+    non-negative sentiment, and for four-class emotions the share of each class."""
     rows = []
     for split, part in data.splits.items():
-        y = part.sentiment.numpy()
-        rows.append(
-            {
-                "split": split,
-                "n": len(part),
-                "sentiment_mean": float(y.mean()),
-                "sentiment_std": float(y.std()),
-                "share_nonnegative": float((y >= 0).mean()),
-            }
-        )
+        labels = part.utterance_labels()
+        row: dict[str, object] = {"split": split, "n": len(part)}
+        if part.positions is not None:
+            row["utterances"] = int(part.positions.sum())
+        if "sentiment" in labels:
+            y = labels["sentiment"].numpy()
+            row.update(
+                sentiment_mean=float(y.mean()), sentiment_std=float(y.std()), share_nonnegative=float((y >= 0).mean())
+            )
+        if "emotion4" in labels:
+            counts = np.bincount(labels["emotion4"].numpy(), minlength=len(EMOTION4_CLASSES))
+            row.update({f"share_{name}": float(c / counts.sum()) for name, c in zip(EMOTION4_CLASSES, counts)})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -48,11 +52,30 @@ def modality_table(data: MultimodalDataset) -> pd.DataFrame:
 
 
 def sentiment_frame(data: MultimodalDataset) -> pd.DataFrame:
-    """Long frame ``split, sentiment`` over all splits."""
+    """Long frame ``split, sentiment`` (one row per utterance) over all splits."""
     return pd.concat(
-        [pd.DataFrame({"split": split, "sentiment": part.sentiment.numpy()}) for split, part in data.splits.items()],
+        [
+            pd.DataFrame({"split": split, "sentiment": part.utterance_labels()["sentiment"].numpy()})
+            for split, part in data.splits.items()
+        ],
         ignore_index=True,
     )
+
+
+def plot_label_distribution(data: MultimodalDataset) -> Figure:
+    """Sentiment histogram per split (:func:`plot_sentiment_distribution`), or, for four-class emotions, the share
+    of each class per split."""
+    if "sentiment" in data.tasks:
+        return plot_sentiment_distribution(data)
+    table = split_table(data).melt(
+        id_vars="split", value_vars=[f"share_{c}" for c in EMOTION4_CLASSES], var_name="class", value_name="share"
+    )
+    table["class"] = table["class"].str.removeprefix("share_")
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    sns.barplot(data=table, x="class", y="share", hue="split", ax=ax)
+    ax.set_title(f"{data.name}: class distribution")
+    fig.tight_layout()
+    return fig
 
 
 def plot_sentiment_distribution(data: MultimodalDataset) -> Figure:

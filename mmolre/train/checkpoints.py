@@ -35,9 +35,9 @@ class CheckpointError(ValueError):
 def data_fingerprint(dataset: MultimodalDataset) -> dict[str, object]:
     """Name, split sizes, feature widths and a sha256 of the train labels."""
     train = dataset.splits["train"]
-    digest = hashlib.sha256(train.sentiment.numpy().tobytes())
-    if train.emotions is not None:
-        digest.update(train.emotions.numpy().tobytes())
+    digest = hashlib.sha256()
+    for values in train.labels().values():
+        digest.update(values.numpy().tobytes())
     return {
         "name": dataset.name,
         "sizes": dataset.sizes(),

@@ -1,9 +1,13 @@
 """Evaluation: predictions over a split, the training losses, the valid-split selection loss and metrics.
 
-Loss: ``sentiment_weight * L1(sentiment) + emotion_weight * BCEWithLogits(emotion presence)``, where an emotion is
-present when its intensity is > 0. With ``balance_emotions`` (default) each emotion's positive term is weighted by
-negatives / positives on the train split, so rare emotions (surprise, fear) are not simply never predicted: this
-matches the class-balanced weighted accuracy (WA) the field reports.
+Loss: ``sentiment_weight * L1(sentiment) + emotion_weight * BCEWithLogits(emotion presence) + CE(emotion4)``, where an
+emotion is present when its intensity is > 0 and ``emotion4`` (IEMOCAP four classes) has weight 1 (it is the only task
+of its datasets). With ``balance_emotions`` (default) each emotion's positive term is weighted by negatives /
+positives on the train split, so rare emotions (surprise, fear) are not simply never predicted: this matches the
+class-balanced weighted accuracy (WA) the field reports.
+
+Context batches (``batch["positions"]``, (B, L) bool, see :mod:`mmolre.data.context`) carry one sample per
+video/dialogue; predictions, losses and metrics are per utterance: only the valid positions count.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mmolre.data.dataset import MultimodalDataset
-from mmolre.metrics import emotion_metrics, sentiment_metrics
+from mmolre.data.dataset import MultimodalDataset, flatten_positions
+from mmolre.metrics import classification_metrics, emotion_metrics, sentiment_metrics
 from mmolre.modalities import restrict
 from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
+from mmolre.tasks import TASK_LABELS
 from mmolre.train.config import TrainConfig
 
 
@@ -25,15 +30,24 @@ def model_tasks(model: AffectModel, dataset: MultimodalDataset) -> tuple[str, ..
     if not tasks:
         raise ValueError(
             f"the model predicts {list(model.tasks)} but dataset {dataset.name!r} labels none of them "
-            f"(it has {'sentiment and emotions' if dataset.has_emotions else 'sentiment only'})"
+            f"(it labels {list(dataset.tasks)})"
         )
     return tasks
+
+
+def per_utterance(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``outputs`` with one row per utterance: valid positions flattened when the batch has ``positions``."""
+    positions = batch.get("positions")
+    if positions is None:
+        return outputs
+    return {key: flatten_positions(values, positions) for key, values in outputs.items()}
 
 
 def predict(
     model: AffectModel, dataset: MultimodalDataset, split: str, mask_override: object = None, batch_size: int = 512
 ) -> dict[str, np.ndarray]:
-    """Model outputs over a split, concatenated: ``sentiment`` (n,) and/or ``emotion`` (n, 6) logits.
+    """Model outputs over a split, one row per utterance: ``sentiment`` (n,), ``emotion`` (n, 6) and/or
+    ``emotion4`` (n, 4) logits.
 
     ``mask_override`` is a (3,) bool over ``MODALITIES`` (or a combination name) ANDed with each sample's mask.
     """
@@ -44,14 +58,14 @@ def predict(
             batch = to_device(batch, device)
             if mask_override is not None:
                 batch = restrict(batch, mask_override)
-            for task, values in model(batch).predictions.items():
+            for task, values in per_utterance(model(batch).predictions, batch).items():
                 parts.setdefault(task, []).append(values.detach().float().cpu())
     return {task: torch.cat(chunks).numpy() for task, chunks in parts.items()}
 
 
 def emotion_pos_weight(dataset: MultimodalDataset, config: TrainConfig) -> torch.Tensor | None:
     """Per-emotion BCE ``pos_weight`` (negatives / positives on the train split), or None when not balancing."""
-    emotions = dataset.splits["train"].emotions
+    emotions = dataset.splits["train"].utterance_labels().get("emotions")
     if not config.balance_emotions or emotions is None:
         return None
     present = (emotions > 0).float()
@@ -65,19 +79,24 @@ def task_losses(
     tasks: tuple[str, ...],
     pos_weight: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
+    """Per-task losses; with ``batch["positions"]`` outputs and labels are first reduced to the valid positions."""
+    outputs = per_utterance({task: outputs[task] for task in tasks}, batch)
+    labels = per_utterance({task: batch[TASK_LABELS[task]] for task in tasks}, batch)
     losses = {}
     if "sentiment" in tasks:
-        losses["sentiment"] = F.l1_loss(outputs["sentiment"].reshape(-1), batch["sentiment"])
+        losses["sentiment"] = F.l1_loss(outputs["sentiment"].reshape(-1), labels["sentiment"].reshape(-1))
     if "emotion" in tasks:
         weight = None if pos_weight is None else pos_weight.to(outputs["emotion"].device)
         losses["emotion"] = F.binary_cross_entropy_with_logits(
-            outputs["emotion"], (batch["emotions"] > 0).float(), pos_weight=weight
+            outputs["emotion"], (labels["emotion"] > 0).float(), pos_weight=weight
         )
+    if "emotion4" in tasks:
+        losses["emotion4"] = F.cross_entropy(outputs["emotion4"], labels["emotion4"].reshape(-1).long())
     return losses
 
 
 def weighted_loss(losses: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
-    weights = {"sentiment": config.sentiment_weight, "emotion": config.emotion_weight}
+    weights = {"sentiment": config.sentiment_weight, "emotion": config.emotion_weight, "emotion4": 1.0}
     return sum(weights[task] * value for task, value in losses.items())
 
 
@@ -90,33 +109,36 @@ def selection_loss(
     pos_weight: torch.Tensor | None,
 ) -> float:
     """The valid-split selection criterion: weighted task losses over the whole split (no auxiliary term)."""
-    data = dataset.splits[split]
     outputs = {task: torch.from_numpy(predictions[task]) for task in tasks}
-    labels = {"sentiment": data.sentiment, "emotions": data.emotions}
+    labels = dataset.splits[split].utterance_labels()
     return float(weighted_loss(task_losses(outputs, labels, tasks, pos_weight), config))
 
 
 def split_metrics(
     predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str, tasks: tuple[str, ...]
 ) -> dict[str, float]:
-    data = dataset.splits[split]
+    """Per-utterance metrics: sentiment (``acc2_has0`` ...), emotion (prefixed ``emo_``), emotion4 (``wa`` ...)."""
+    labels = dataset.splits[split].utterance_labels()
     result: dict[str, float] = {}
     if "sentiment" in tasks:
-        result.update(sentiment_metrics(data.sentiment.numpy(), predictions["sentiment"].reshape(-1)))
+        result.update(sentiment_metrics(labels["sentiment"].numpy(), predictions["sentiment"].reshape(-1)))
     if "emotion" in tasks:
         result.update(
             {
                 f"emo_{key}": value
-                for key, value in emotion_metrics(data.emotions.numpy(), predictions["emotion"]).items()
+                for key, value in emotion_metrics(labels["emotions"].numpy(), predictions["emotion"]).items()
             }
         )
+    if "emotion4" in tasks:
+        result.update(classification_metrics(labels["emotion4"].numpy(), predictions["emotion4"]))
     return result
 
 
 def evaluate(
     model: AffectModel, dataset: MultimodalDataset, split: str, mask_override: object = None, batch_size: int = 512
 ) -> dict[str, float]:
-    """Metrics on one split: sentiment metrics (``acc2_has0`` ... ``corr``) and emotion metrics prefixed ``emo_``.
+    """Metrics on one split: sentiment metrics (``acc2_has0`` ... ``corr``), emotion metrics prefixed ``emo_`` and
+    four-class metrics ``wa``, ``ua``, ``wf1``, all per utterance.
 
     ``mask_override`` is a (3,) bool over ``MODALITIES`` (or a combination name) ANDed with each sample's mask.
     """

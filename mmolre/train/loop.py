@@ -150,7 +150,7 @@ def train_model(
             precision.scaler.step(optimizer)
             precision.scaler.update()
             schedule.step()
-            size = len(batch["sentiment"])
+            size = len(batch["mask"])
             total, count = total + float(loss.detach()) * size, count + size
         predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
         valid_loss = selection_loss(predictions, dataset, "valid", tasks, config, pos_weight)
