@@ -184,8 +184,10 @@ def plot_encoder_comparison(runs: pd.DataFrame, metrics: tuple[str, ...] = ("acc
         ax.set_xscale("log")
         ax.set_xlabel("seconds per epoch (log scale)")
         ax.set_title(f"test {metric}")
-    sns.move_legend(axes[0, 0], "upper left", bbox_to_anchor=(0.0, -0.2), ncol=2, title=None)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    axes[0, 0].get_legend().remove()
     fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(labels)), frameon=False)
     return fig
 
 
