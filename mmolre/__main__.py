@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmolre {reports,check-notebooks,normalize-notebooks}``."""
+"""Command line: ``python -m mmolre {reports,train,check-notebooks,normalize-notebooks}``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mmolre.paths import NOTEBOOKS_DIR
+from mmolre.report.cli_train import TRAINABLE, train_from_params
 from mmolre.report.runner import RunnerError, discover_notebooks, normalize_notebook, notebook_problems, run_reports
 
 
@@ -17,9 +18,14 @@ def _parser() -> argparse.ArgumentParser:
     reports = commands.add_parser("reports", help="execute the notebooks into reports/<profile>/")
     reports.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
     reports.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="notebook stems to run, e.g. 01_data")
+    train = commands.add_parser(
+        "train", help="train one notebook section's runs (also under torchrun) into reports/<profile>/tables/"
+    )
+    train.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
+    train.add_argument("--notebook", default="04_baselines", choices=TRAINABLE, help="the section whose runs to train")
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
-    for sub in (reports, check, normalize):
+    for sub in (reports, train, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
 
@@ -30,6 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "reports":
             run_reports(args.params, args.only, args.notebooks_dir)
+            return 0
+        if args.command == "train":
+            try:
+                train_from_params(args.params, args.notebook, args.notebooks_dir)
+            except ValueError as error:  # bad data or configuration values (DataError, StrictConfig)
+                raise RunnerError(str(error)) from error
             return 0
         notebooks = discover_notebooks(args.notebooks_dir)
         if args.command == "normalize-notebooks":
