@@ -4,7 +4,8 @@ The section (``03_train_mmolre`` or ``04_baselines``) is validated exactly as ``
 (:func:`~mmolre.report.runner.plan_run`: names and types against the notebook's parameters cell); the notebook's own
 defaults fill what the file leaves out. The runs go through the notebooks' code path (:func:`setup_notebook`,
 :func:`model_arms`, :func:`run_experiment`) and are recorded as the notebook records them, in
-``reports/<profile>/tables/<name>_runs.csv`` (and ``.md``).
+``reports/<profile>/tables/<name>_runs.csv`` (and ``.md``), with what produced them (the notebook, its parameters,
+the number of processes and the global batch) in ``reports/<profile>/results/<name>_runs.json``.
 
 Under ``torchrun`` (``WORLD_SIZE`` set) every process trains data-parallel (see :mod:`mmolre.train.distributed`);
 rank 0 loads the dataset first (so a feature cache is written once), and only rank 0 writes reports.
@@ -81,6 +82,8 @@ def train_from_params(
             return None
         path = nb.reporter.table(experiment.runs, table)
         processes = 1 if context is None else context.world_size
+        provenance = {"notebook": notebook, "parameters": values, "processes": processes}
+        nb.reporter.json({**provenance, "global_batch": nb.train_config.batch_size}, table)
         print(f"{len(experiment.facts)} runs on {processes} process(es), global batch {nb.train_config.batch_size}")
         print(f"wrote {path}")
         return path

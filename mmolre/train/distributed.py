@@ -6,9 +6,10 @@ process ``r`` of ``W`` keeps rows ``r, r + W, r + 2W, ...`` of it, so ``batch_si
 process holds about ``batch_size / W`` rows. DDP averages the gradients over the processes; each process scales
 its loss by ``W * n_r / n`` (``n_r`` of the ``n`` rows of the global batch are its own), so the averaged gradient
 is the gradient of the mean loss over the global batch even when the last batch does not divide evenly. A
-process whose share of a short last batch is empty runs one row with weight zero, so that every process takes
-part in every gradient reduction. Dropout, router noise and the load-balance loss act on each process's rows, so
-only a configuration without them reproduces a single-process run exactly (up to float summation order).
+process whose share of a short last batch is empty runs the batch's first row (which rank 0 trains, so it reaches
+no parameter the batch does not) with weight zero, so that every process takes part in every gradient reduction.
+Dropout, router noise and the load-balance loss act on each process's rows, so only a configuration without them
+reproduces a single-process run exactly (up to float summation order).
 
 Validation and test are evaluated on every process with the same (synchronised) weights over the whole split;
 the valid loss of rank 0 is broadcast so every process makes the same selection and early-stopping decision.
