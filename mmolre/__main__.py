@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmolre {reports,readme,check-notebooks,normalize-notebooks}``."""
+"""Command line: ``python -m mmolre {reports,readme,train,check-notebooks,normalize-notebooks}``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from mmolre.report.cli_train import TRAINABLE, train_from_params
 from mmolre.report.results import write_readme
 from mmolre.report.runner import RunnerError, discover_notebooks, normalize_notebook, notebook_problems, run_reports
 
@@ -21,9 +22,14 @@ def _parser() -> argparse.ArgumentParser:
     readme = commands.add_parser("readme", help="regenerate README.md's results block from the reports' tables")
     readme.add_argument("--reports-dir", type=Path, default=PROJECT_ROOT / "reports", help="reports to read")
     readme.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md", help="README file to update")
+    train = commands.add_parser(
+        "train", help="train one notebook section's runs (also under torchrun) into reports/<profile>/tables/"
+    )
+    train.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
+    train.add_argument("--notebook", default="04_baselines", choices=TRAINABLE, help="the section whose runs to train")
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
-    for sub in (reports, check, normalize):
+    for sub in (reports, train, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
 
@@ -48,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "readme":
             return _readme(args.readme, args.reports_dir)
+        if args.command == "train":
+            try:
+                train_from_params(args.params, args.notebook, args.notebooks_dir)
+            except ValueError as error:  # bad data or configuration values (DataError, StrictConfig)
+                raise RunnerError(str(error)) from error
+            return 0
         notebooks = discover_notebooks(args.notebooks_dir)
         if args.command == "normalize-notebooks":
             for path in notebooks:

@@ -26,6 +26,7 @@ from mmolre.models.registry import build_model
 from mmolre.progress import progress
 from mmolre.protocols.dpft import UniformSampler, combination_hook
 from mmolre.train.config import SEEDS, TrainConfig, set_seed
+from mmolre.train.distributed import Distributed
 from mmolre.train.loop import TrainResult, train_model
 
 SINGLE_TASK = "single_task"
@@ -130,13 +131,16 @@ def run_experiment(
     train_dataset: MultimodalDataset | None = None,
     checkpoint_root: str | Path | None = None,
     resume: bool = False,
+    distributed: Distributed | None = None,
 ) -> Experiment:
     """Train every arm under every seed and evaluate it.
 
     ``train_dataset`` (default ``dataset``) is what training and model selection see (e.g. a valid split replicated
     under every modality condition); ``evaluators`` run on each trained model with ``dataset``. With
     ``checkpoint_root`` every run checkpoints to ``<root>/<label>-<tasks>-seed<seed>`` after each epoch, and with
-    ``resume`` an interrupted run continues where it stopped (a finished one is only re-evaluated).
+    ``resume`` an interrupted run continues where it stopped (a finished one is only re-evaluated). With
+    ``distributed`` every run trains data-parallel (see :mod:`mmolre.train.distributed`); every process gets the
+    same results.
     """
     labels = [arm.label for arm in arms]
     if len(set(labels)) != len(labels):
@@ -165,6 +169,7 @@ def run_experiment(
                     seed,
                     checkpoint_dir=checkpoint,
                     resume=resume and checkpoint is not None,
+                    distributed=distributed,
                     batch_hook=None if sampler is None else combination_hook(sampler),
                     epoch_hook=None
                     if sampler is None

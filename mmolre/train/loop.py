@@ -36,6 +36,7 @@ from mmolre.train.checkpoints import (
     write_checkpoint,
 )
 from mmolre.train.config import TrainConfig, set_seed
+from mmolre.train.distributed import Distributed
 from mmolre.train.evaluation import (
     emotion_pos_weight,
     model_tasks,
@@ -81,6 +82,7 @@ def train_model(
     batch_hook: BatchHook | None = None,
     epoch_hook: EpochHook | None = None,
     resume: bool = False,
+    distributed: Distributed | None = None,
 ) -> TrainResult:
     """Train with AdamW (see :mod:`mmolre.train.optim`), select the epoch with the lowest valid loss, evaluate the
     test split once.
@@ -88,9 +90,11 @@ def train_model(
     ``batch_hook(batch, epoch, generator)`` may rewrite each training batch; ``epoch_hook(model, epoch)`` runs
     after each epoch's validation. With ``checkpoint_dir`` every epoch is saved (safetensors + JSON sidecar);
     ``resume=True`` continues from the last completed epoch there (CheckpointError when it does not match).
+    With ``distributed`` (see :mod:`mmolre.train.distributed`) this process trains its shard of every global batch
+    of ``batch_size`` rows through DistributedDataParallel and only rank 0 writes checkpoints.
     """
     started = time.perf_counter()
-    device = default_device(config.device)
+    device = default_device(config.device) if distributed is None else distributed.device
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
     model.to(device)
@@ -127,6 +131,7 @@ def train_model(
                     schedule.step()
             if sidecar.get("stopped_early"):
                 start = config.epochs + 1
+    network = model if distributed is None else distributed.wrap(model)
     for epoch in range(start, config.epochs + 1):
         epoch_seed = _epoch_seed(seed, epoch)
         set_seed(epoch_seed)
@@ -136,24 +141,31 @@ def train_model(
         for batch in dataset.loader("train", batch_size=config.batch_size, shuffle=True, seed=epoch_seed):
             if batch_hook is not None:
                 batch = batch_hook(batch, epoch, generator)
+            share = 1.0
+            if distributed is not None:
+                batch, share = distributed.shard(batch)
             batch = to_device(batch, device)
             with precision.autocast():
-                output = model(batch)
+                output = network(batch)
                 loss = weighted_loss(task_losses(output.predictions, batch, tasks, pos_weight), config)
                 if config.aux_weight > 0:
                     loss = loss + config.aux_weight * output.aux_loss
             optimizer.zero_grad(set_to_none=True)
-            precision.scaler.scale(loss).backward()
+            precision.scaler.scale(loss if distributed is None else loss * share).backward()
             if config.grad_clip > 0:
                 precision.scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             precision.scaler.step(optimizer)
             precision.scaler.update()
             schedule.step()
-            size = len(batch["mask"])
+            size = len(batch["mask"]) if share > 0 else 0
             total, count = total + float(loss.detach()) * size, count + size
+        if distributed is not None:
+            total, count = distributed.all_sum(total, count)
         predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
         valid_loss = selection_loss(predictions, dataset, "valid", tasks, config, pos_weight)
+        if distributed is not None:
+            valid_loss = distributed.from_main(valid_loss)
         rows.append(
             {
                 "epoch": epoch,
@@ -171,7 +183,7 @@ def train_model(
         if epoch_hook is not None:
             epoch_hook(model, epoch)
         stop = config.patience > 0 and bad_epochs >= config.patience
-        if root is not None:
+        if root is not None and (distributed is None or distributed.is_main):
             state = {
                 "epoch": epoch,
                 "best_epoch": best_epoch,
@@ -181,6 +193,8 @@ def train_model(
                 "history": rows,
             }
             write_checkpoint(root, model, optimizer, state, identity, config, improved)
+        if root is not None and distributed is not None:
+            distributed.barrier()
         if stop:
             break
     model.load_state_dict(best_state)
@@ -192,7 +206,7 @@ def train_model(
         k: float(v) for k, v in history.loc[history["epoch"] == best_epoch].iloc[0].items() if k != "epoch"
     }
     seconds = time.perf_counter() - started
-    if config.verbose:
+    if config.verbose and (distributed is None or distributed.is_main):
         print(
             f"{model_signature(model)['model']} seed {seed}: best epoch {best_epoch}/{len(rows)}, "
             f"valid loss {best_loss:.4f}"

@@ -1,0 +1,100 @@
+"""``python -m mmolre train``: the notebook section's runs, recorded as the notebook records them, in one process
+and under ``torchrun`` (2 gloo processes on loopback; the tolerance is explained in tests/test_distributed.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mmolre.__main__ import main
+from mmolre.paths import PROJECT_ROOT
+from mmolre.protocols.driver import model_arms
+from mmolre.report.cli_train import notebook_values
+from mmolre.report.notebook import setup_notebook
+from mmolre.train.distributed import ENV_VARS
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+TINY_PARAMS = """\
+profile: ddp_tiny
+common:
+  dataset: synthetic
+  dataset_options: {n_train: 45, n_valid: 16, n_test: 16, seq_len: 4, dim_scale: 0.1}
+  seeds: [1111]
+  epochs: 1
+  model_config: {dim: 8, n_shared: 2, shared_ranks: [2, 4], specific_rank: 2, router_noise: 0.0, dropout: 0.0}
+  train_config: {batch_size: 16, aux_weight: 0.0, num_threads: 1, device: cpu}
+04_baselines:
+  models: [mmolre, hard_sharing]
+"""
+
+
+def _params(tmp_path: Path, text: str = TINY_PARAMS) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_train_command_records_the_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["train", "-f", str(_params(tmp_path))]) == 0
+    recorded = pd.read_csv(tmp_path / "reports" / "ddp_tiny" / "tables" / "baselines_runs.csv")
+    # the notebook's own code path with the same parameters gives the same table
+    values = notebook_values(_params(tmp_path), "04_baselines")
+    nb = setup_notebook(
+        "ddp_tiny", "synthetic", "", values["dataset_options"], values["model_config"], values["train_config"], 1
+    )
+    expected = nb.run(model_arms(["mmolre", "hard_sharing"], nb.model_config, nb.train_config), [1111]).runs
+    assert list(recorded["model"]) == ["mmolre", "mmolre", "hard_sharing", "hard_sharing"]
+    pd.testing.assert_frame_equal(recorded, expected, check_dtype=False)
+
+
+def test_train_command_refuses_bad_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad_name = TINY_PARAMS.replace("models:", "modelz:")
+    assert main(["train", "-f", str(_params(tmp_path, bad_name))]) == 1
+    assert "unknown parameter(s) ['modelz']" in capsys.readouterr().err
+    bad_value = TINY_PARAMS.replace("batch_size: 16", "batch_sise: 16")
+    assert main(["train", "-f", str(_params(tmp_path, bad_value))]) == 1
+    assert "batch_sise" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "-f", str(_params(tmp_path)), "--notebook", "06_incomplete_modalities"])
+
+
+def test_train_command_under_torchrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two torchrun processes on loopback record (on rank 0 only) the runs a single process records."""
+    params = _params(tmp_path)
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "single"))
+    assert main(["train", "-f", str(params)]) == 0
+    env = {key: value for key, value in os.environ.items() if key not in ENV_VARS}
+    env.update(PYTHONPATH=str(PROJECT_ROOT), OMP_NUM_THREADS="1", MMOLRE_REPORTS_DIR=str(tmp_path / "ddp"))
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2"]
+    launch += ["--master-addr", "127.0.0.1", "--master-port", str(_free_port())]
+    done = subprocess.run(
+        [*launch, "-m", "mmolre", "train", "-f", str(params)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 runs on 2 process(es), global batch 16" in done.stdout
+    provenance = json.loads((tmp_path / "ddp" / "ddp_tiny" / "results" / "baselines_runs.json").read_text())
+    assert (provenance["processes"], provenance["global_batch"]) == (2, 16)
+    assert provenance["parameters"]["models"] == ["mmolre", "hard_sharing"]
+    tables = {
+        name: pd.read_csv(tmp_path / name / "ddp_tiny" / "tables" / "baselines_runs.csv") for name in ("single", "ddp")
+    }
+    metrics = [c for c in tables["single"].columns if c not in ("model", "variant", "split")]
+    pd.testing.assert_frame_equal(tables["ddp"][metrics], tables["single"][metrics], atol=1e-4, rtol=0.0)
