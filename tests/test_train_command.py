@@ -70,6 +70,9 @@ def test_train_command_refuses_bad_parameters(tmp_path: Path, capsys: pytest.Cap
     bad_value = TINY_PARAMS.replace("batch_size: 16", "batch_sise: 16")
     assert main(["train", "-f", str(_params(tmp_path, bad_value))]) == 1
     assert "batch_sise" in capsys.readouterr().err
+    not_selected = "notebooks: [03_train_mmolre]\n" + TINY_PARAMS
+    assert main(["train", "-f", str(_params(tmp_path, not_selected))]) == 1
+    assert "does not select 04_baselines" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "-f", str(_params(tmp_path)), "--notebook", "06_incomplete_modalities"])
 

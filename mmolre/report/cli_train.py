@@ -19,6 +19,7 @@ from pathlib import Path
 from mmolre.paths import NOTEBOOKS_DIR
 from mmolre.protocols.driver import model_arms, run_experiment
 from mmolre.report.notebook import setup_notebook
+from mmolre.report.requirements import requirement_problems
 from mmolre.report.runner import RunnerError, declared_parameters, discover_notebooks, load_param_file, plan_run
 from mmolre.train.distributed import init_distributed, launched_by_torchrun, shutdown
 
@@ -27,11 +28,22 @@ TRAINABLE = ("03_train_mmolre", "04_baselines")
 
 
 def notebook_values(param_file: Path | None, notebook: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, object]:
-    """The notebook's parameters for this file: its declared defaults, overridden by ``common`` and its section."""
+    """The notebook's parameters for this file: its declared defaults, overridden by ``common`` and its section
+    (after the same checks as ``python -m mmolre reports``, including the file's ``requires``)."""
     if notebook not in TRAINABLE:
         raise RunnerError(f"train runs the notebooks {', '.join(TRAINABLE)}; got {notebook!r}")
     source = str(param_file) if param_file else "parameters"
-    plan = plan_run(load_param_file(param_file), [notebook], notebooks_dir, source)
+    settings = load_param_file(param_file)
+    selected = settings.get("notebooks")
+    if isinstance(selected, list) and notebook not in selected:  # its defaults would be the quick synthetic run
+        raise RunnerError(f"{source} does not select {notebook} (its notebooks: {', '.join(map(str, selected))})")
+    plan = plan_run(settings, [notebook], notebooks_dir, source)
+    try:
+        missing = requirement_problems(settings.get("requires"), source)
+    except ValueError as error:
+        raise RunnerError(str(error)) from None
+    if missing:
+        raise RunnerError(f"{source} needs, before anything runs: " + "; ".join(missing))
     path = next(path for path in discover_notebooks(notebooks_dir) if path.stem == notebook)
     defaults = {}
     for name, info in declared_parameters(path).items():
