@@ -14,6 +14,7 @@ from mmolre.models import MCULoRAConfig, ModelConfig, build_model
 from mmolre.protocols import model_arms, run_experiment, summarize
 from mmolre.tasks import TASK_OUTPUTS, tasks_for
 from mmolre.train import TrainConfig, evaluate, set_seed, train_model
+from mmolre.train.distributed import Distributed
 from mmolre.train.evaluation import task_losses
 
 
@@ -104,3 +105,9 @@ def test_headline_metric():
     assert headline_metric(("emotion4",)) == "wa" and headline_metric(("sentiment", "emotion")) == "acc2_non0"
     with pytest.raises(ValueError, match="no headline metric"):
         headline_metric(())
+
+
+def test_distributed_shard_needs_no_sentiment():
+    batch = _dataset().splits["train"][0:5]
+    rows, weight = Distributed(rank=1, world_size=2, device=torch.device("cpu")).shard(batch)
+    assert rows["emotion4"].tolist() == batch["emotion4"][[1, 3]].tolist() and weight == pytest.approx(2 * 2 / 5)

@@ -50,7 +50,7 @@ class Distributed:
 
     def shard(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], float]:
         """This process's rows of a global batch and its loss weight ``W * n_r / n`` (see the module docstring)."""
-        size = len(batch["sentiment"])
+        size = len(next(iter(batch.values())))  # every entry has the batch on axis 0 (labels differ by task)
         if self.rank >= size:  # a short last batch: take part in the reduction with a zero-weight row
             return {key: value[:1] for key, value in batch.items()}, 0.0
         rows = torch.arange(self.rank, size, self.world_size)
