@@ -9,8 +9,9 @@ from pathlib import Path
 
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmolre.report.cli_train import TRAINABLE, train_from_params
+from mmolre.report.parameters import RunnerError, discover_notebooks, normalize_notebook, notebook_problems
 from mmolre.report.results import write_readme
-from mmolre.report.runner import RunnerError, discover_notebooks, normalize_notebook, notebook_problems, run_reports
+from mmolre.report.runner import run_reports
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mmolre.paths import NOTEBOOKS_DIR
-from mmolre.report.runner import declared_parameters, discover_notebooks, notebook_problems
+from mmolre.report.parameters import declared_parameters, discover_notebooks, notebook_problems
 
 NOTEBOOKS = discover_notebooks(NOTEBOOKS_DIR)
 

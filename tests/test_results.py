@@ -12,7 +12,7 @@ import pytest
 from mmolre.__main__ import main
 from mmolre.modalities import CONDITIONS
 from mmolre.paths import PROJECT_ROOT
-from mmolre.report import results
+from mmolre.report import recorded, results
 from mmolre.tasks import EMOTIONS
 
 SEEDS = (1111, 1112, 1113)
@@ -108,7 +108,7 @@ def _row(table: pd.DataFrame, source: str, method: str, dataset: str = "") -> pd
 
 
 def test_collect_runs_tags_dataset_and_features_and_lists_what_is_missing(reports: Path) -> None:
-    runs = results.collect_runs(reports)
+    runs = recorded.collect_runs(reports)
     assert runs.profiles == ["mosei", "mosi"]
     by_profile = runs.sentiment.groupby("profile")[["dataset", "features"]].first()
     assert by_profile.loc["mosi", "dataset"] == "CMU-MOSI"
@@ -120,7 +120,7 @@ def test_collect_runs_tags_dataset_and_features_and_lists_what_is_missing(report
 
 
 def test_sentiment_table_is_mean_std_over_seeds_beside_published(reports: Path) -> None:
-    table = results.sentiment_table(results.collect_runs(reports))
+    table = results.sentiment_table(recorded.collect_runs(reports))
     ours = _row(table, "ours: mosi", "MMoLRE")
     assert ours["Acc-2 non0"] == "0.810 ± 0.010" and ours["seeds"] == "3"
     assert _row(table, "ours: mosi", "hard sharing")["MAE"] == "0.220 ± 0.000"
@@ -135,13 +135,13 @@ def test_sentiment_table_is_mean_std_over_seeds_beside_published(reports: Path) 
 
 
 def test_emotion_table_only_for_runs_with_emotions(reports: Path) -> None:
-    table = results.emotion_table(results.collect_runs(reports))
+    table = results.emotion_table(recorded.collect_runs(reports))
     assert table["source"].tolist() == ["ours: mosei"]
     assert table.iloc[0]["happy WA"] == "0.610 ± 0.010" and table.iloc[0]["mean F1"] == "0.700 ± 0.000"
 
 
 def test_incomplete_table_names_the_conditions_averaged(reports: Path) -> None:
-    runs = results.collect_runs(reports)
+    runs = recorded.collect_runs(reports)
     table = results.incomplete_table(runs)
     mculora = _row(table, "ours: mosi", "MCULoRA")
     assert mculora["conditions"] == "3: a, t, at"
@@ -156,15 +156,15 @@ def test_incomplete_table_names_the_conditions_averaged(reports: Path) -> None:
 
 
 def test_efficiency_table_ratios(reports: Path) -> None:
-    table = results.efficiency_table(results.collect_runs(reports))
+    table = results.efficiency_table(recorded.collect_runs(reports))
     row = table.iloc[0]
     assert (row["params ratio"], row["FLOPs ratio"], row["throughput ratio"]) == ("0.100", "0.125", "2.00")
 
 
 def test_missing_profiles_and_tables_are_reported_not_raised(tmp_path: Path) -> None:
-    assert results.collect_runs(tmp_path / "absent").missing[0].startswith("no report profile")
+    assert recorded.collect_runs(tmp_path / "absent").missing[0].startswith("no report profile")
     (tmp_path / "empty" / "tables").mkdir(parents=True)
-    runs = results.collect_runs(tmp_path, ["empty", "nowhere"])
+    runs = recorded.collect_runs(tmp_path, ["empty", "nowhere"])
     assert any(item.startswith("profile empty: none of") for item in runs.missing)
     assert any(item.startswith("profile nowhere: no folder") for item in runs.missing)
     assert results.headline_tables(runs) == {}
@@ -177,10 +177,10 @@ def test_malformed_table_is_an_error_naming_the_file(reports: Path) -> None:
     path = reports / "mosi" / "tables" / "baselines_runs.csv"
     pd.DataFrame({"model": ["mmolre"], "seed": [1]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"baselines_runs\.csv: missing column\(s\) \['split'\]"):
-        results.collect_runs(reports)
+        recorded.collect_runs(reports)
     _executed(reports / "mosi" / "notebooks" / "06_incomplete_modalities.ipynb", "dataset = (\n")
     with pytest.raises(ValueError, match=r"06_incomplete_modalities\.ipynb: its injected-parameters cell"):
-        results.run_context(reports, "mosi", "06_incomplete_modalities")
+        recorded.run_context(reports, "mosi", "06_incomplete_modalities")
 
 
 def test_write_readme_replaces_only_the_marked_block(reports: Path, tmp_path: Path) -> None:
@@ -210,7 +210,7 @@ def test_comparison_frame_keeps_encoder_settings_apart(reports: Path) -> None:
     encoders = pd.concat([encoders.assign(encoder="frozen"), encoders.assign(encoder="fine-tuned")])
     encoders.to_csv(reports / "mosi" / "tables" / "encoder_runs.csv", index=False)
     _executed(reports / "mosi" / "notebooks" / "05_ablations.ipynb", 'dataset = "mosi"\n')
-    runs = results.collect_runs(reports)
+    runs = recorded.collect_runs(reports)
     frame = results.comparison_frame(runs, "acc2_non0")
     assert {"MMoLRE, frozen (mosi)", "MMoLRE, fine-tuned (mosi)", "MMoLRE (mosi)"} <= set(frame["method"])
     assert (frame.loc[frame["method"] == "Self-MM", "kind"] == "published").all()
@@ -222,5 +222,5 @@ def test_comparison_frame_keeps_encoder_settings_apart(reports: Path) -> None:
 
 def test_run_context_falls_back_to_the_committed_notebook_default(tmp_path: Path) -> None:
     (tmp_path / "bare" / "tables").mkdir(parents=True)
-    assert results.run_context(tmp_path, "bare", "06_incomplete_modalities")[0] == "synthetic"
-    assert results.run_context(tmp_path, "bare", "99_absent") == ("unknown", {})
+    assert recorded.run_context(tmp_path, "bare", "06_incomplete_modalities")[0] == "synthetic"
+    assert recorded.run_context(tmp_path, "bare", "99_absent") == ("unknown", {})

@@ -22,17 +22,15 @@ from mmolre.paths import PROJECT_ROOT
 from mmolre.progress import PROGRESS_ENV
 from mmolre.protocols import model_arms, run_experiment
 from mmolre.report import outputs
-from mmolre.report.runner import (
+from mmolre.report.kernel import check_kernel
+from mmolre.report.parameters import (
     RunnerError,
-    check_kernel,
     discover_notebooks,
     load_param_file,
     normalize_notebook,
     notebook_problems,
-    plan_run,
-    profile_lock,
-    run_reports,
 )
+from mmolre.report.runner import plan_run, profile_lock, run_reports
 from mmolre.train import TrainConfig
 
 PARAMS = 'profile: str = "default"  # reports/<profile>/\nscale: int = 2  # multiplier\n'

@@ -19,8 +19,9 @@ from pathlib import Path
 from mmolre.paths import NOTEBOOKS_DIR
 from mmolre.protocols.driver import model_arms, run_experiment
 from mmolre.report.notebook import setup_notebook
+from mmolre.report.parameters import RunnerError, declared_parameters, discover_notebooks, load_param_file
 from mmolre.report.requirements import requirement_problems
-from mmolre.report.runner import RunnerError, declared_parameters, discover_notebooks, load_param_file, plan_run
+from mmolre.report.runner import plan_run
 from mmolre.train.distributed import init_distributed, launched_by_torchrun, shutdown
 
 TRAINABLE = ("03_train_mmolre", "04_baselines")

@@ -1,0 +1,155 @@
+"""Published numbers the results are shown beside: each with its method, dataset, setting, the features it used,
+its source and how far that source was checked here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where published numbers come from."""
+
+    key: str
+    method: str
+    source: str
+    features: str
+    checked: str
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published number: ``setting`` is ``full`` (all modalities), ``avg7`` or one test condition."""
+
+    ref: str
+    dataset: str
+    setting: str
+    metric: str
+    value: float
+
+
+_MCULORA_FEATURES = "DeBERTa-large text + wav2vec-large audio + MANet video (GCNet utterance features)"
+_MCULORA_REPO = "github gdace829/MCULoRA @b5d07be (first MCULoRA commit, 2025-04-12)"
+REFERENCES: dict[str, Reference] = {
+    r.key: r
+    for r in (
+        Reference(
+            "Self-MM",
+            "Self-MM",
+            "github thuiar/MMSA @a94e65d, results/result-stat.md (MMSA's regression table, unaligned features)",
+            "BERT-base text + COVAREP audio + Facet video (MMSA processed features)",
+            "read in the repository",
+        ),
+        Reference(
+            "MMML",
+            "MMML",
+            "Wu et al., Multimodal Multi-loss Fusion Network for Sentiment Analysis, NAACL 2024, arXiv 2308.00264",
+            "RoBERTa-large text + data2vec audio, fine-tuned end to end; no video",
+            "NOT checked: the paper's table was not reachable here; values as given in the project issue",
+        ),
+        Reference(
+            "UniMSE",
+            "UniMSE",
+            "Hu et al., UniMSE, EMNLP 2022, arXiv 2211.11256 (values from its Papers with Code benchmark entries)",
+            "T5 text encoder + UniMSE's own acoustic and visual features",
+            "against the benchmark listing of the paper, not the paper's own table",
+        ),
+        Reference(
+            "MCULoRA",
+            "MCULoRA",
+            f"{_MCULORA_REPO}, data.txt blocks 'iemocap4' (5-fold mean) and 'mosei new'",
+            _MCULORA_FEATURES,
+            "read in the repository (scratch notes; the MOSEI F1s match its radar-plot data)",
+        ),
+        Reference(
+            "MCULoRA log",
+            "MCULoRA (logged run)",
+            f"{_MCULORA_REPO}, MoMKE_cmumosei.log, final 7-condition evaluation",
+            _MCULORA_FEATURES,
+            "read in the repository",
+        ),
+        Reference(
+            "MoMKE",
+            "MoMKE",
+            f"{_MCULORA_REPO}, drawcircer.py radar data, column MoMKE (F1, six conditions, no atv)",
+            _MCULORA_FEATURES,
+            "read in the repository (values typed into a plot script, not a log)",
+        ),
+    )
+}
+
+
+def _records(ref: str, dataset: str, setting: str, values: Mapping[str, float]) -> list[Published]:
+    return [Published(ref, dataset, setting, metric, value) for metric, value in values.items()]
+
+
+def _per_condition(ref: str, dataset: str, metric: str, values: Mapping[str, float]) -> list[Published]:
+    return [Published(ref, dataset, condition, metric, value) for condition, value in values.items()]
+
+
+PUBLISHED: tuple[Published, ...] = (
+    *_records(
+        "Self-MM",
+        "CMU-MOSI",
+        "full",
+        {"acc2_has0": 0.8344, "acc2_non0": 0.8546, "f1_non0": 0.8543, "acc7": 0.4667, "mae": 0.7080, "corr": 0.7963},
+    ),
+    *_records(
+        "Self-MM",
+        "CMU-MOSEI",
+        "full",
+        {"acc2_has0": 0.8376, "acc2_non0": 0.8515, "f1_non0": 0.8490, "acc7": 0.5387, "mae": 0.5309, "corr": 0.7649},
+    ),
+    *_records("MMML", "CMU-MOSI", "full", {"acc2_non0": 0.8816, "mae": 0.643}),
+    *_records(
+        "UniMSE",
+        "CMU-MOSI",
+        "full",
+        {"acc2_non0": 0.869, "f1_non0": 0.8642, "acc7": 0.4868, "mae": 0.691, "corr": 0.809},
+    ),
+    *_records("UniMSE", "CMU-MOSEI", "full", {"acc2_non0": 0.8750, "f1_non0": 0.8746, "mae": 0.523}),
+    *_per_condition(
+        "MCULoRA",
+        "CMU-MOSEI",
+        "acc2_non0",
+        {"a": 0.6979, "t": 0.8643, "v": 0.6750, "at": 0.8668, "av": 0.7245, "tv": 0.8715, "atv": 0.8729},
+    ),
+    *_per_condition(
+        "MCULoRA",
+        "CMU-MOSEI",
+        "f1_non0",
+        {"a": 0.6818, "t": 0.8636, "v": 0.6735, "at": 0.8661, "av": 0.7198, "tv": 0.8713, "atv": 0.8722},
+    ),
+    *_records("MCULoRA", "CMU-MOSEI", "avg7", {"acc2_non0": 0.7961, "f1_non0": 0.7926, "corr": 0.6601}),
+    *_records("MCULoRA", "IEMOCAP", "avg7", {"wa": 0.7773, "ua": 0.7843, "f1_weighted": 0.7723}),
+    *_records("MCULoRA log", "CMU-MOSEI", "avg7", {"acc2_non0": 0.7885, "f1_non0": 0.7818}),
+    *_per_condition(
+        "MoMKE",
+        "CMU-MOSEI",
+        "f1_non0",
+        {"a": 0.6592, "t": 0.8584, "v": 0.6491, "at": 0.8603, "av": 0.6586, "tv": 0.8442},
+    ),
+)
+"""Published numbers (fractions, MAE in label units). MCULoRA's MOSEI MAE average is left out: the repository
+adds the audio-only MAE twice to it (see the notes on the official code)."""
+
+
+def published_table() -> pd.DataFrame:
+    """Every published number with its method, dataset, setting, the features used, its source and whether checked."""
+    rows = [
+        {
+            "method": REFERENCES[p.ref].method,
+            "dataset": p.dataset,
+            "setting": p.setting,
+            "metric": p.metric,
+            "value": p.value,
+            "features": REFERENCES[p.ref].features,
+            "source": REFERENCES[p.ref].source,
+            "checked": REFERENCES[p.ref].checked,
+        }
+        for p in PUBLISHED
+    ]
+    return pd.DataFrame(rows)
