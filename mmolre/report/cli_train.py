@@ -20,7 +20,7 @@ from mmolre.paths import NOTEBOOKS_DIR
 from mmolre.protocols.driver import model_arms, run_experiment
 from mmolre.report.notebook import setup_notebook
 from mmolre.report.parameters import RunnerError, declared_parameters, discover_notebooks, load_param_file
-from mmolre.report.requirements import requirement_problems
+from mmolre.report.requirements import check_requirements
 from mmolre.report.runner import plan_run
 from mmolre.train.distributed import init_distributed, launched_by_torchrun, shutdown
 
@@ -39,12 +39,7 @@ def notebook_values(param_file: Path | None, notebook: str, notebooks_dir: Path 
     if isinstance(selected, list) and notebook not in selected:  # its defaults would be the quick synthetic run
         raise RunnerError(f"{source} does not select {notebook} (its notebooks: {', '.join(map(str, selected))})")
     plan = plan_run(settings, [notebook], notebooks_dir, source)
-    try:
-        missing = requirement_problems(settings.get("requires"), source)
-    except ValueError as error:
-        raise RunnerError(str(error)) from None
-    if missing:
-        raise RunnerError(f"{source} needs, before anything runs: " + "; ".join(missing))
+    check_requirements(settings.get("requires"), source)
     path = next(path for path in discover_notebooks(notebooks_dir) if path.stem == notebook)
     defaults = {}
     for name, info in declared_parameters(path).items():

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from mmolre.report.parameters import RunnerError
+
 KEYS = ("cuda", "checkpoints")
 
 
@@ -37,3 +39,13 @@ def requirement_problems(requires: object, source: str) -> list[str]:
                 "access, copy it here and put its path in the parameter file)"
             )
     return problems
+
+
+def check_requirements(requires: object, source: str) -> None:
+    """Raise a RunnerError saying what is missing (or malformed) before anything runs."""
+    try:
+        missing = requirement_problems(requires, source)
+    except ValueError as error:
+        raise RunnerError(str(error)) from None
+    if missing:
+        raise RunnerError(f"{source} needs, before anything runs: " + "; ".join(missing))

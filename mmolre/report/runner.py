@@ -57,7 +57,7 @@ from mmolre.report.parameters import (
     read_notebook,
 )
 from mmolre.report.reporter import STAGE_ENV, profile_root
-from mmolre.report.requirements import requirement_problems
+from mmolre.report.requirements import check_requirements
 
 _RESERVED_KEYS = ("profile", "notebooks", "common", "requires")
 
@@ -279,12 +279,7 @@ def run_reports(
     source = str(param_file) if param_file else "parameters"
     settings = load_param_file(param_file)
     plan = plan_run(settings, only, notebooks_dir, source)
-    try:
-        missing = requirement_problems(settings.get("requires"), source)
-    except ValueError as error:
-        raise RunnerError(str(error)) from None
-    if missing:
-        raise RunnerError(f"{source} needs, before anything runs: " + "; ".join(missing))
+    check_requirements(settings.get("requires"), source)
     check_kernel()
     root = profile_root(plan.profile)
     runs: list[NotebookRun] = []
