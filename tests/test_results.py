@@ -12,7 +12,7 @@ import pytest
 from mmolre.__main__ import main
 from mmolre.modalities import CONDITIONS
 from mmolre.paths import PROJECT_ROOT
-from mmolre.report import recorded, results
+from mmolre.report import plots, recorded, results
 from mmolre.tasks import EMOTIONS
 
 SEEDS = (1111, 1112, 1113)
@@ -169,7 +169,7 @@ def test_missing_profiles_and_tables_are_reported_not_raised(tmp_path: Path) -> 
     assert any(item.startswith("profile nowhere: no folder") for item in runs.missing)
     assert results.headline_tables(runs) == {}
     assert "Not found" in results.readme_block(tmp_path)
-    fig = results.plot_comparison(results.comparison_frame(runs))
+    fig = plots.plot_published_comparison(results.comparison_frame(runs))
     assert fig.axes
 
 

@@ -10,6 +10,10 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from mmolre.report.recorded import DATASET_ORDER, RecordedRuns
+from mmolre.report.results import method_label
+from mmolre.tasks import EMOTIONS
+
 
 def plot_model_parameters(table: pd.DataFrame) -> Figure:
     """Grouped bar chart of parameters per model and component from :func:`mmolre.models.model_table`."""
@@ -203,5 +207,51 @@ def plot_token_routing(routing: pd.DataFrame, title: str = "") -> Figure:
         ax.set_title(router, fontsize=9)
         ax.set_xlabel("shared expert")
     fig.suptitle(title or "Routing over positions (one sample)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_published_comparison(frame: pd.DataFrame, metric: str = "acc2_non0") -> Figure:
+    """Horizontal bars per method, one panel per dataset: ours (mean over seeds, sd whiskers) and published."""
+    datasets = [d for d in DATASET_ORDER if d in set(frame["dataset"])]
+    datasets += sorted(set(frame["dataset"]) - set(datasets))
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4.5), squeeze=False)
+    if not datasets:
+        axes[0, 0].set_axis_off()
+        axes[0, 0].set_title("no recorded runs")
+    palette = {"ours": "tab:blue", "published": "tab:grey"}
+    for ax, dataset in zip(axes[0], datasets):
+        part = frame[frame["dataset"] == dataset]
+        sns.barplot(data=part, y="method", x=metric, hue="kind", palette=palette, errorbar="sd", dodge=False, ax=ax)
+        ax.set_title(dataset)
+        ax.set_ylabel("")
+        if metric.startswith(("acc", "f1")):
+            ax.set_xlim(left=max(0.0, float(part[metric].min()) - 0.1))
+    fig.tight_layout()
+    return fig
+
+
+def plot_emotion_results(runs: RecordedRuns, kind: str = "wa") -> Figure:
+    """Per-emotion weighted accuracy (``wa``) or weighted F1 (``f1``) per model, test split, mean with sd whiskers."""
+    frame = runs.sentiment
+    columns = [f"emo_{kind}_{e}" for e in EMOTIONS]
+    if frame.empty or not set(columns) <= set(frame.columns):
+        fig, ax = plt.subplots(figsize=(5, 2))
+        ax.set_axis_off()
+        ax.set_title("no emotion runs recorded")
+        return fig
+    test = frame[(frame["split"] == "test") & frame[columns[0]].notna()]
+    test = test.assign(method=test["model"].map(lambda m: method_label(str(m))) + " (" + test["profile"] + ")")
+    long = test.melt(id_vars=["dataset", "method"], value_vars=columns, var_name="emotion", value_name=kind.upper())
+    long["emotion"] = long["emotion"].str.removeprefix(f"emo_{kind}_")
+    datasets = sorted(set(long["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        sns.barplot(
+            data=long[long["dataset"] == dataset], x="emotion", y=kind.upper(), hue="method", errorbar="sd", ax=ax
+        )
+        ax.set_title(dataset)
+        ax.set_ylim(0.4, 1.0)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

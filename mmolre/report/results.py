@@ -14,10 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
 
 from mmolre.files import atomic_write
 from mmolre.modalities import CONDITIONS
@@ -70,6 +67,11 @@ METHOD_NAMES: dict[str, str] = {
 }
 
 
+def method_label(name: str) -> str:
+    """The readable name of a model or incomplete-modality method (the name itself when it has none)."""
+    return METHOD_NAMES.get(name, name)
+
+
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
     """Datasets in a fixed order, published rows first within a dataset, then ours in recorded order."""
     rank = {name: i for i, name in enumerate(DATASET_ORDER)}
@@ -83,7 +85,7 @@ def _ours(frame: pd.DataFrame, by: str, metrics: Mapping[str, str], split: str |
     """``mean ± std`` over seeds per profile, dataset, features and ``by``, metric columns renamed for display."""
     keys = ["dataset", "profile", "features", by]
     table = summarize(frame, by=keys, metrics=list(metrics), split=split)
-    table["method"] = table[by].map(lambda m: METHOD_NAMES.get(str(m), str(m)))
+    table["method"] = table[by].map(lambda m: method_label(str(m)))
     table["source"] = "ours: " + table["profile"].astype(str)
     kept = [m for m in metrics if m in table.columns]
     columns = ["dataset", "method", "source", "features", "seeds", *kept]
@@ -157,7 +159,7 @@ def incomplete_table(runs: RecordedRuns) -> pd.DataFrame:
     ours = _ours(frame[frame["condition"] == "avg"], "method", INCOMPLETE_METRICS, split=None)
     covered = _covered(frame).reset_index()
     covered["source"] = "ours: " + covered["profile"].astype(str)
-    covered["method"] = covered["method"].map(lambda m: METHOD_NAMES.get(str(m), str(m)))
+    covered["method"] = covered["method"].map(lambda m: method_label(str(m)))
     ours = ours.merge(covered[["source", "method", "conditions"]], on=["source", "method"], how="left")
     published = _published_rows(INCOMPLETE_METRICS, "avg7", ["CMU-MOSEI", *sorted(set(ours["dataset"]))])
     if len(published):
@@ -175,7 +177,7 @@ def conditions_table(runs: RecordedRuns, metric: str = "f1_non0") -> pd.DataFram
     ours = long.pivot_table(index=keys, columns="condition", values=metric, aggfunc="first", sort=False)
     ours = ours.reset_index()
     ours["source"] = "ours: " + ours["profile"].astype(str)
-    ours["method"] = ours["method"].map(lambda m: METHOD_NAMES.get(str(m), str(m)))
+    ours["method"] = ours["method"].map(lambda m: method_label(str(m)))
     rows = {}
     for p in PUBLISHED:
         if p.metric == metric and p.setting in CONDITIONS:
@@ -238,7 +240,7 @@ def comparison_frame(runs: RecordedRuns, metric: str = "acc2_non0", study: str =
         return pd.DataFrame(columns=columns)
     frame = frame[frame["split"] == "test"] if study == "sentiment" else frame[frame["condition"] == "avg"]
     key = "model" if study == "sentiment" else "method"
-    names = frame[key].map(lambda m: METHOD_NAMES.get(str(m), str(m)))
+    names = frame[key].map(lambda m: method_label(str(m)))
     if "encoder" in frame:  # encoder comparisons train the same model under several text settings
         names = names + frame["encoder"].map(lambda e: "" if pd.isna(e) else f", {e}")
     ours = frame.assign(method=names + " (" + frame["profile"] + ")", kind="ours")[columns]
@@ -249,54 +251,6 @@ def comparison_frame(runs: RecordedRuns, metric: str = "acc2_non0", study: str =
         if p.setting == setting and p.metric == metric
     ]
     return pd.concat([pd.DataFrame(published, columns=columns), ours], ignore_index=True)
-
-
-def plot_comparison(frame: pd.DataFrame, metric: str = "acc2_non0") -> Figure:
-    """Horizontal bars per method, one panel per dataset: ours (mean over seeds, sd whiskers) and published."""
-    datasets = [d for d in DATASET_ORDER if d in set(frame["dataset"])]
-    datasets += sorted(set(frame["dataset"]) - set(datasets))
-    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4.5), squeeze=False)
-    if not datasets:
-        axes[0, 0].set_axis_off()
-        axes[0, 0].set_title("no recorded runs")
-    palette = {"ours": "tab:blue", "published": "tab:grey"}
-    for ax, dataset in zip(axes[0], datasets):
-        part = frame[frame["dataset"] == dataset]
-        sns.barplot(data=part, y="method", x=metric, hue="kind", palette=palette, errorbar="sd", dodge=False, ax=ax)
-        ax.set_title(dataset)
-        ax.set_ylabel("")
-        if metric.startswith(("acc", "f1")):
-            ax.set_xlim(left=max(0.0, float(part[metric].min()) - 0.1))
-    fig.tight_layout()
-    return fig
-
-
-def plot_emotions(runs: RecordedRuns, kind: str = "wa") -> Figure:
-    """Per-emotion weighted accuracy (``wa``) or weighted F1 (``f1``) per model, test split, mean with sd whiskers."""
-    frame = runs.sentiment
-    columns = [f"emo_{kind}_{e}" for e in EMOTIONS]
-    if frame.empty or not set(columns) <= set(frame.columns):
-        fig, ax = plt.subplots(figsize=(5, 2))
-        ax.set_axis_off()
-        ax.set_title("no emotion runs recorded")
-        return fig
-    test = frame[(frame["split"] == "test") & frame[columns[0]].notna()]
-    test = test.assign(
-        method=test["model"].map(lambda m: METHOD_NAMES.get(str(m), str(m))) + " (" + test["profile"] + ")"
-    )
-    long = test.melt(id_vars=["dataset", "method"], value_vars=columns, var_name="emotion", value_name=kind.upper())
-    long["emotion"] = long["emotion"].str.removeprefix(f"emo_{kind}_")
-    datasets = sorted(set(long["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 4), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
-        sns.barplot(
-            data=long[long["dataset"] == dataset], x="emotion", y=kind.upper(), hue="method", errorbar="sd", ax=ax
-        )
-        ax.set_title(dataset)
-        ax.set_ylim(0.4, 1.0)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 def to_markdown(table: pd.DataFrame) -> str:
