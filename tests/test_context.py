@@ -14,6 +14,7 @@ from mmolre.data.context import to_context, utterance_key
 from mmolre.data.dataset import flatten_positions
 from mmolre.models import MCULoRAConfig, ModelConfig, ModelOutput, build_model
 from mmolre.models.base import AffectModel
+from mmolre.protocols.incomplete import IncompleteConfig, run_incomplete
 from mmolre.tasks import TASK_OUTPUTS
 from mmolre.train import TrainConfig, evaluate, train_model
 from mmolre.train.evaluation import predict, task_losses
@@ -27,6 +28,7 @@ class PerPosition(AffectModel):
     def __init__(self, dims: Mapping[str, int], tasks: tuple[str, ...]) -> None:
         super().__init__()
         self.name, self.tasks, self.modalities, self.config = "per_position", tasks, ("text",), None
+        self.supports_context = True
         self.heads = nn.ModuleDict({t: nn.Linear(dims["text"], TASK_OUTPUTS[t]) for t in tasks})
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
@@ -104,13 +106,75 @@ def test_training_on_context_batches(flat):
     assert "mae" in result.test_metrics
 
 
-@pytest.mark.parametrize("name", ["mmolre", "mculora"])
-def test_a_pooling_model_gets_a_clear_error(flat, name):
+def test_a_pooling_model_is_refused_by_name(flat):
     data = to_context(flat)
-    config = ModelConfig(dim=8, shared_ranks=(2,), specific_rank=2) if name == "mmolre" else MCULoRAConfig(hidden=8)
-    model = build_model(name, data.dims, ("sentiment", "emotion"), config)
-    with pytest.raises(ValueError, match=r"one value \(or vector\) per position"):
+    model = build_model("mmolre", data.dims, ("sentiment",), ModelConfig(dim=8, shared_ranks=(2,), specific_rank=2))
+    with pytest.raises(ValueError, match="'mmolre' pools over the sequence axis"):
         evaluate(model, data, "test")
+    with pytest.raises(ValueError, match="cannot predict per utterance"):
+        train_model(model, data, TrainConfig(epochs=1, batch_size=2, num_threads=1), seed=1)
+
+
+@pytest.mark.parametrize("name", ["mculora", "mcla_inline", "mculora_plain"])
+def test_mculora_predicts_per_utterance_with_attention_across_utterances(flat, name):
+    data = to_context(flat)
+    torch.manual_seed(0)
+    model = build_model(name, data.dims, ("sentiment", "emotion"), MCULoRAConfig(hidden=8, depth=1, rank=2))
+    for parameter in model.parameters():  # LoRA B matrices start at zero: make every path non-trivial
+        nn.init.normal_(parameter, std=0.3)
+    model.eval()
+    batch = data.splits["test"][0:3]
+    out = model(batch).predictions
+    assert out["sentiment"].shape == (3, 3) and out["emotion"].shape == (3, 3, 6)
+    padded = dict(batch, text=batch["text"].clone(), audio=batch["audio"].clone())
+    padded["text"][~batch["positions"]] = 7.0  # padding never changes a real position
+    padded["audio"][~batch["positions"]] = -7.0
+    again = model(padded).predictions
+    real = batch["positions"]
+    assert torch.allclose(again["sentiment"][real], out["sentiment"][real], atol=1e-6)
+    assert torch.allclose(again["emotion"][real], out["emotion"][real], atol=1e-6)
+    changed = dict(batch, audio=batch["audio"].clone())
+    changed["audio"][0, 2] += 1.0  # another utterance of the same video changes utterance 0 (attention)
+    assert not torch.allclose(model(changed).predictions["sentiment"][0, 0], out["sentiment"][0, 0])
+    assert torch.allclose(model(changed).predictions["sentiment"][1:], out["sentiment"][1:], atol=1e-6)
+    assert evaluate(model, data, "test")["mae"] >= 0
+
+
+def test_mculora_with_both_dpft_rules_trains_on_context(flat):
+    data = to_context(flat)
+    config = IncompleteConfig(
+        model=MCULoRAConfig(hidden=8, rank=2, mlp_rank=4),
+        train=TrainConfig(epochs=2, batch_size=2, num_threads=1),
+        rates=(0.0, 0.5),
+    )
+    results = run_incomplete(["mculora_js", "mculora_acc", "mculora_fusion_js", "dropout_uniform"], data, config, [1])
+    applicable = results.conditions[results.conditions["applicable"]]
+    assert set(applicable["condition"]) == {"a", "t", "at", "avg"}
+    assert applicable["mae"].notna().all() and len(results.sampling)
+
+
+def test_mculora_ignores_token_padding():
+    torch.manual_seed(0)
+    model = build_model("mculora", {"text": 4, "audio": 3}, ("sentiment",), MCULoRAConfig(hidden=8, rank=2))
+    for parameter in model.parameters():
+        nn.init.normal_(parameter, std=0.3)
+    model.eval()
+    text_mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    batch = {
+        "text": torch.randn(2, 4, 4),
+        "text_mask": text_mask,
+        "audio": torch.randn(2, 1, 3),
+        "mask": torch.ones(2, 3, dtype=torch.bool),
+    }
+    out = model(batch).predictions["sentiment"]
+    padded = dict(batch, text=batch["text"].clone())
+    padded["text"][~text_mask] = 5.0
+    assert torch.allclose(model(padded).predictions["sentiment"], out, atol=1e-6)
+    trimmed = dict(batch, text=batch["text"][:1, :2], text_mask=text_mask[:1, :2], audio=batch["audio"][:1])
+    trimmed["mask"] = batch["mask"][:1]
+    assert torch.allclose(model(trimmed).predictions["sentiment"], out[:1], atol=1e-6)
+    with pytest.raises(ValueError, match=r"batch\['text_mask'\] must have shape \(2, 4\)"):
+        model(dict(batch, text_mask=text_mask[:, :3]))
 
 
 def test_flatten_positions_shapes():

@@ -46,6 +46,7 @@ class AffectModel(nn.Module):
     tasks: tuple[str, ...]
     modalities: tuple[str, ...]
     config: object
+    supports_context = False  # whether it predicts per position of a context batch (see the module docstring)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -33,7 +33,13 @@ stay untrained). A combination's stream therefore has no part for a modality it 
 fusion layer, where that modality is missing anyway).
 
 The combination is read from ``batch["mask"]`` per sample, so training with a drawn combination and
-evaluation under any test condition need no extra argument. ``rank = mlp_rank = 0`` gives the same backbone with
+evaluation under any test condition need no extra argument.
+
+Sequences and padding: a modality's time axis is its token/frame axis (padding marked by ``batch["<m>_mask"]``)
+or, for a context batch (``batch["positions"]``, one video/dialogue per sample, see :mod:`mmolre.data.context`),
+the utterances of the video, as in the official code. Padding is the attention key mask and never enters a mean.
+With context the model predicts per utterance: nothing is pooled over the utterance axis, fusion and heads run
+at every position. ``rank = mlp_rank = 0`` gives the same backbone with
 plain linear layers (the "no MCLA" baseline).
 """
 
@@ -56,6 +62,7 @@ from mmolre.modalities import (
 )
 from mmolre.models.base import AffectModel, ModelOutput
 from mmolre.nn.mcla import MCLA, MCLAOutput
+from mmolre.nn.sequence import key_padding_mask, masked_mean
 from mmolre.tasks import TASK_OUTPUTS, check_tasks
 
 Streams = dict[str, torch.Tensor]
@@ -115,20 +122,22 @@ class MCLABlock(nn.Module):
         self.activation = nn.GELU()
         self.dropout = nn.Dropout(config.dropout)
 
-    def _attend(self, x: torch.Tensor) -> torch.Tensor:
+    def _attend(self, x: torch.Tensor, steps: torch.Tensor | None) -> torch.Tensor:
         h = self.norm1(x)
-        return x + self.dropout(self.attention(h, h, h, need_weights=False)[0])
+        attended = self.attention(h, h, h, key_padding_mask=key_padding_mask(steps), need_weights=False)[0]
+        return x + self.dropout(attended)
 
-    def forward(self, x: torch.Tensor, streams: Streams) -> tuple[torch.Tensor, Streams]:
-        """Main path and the streams (each stream: fc1 then fc2, no activation in between)."""
-        x = self._attend(x)
+    def forward(self, x: torch.Tensor, streams: Streams, steps: torch.Tensor | None) -> tuple[torch.Tensor, Streams]:
+        """Main path and the streams (each stream: fc1 then fc2, no activation in between); ``steps`` (B, L)
+        marks the real time steps (None: all)."""
+        x = self._attend(x, steps)
         first = self.fc1(self.norm2(x), streams)
         second = self.fc2(self.dropout(self.activation(first.output)), carry(first))
         return x + self.dropout(second.output), carry(second)
 
-    def inline(self, x: torch.Tensor, combination: torch.Tensor) -> torch.Tensor:
+    def inline(self, x: torch.Tensor, combination: torch.Tensor, steps: torch.Tensor | None) -> torch.Tensor:
         """The block with the sample's combination adapter switched into both MLP layers."""
-        x = self._attend(x)
+        x = self._attend(x, steps)
         h = self.dropout(self.activation(self.fc1.inline(self.norm2(x), combination)))
         return x + self.dropout(self.fc2.inline(h, combination))
 
@@ -136,16 +145,21 @@ class MCLABlock(nn.Module):
 @dataclass
 class Encoded:
     """Per-modality encoder outputs: the main path ``(B, L, hidden)`` after the blocks and, per modality, the
-    combination streams after the blocks; plus the presence mask and per-sample combination indices."""
+    combination streams after the blocks; the presence mask, per-sample combination indices, per modality the
+    real time steps ``(B, L)`` (None: all) and whether the time axis is utterance context."""
 
     main: dict[str, torch.Tensor]
     streams: dict[str, Streams]
     mask: torch.Tensor
     combination: torch.Tensor
+    steps: dict[str, torch.Tensor | None]
+    context: bool = False
 
 
 class MCULoRA(AffectModel):
     """MCULoRA (see the module docstring); ``inline=True`` is the per-layer-switch ablation."""
+
+    supports_context = True
 
     def __init__(
         self,
@@ -203,34 +217,45 @@ class MCULoRA(AffectModel):
         elif combinations is None:
             combinations = self._present(combination)
         features = zero_missing({m: batch[m] for m in self.modalities}, mask)
+        context = "positions" in batch
+        steps = {m: batch["positions"] if context else batch.get(f"{m}_mask") for m in self.modalities}
         main, streams = {}, {}
         for m in self.modalities:
+            if steps[m] is not None and steps[m].shape != features[m].shape[:2]:
+                key = "positions" if context else f"{m}_mask"
+                raise ValueError(
+                    f"{self.name}: batch[{key!r}] must have shape {tuple(features[m].shape[:2])} (the steps of "
+                    f"{m!r}), got {tuple(steps[m].shape)}"
+                )
             if self.inline:
                 h = self.dropout(self.projections[m].inline(features[m], combination))
                 for block in self.encoders[m]:
-                    h = block.inline(h, combination)
+                    h = block.inline(h, combination, steps[m])
                 main[m], streams[m] = h, {}
                 continue
             own = tuple(c for c in combinations if c in self.modality_combinations[m])
             projected = self.projections[m](features[m], combinations=own)
             h, s = self.dropout(projected.output), carry(projected)
             for block in self.encoders[m]:
-                h, s = block(h, s)
+                h, s = block(h, s, steps[m])
             main[m], streams[m] = h, s
-        return Encoded(main, streams, mask, combination)
+        return Encoded(main, streams, mask, combination, steps, context)
 
     def _pool(self, encoded: Encoded, values: Mapping[str, torch.Tensor | None], norm: bool) -> torch.Tensor:
-        """Mean over time, missing modalities zeroed, modalities concatenated: (B, M * hidden). A modality without
-        a value (a stream of a combination that does not contain it) contributes zeros."""
+        """Masked mean over time (context: no pooling, one vector per utterance), missing modalities zeroed,
+        modalities concatenated: (B, M * hidden) or (B, L, M * hidden). A modality without a value (a stream of a
+        combination that does not contain it) contributes zeros."""
         parts = []
         for m in self.modalities:
+            like = encoded.main[m] if encoded.context else encoded.main[m][:, 0]
             h = values.get(m)
             if h is None:
-                parts.append(encoded.main[m].new_zeros(len(encoded.mask), self.config.hidden))
+                parts.append(torch.zeros_like(like))
                 continue
             h = self.norms[m](h) if norm else h
-            present = encoded.mask[:, MODALITIES.index(m)]
-            parts.append(h.mean(dim=1) * present[:, None].to(h.dtype))
+            h = h if encoded.context else masked_mean(h, encoded.steps[m])
+            present = encoded.mask[:, MODALITIES.index(m)].to(h.dtype)
+            parts.append(h * present.reshape(-1, *([1] * (h.ndim - 1))))
         return torch.cat(parts, dim=-1)
 
     def _fuse(self, encoded: Encoded) -> tuple[torch.Tensor, MCLAOutput]:
@@ -280,5 +305,5 @@ class MCULoRA(AffectModel):
             else:
                 head = self.heads[task](hidden, streams)
                 out = head.output + self._select(head.streams, encoded.combination, head.output)
-            predictions[task] = out.reshape(-1) if task == "sentiment" else out
+            predictions[task] = out.squeeze(-1) if task == "sentiment" else out
         return ModelOutput(predictions, hidden.new_zeros(()))

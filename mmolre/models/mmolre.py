@@ -43,6 +43,7 @@ from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES, zero_missing
 from mmolre.models.base import AffectModel, ModelOutput
 from mmolre.nn.experts import TaskMixture
+from mmolre.nn.sequence import masked_mean
 from mmolre.nn.text_encoder import TextEncoder
 from mmolre.tasks import TASK_OUTPUTS
 
@@ -175,14 +176,6 @@ class ModalityFusion(nn.Module):
         weights = torch.where(present.any(dim=1, keepdim=True), scores.softmax(dim=1), torch.zeros_like(scores))
         weights = torch.nan_to_num(weights, nan=0.0)
         return (weights.unsqueeze(-1) * pooled).sum(dim=1)
-
-
-def masked_mean(x: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-    """Mean over the sequence axis of ``x`` (B, L, d), counting only real positions (B, L) when given."""
-    if positions is None:
-        return x.mean(dim=1)
-    weights = positions.to(x.dtype).unsqueeze(-1)
-    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
 def _head(dim: int, out: int, dropout: float) -> nn.Module:

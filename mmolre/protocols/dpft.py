@@ -50,7 +50,7 @@ from torch import nn
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import MODALITIES, available_combinations, combination_modalities, restrict
 from mmolre.models.base import eval_mode, model_device, to_device
-from mmolre.models.mculora import MCULoRA
+from mmolre.models.mculora import Encoded, MCULoRA
 from mmolre.train.evaluation import evaluate
 from mmolre.train.loop import BatchHook
 
@@ -67,6 +67,17 @@ def js_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tenso
     kl_pm = (log_p.exp() * (log_p - log_m)).sum(-1)
     kl_qm = (log_q.exp() * (log_q - log_m)).sum(-1)
     return 0.5 * (kl_pm + kl_qm)
+
+
+def utterance_weights(encoded: Encoded, modality: str) -> torch.Tensor:
+    """(B, L) weights that give every utterance where ``modality`` is present a total weight of one: spread evenly
+    over its real time steps, or one per real position for utterance context."""
+    main = encoded.main[modality]
+    steps = encoded.steps[modality]
+    steps = main.new_ones(main.shape[:2], dtype=torch.float64) if steps is None else steps.double()
+    if not encoded.context:
+        steps = steps / steps.sum(dim=1, keepdim=True).clamp(min=1.0)
+    return steps * encoded.mask[:, MODALITIES.index(modality)].double()[:, None]
 
 
 def _stream_model(model: nn.Module, rule: str) -> MCULoRA:
@@ -181,12 +192,12 @@ class ModalityJSSampler(UniformSampler):
             for batch in dataset.loader("valid", batch_size=self.batch_size):
                 encoded = model.encode(to_device(batch, device), self.combinations)
                 for m in self.modalities:
-                    present = encoded.mask[:, MODALITIES.index(m)].double()
-                    counts[m] += float(present.sum())
+                    weight = utterance_weights(encoded, m)
+                    counts[m] += float(weight.sum())
                     for c in self.combinations:
                         if (c, m) in totals:
-                            js = js_divergence(encoded.main[m], encoded.streams[m][c]).mean(dim=1).double()
-                            totals[(c, m)] += float((js * present).sum())
+                            js = js_divergence(encoded.main[m], encoded.streams[m][c]).double()  # (B, L)
+                            totals[(c, m)] += float((js * weight).sum())
         return {
             c: sum(totals[(c, m)] / max(counts[m], 1.0) for m in combination_modalities(c))
             / len(combination_modalities(c))
@@ -281,10 +292,12 @@ class FusionJSSampler(UniformSampler):
         with eval_mode(model):
             for batch in dataset.loader("valid", batch_size=self.batch_size):
                 batch = to_device(batch, device)
-                count += len(batch["mask"])
+                positions = batch.get("positions")  # context: one term per utterance
+                count += len(batch["mask"]) if positions is None else int(positions.sum())
                 for combination in self.combinations:
                     parts = model.representations(restrict(batch, combination))
-                    totals[combination] += float(js_divergence(parts["shared"], parts["specific"]).sum())
+                    js = js_divergence(parts["shared"], parts["specific"])
+                    totals[combination] += float(js.sum() if positions is None else js[positions.bool()].sum())
         return {c: total / count for c, total in totals.items()}
 
     def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:

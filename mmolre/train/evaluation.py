@@ -25,7 +25,14 @@ from mmolre.train.config import TrainConfig
 
 
 def model_tasks(model: AffectModel, dataset: MultimodalDataset) -> tuple[str, ...]:
-    """Tasks the model predicts and the dataset labels."""
+    """Tasks the model predicts and the dataset labels (ValueError when there are none, or when the dataset is
+    utterance context and the model cannot predict per utterance)."""
+    if dataset.context and not getattr(model, "supports_context", False):
+        raise ValueError(
+            f"model {getattr(model, 'name', type(model).__name__)!r} pools over the sequence axis and cannot predict "
+            f"per utterance of a context dataset ({dataset.name!r}, context=True); use an MCULoRA-family model "
+            "(mculora, mcla_inline, mculora_plain) or load the dataset without context"
+        )
     tasks = tuple(t for t in model.tasks if t in dataset.tasks)
     if not tasks:
         raise ValueError(
