@@ -124,6 +124,12 @@ PUBLISHED: tuple[Published, ...] = (
         {"a": 0.6818, "t": 0.8636, "v": 0.6735, "at": 0.8661, "av": 0.7198, "tv": 0.8713, "atv": 0.8722},
     ),
     *_records("MCULoRA", "CMU-MOSEI", "avg7", {"acc2_non0": 0.7961, "f1_non0": 0.7926, "corr": 0.6601}),
+    *_per_condition(
+        "MCULoRA",
+        "IEMOCAP",
+        "wa",
+        {"a": 0.5946, "t": 0.8521, "v": 0.6125, "at": 0.8696, "av": 0.7375, "tv": 0.8828, "atv": 0.8921},
+    ),
     *_records("MCULoRA", "IEMOCAP", "avg7", {"wa": 0.7773, "ua": 0.7843, "f1_weighted": 0.7723}),
     *_records("MCULoRA log", "CMU-MOSEI", "avg7", {"acc2_non0": 0.7885, "f1_non0": 0.7818}),
     *_per_condition(

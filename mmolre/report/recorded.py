@@ -139,15 +139,20 @@ def text_features(options: Mapping[str, object], label: str | None = None) -> st
 
 def features(dataset: str, options: Mapping[str, object], label: str | None = None) -> str:
     """The features a run of ours used, named like the published rows' ``features``."""
+    context = ", utterance context" if options.get("context") else ""
     if dataset.startswith("synthetic"):
         return "synthetic features (no real modality)"
     if dataset == "mosi_bclstm":
-        return "bc-LSTM text + audio + video vectors (bc-LSTM's own split)"
+        return f"bc-LSTM text + audio + video vectors (bc-LSTM's own split){context}"
     if dataset == "mosi":
-        return f"{text_features(options, label)} text + bc-LSTM audio; no video"
-    if dataset == "mosei":
-        return f"{text_features(options, label)} text only"
-    return dataset
+        return f"{text_features(options, label)} text + bc-LSTM audio; no video{context}"
+    if dataset in ("mosei", "iemocap"):
+        return f"{text_features(options, label)} text only{context}"
+    if dataset == "official":
+        named = options.get("features")
+        names = ", ".join(f"{m}: {f}" for m, f in named.items()) if isinstance(named, Mapping) else "?"
+        return f"official GCNet/MCULoRA utterance features ({names}){context}"
+    return f"{dataset}{context}"
 
 
 def read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:

@@ -172,6 +172,7 @@ def conditions_table(runs: RecordedRuns, metric: str = "f1_non0") -> pd.DataFram
     frame = runs.incomplete
     if frame.empty or metric not in frame:
         return pd.DataFrame()
+    frame = frame[frame[metric].notna()]
     keys = ["dataset", "profile", "method"]
     long = summarize(frame[frame["condition"] != "avg"], by=[*keys, "condition"], metrics=[metric])
     ours = long.pivot_table(index=keys, columns="condition", values=metric, aggfunc="first", sort=False)
@@ -221,6 +222,7 @@ def headline_tables(runs: RecordedRuns) -> dict[str, pd.DataFrame]:
         "results_emotions": emotion_table(runs),
         "results_incomplete": incomplete_table(runs),
         "results_conditions_f1": conditions_table(runs),
+        "results_conditions_wa": conditions_table(runs, "wa"),
         "results_efficiency": efficiency_table(runs),
     }
     return {name: table for name, table in tables.items() if not table.empty}
@@ -258,11 +260,12 @@ def to_markdown(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False, disable_numparse=True)
 
 
-_SECTIONS: tuple[tuple[str, str], ...] = (
+SECTIONS: tuple[tuple[str, str], ...] = (
     ("results_sentiment", "Sentiment (MSA), test split"),
     ("results_emotions", "Emotions (MER), test split: weighted accuracy and weighted F1 per emotion"),
     ("results_incomplete", "Incomplete modalities: average over the applicable test conditions"),
     ("results_conditions_f1", "Incomplete modalities: F1 non0 per test condition"),
+    ("results_conditions_wa", "Incomplete modalities: WA per test condition (IEMOCAP four classes)"),
     ("results_efficiency", "Efficiency: low-rank against full-rank experts (one measurement each)"),
 )
 
@@ -283,7 +286,7 @@ def readme_block(root: Path | None = None) -> str:
         f"Profiles read: {', '.join(runs.profiles) or 'none'}. Ours: mean ± std over the seeds in the `seeds` "
         "column. Published: the number as reported (fractions; MAE in label units), source below.",
     ]
-    for name, title in _SECTIONS:
+    for name, title in SECTIONS:
         if name in tables:
             lines += ["", f"**{title}** (`{name}`)", "", to_markdown(tables[name])]
     shown = {
