@@ -119,7 +119,8 @@ def conditions_split(dataset: MultimodalDataset, split: str = "valid") -> Multim
 def evaluate_missing_rates(
     model: AffectModel, dataset: MultimodalDataset, rates: Sequence[float] = RATES, seed: int = 0, split: str = "test"
 ) -> pd.DataFrame:
-    """One row per missing rate; the drop pattern of each rate is seeded by ``(seed, rate)``."""
+    """One row per missing rate; the drop pattern of each rate is seeded by ``(seed, rate)``. A context dataset's
+    rows are videos/dialogues: a dropped modality is then missing from every utterance of that video."""
     rows = []
     for rate in rates:
         generator = torch.Generator().manual_seed(seed * 1000 + round(rate * 100))
