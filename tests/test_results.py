@@ -224,3 +224,10 @@ def test_run_context_falls_back_to_the_committed_notebook_default(tmp_path: Path
     (tmp_path / "bare" / "tables").mkdir(parents=True)
     assert recorded.run_context(tmp_path, "bare", "06_incomplete_modalities")[0] == "synthetic"
     assert recorded.run_context(tmp_path, "bare", "99_absent") == ("unknown", {})
+
+
+def test_features_name_context_iemocap_and_the_official_layout() -> None:
+    assert recorded.features("iemocap", {}) == "all-MiniLM-L6-v2 sentence vectors, frozen text only"
+    assert recorded.features("mosi_bclstm", {"context": True}).endswith("(bc-LSTM's own split), utterance context")
+    official = recorded.features("official", {"features": {"text": "deberta-large-4-UTT"}, "context": True})
+    assert official == "official GCNet/MCULoRA utterance features (text: deberta-large-4-UTT), utterance context"
