@@ -40,6 +40,8 @@ def test_mean_std_table() -> None:
         {"model": "a", "mae": "2.000 ± 1.000", "seeds": 3},
         {"model": "b", "mae": "0.500", "seeds": 1},
     ]
+    frame["wa"] = [0.5, 0.7, float("nan"), float("nan")]  # a metric that group b does not have
+    assert mean_std(frame, ["model"], ["wa"])["wa"].tolist() == ["0.600 ± 0.141", "–"]
 
 
 def test_reporter_writes_under_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,14 +36,15 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 def mean_std(frame: pd.DataFrame, by: list[str], metrics: list[str], digits: int = 3) -> pd.DataFrame:
     """Aggregate seeds: one row per ``by`` group, each metric as ``"mean ± std"`` plus the seed count.
 
-    A group with a single seed has no spread to report: its cells hold the value alone.
+    A group with a single seed has no spread to report: its cells hold the value alone; a group without any value
+    of a metric (another task's metric in a table of several datasets) gets ``"–"``.
     """
     grouped = frame.groupby(by, sort=False)[metrics]
     means, stds, counts = grouped.mean(), grouped.std(ddof=1), grouped.size()
     table = means.copy().astype(object)
     for metric in metrics:
         table[metric] = [
-            f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
+            "–" if pd.isna(m) else f"{m:.{digits}f}" if n == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
             for m, s, n in zip(means[metric], stds[metric], counts)
         ]
     table["seeds"] = counts

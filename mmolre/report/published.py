@@ -130,7 +130,7 @@ PUBLISHED: tuple[Published, ...] = (
         "wa",
         {"a": 0.5946, "t": 0.8521, "v": 0.6125, "at": 0.8696, "av": 0.7375, "tv": 0.8828, "atv": 0.8921},
     ),
-    *_records("MCULoRA", "IEMOCAP", "avg7", {"wa": 0.7773, "ua": 0.7843, "f1_weighted": 0.7723}),
+    *_records("MCULoRA", "IEMOCAP", "avg7", {"wa": 0.7773, "ua": 0.7843, "wf1": 0.7723}),
     *_records("MCULoRA log", "CMU-MOSEI", "avg7", {"acc2_non0": 0.7885, "f1_non0": 0.7818}),
     *_per_condition(
         "MoMKE",

@@ -43,7 +43,15 @@ SENTIMENT_METRICS: dict[str, str] = {
     "mae": "MAE",
     "corr": "Corr",
 }
-INCOMPLETE_METRICS: dict[str, str] = {"acc2_non0": "Acc-2 non0", "f1_non0": "F1 non0", "mae": "MAE", "corr": "Corr"}
+INCOMPLETE_METRICS: dict[str, str] = {
+    "acc2_non0": "Acc-2 non0",
+    "f1_non0": "F1 non0",
+    "mae": "MAE",
+    "corr": "Corr",
+    "wa": "WA",
+    "ua": "UA",
+    "wf1": "wF1",
+}
 EMOTION_METRICS: dict[str, str] = {
     **{f"emo_{kind}_{e}": f"{e} {kind.upper()}" for e in EMOTIONS for kind in ("wa", "f1")},
     "emo_wa": "mean WA",
