@@ -51,7 +51,8 @@ def setup_notebook(
     ``model_config`` / ``train_config`` are overrides of the defaults (unknown names are errors); ``epochs``, when
     given, overrides the training epochs. ``checkpoints`` (a folder name, e.g. the notebook's) keeps per-epoch
     checkpoints under ``cache_dir()/runs/<profile>/<checkpoints>`` so that a rerun after an interruption continues
-    where it stopped.
+    where it stopped; notebooks given the same folder share runs (a run that matches a finished checkpoint is only
+    re-evaluated; one that does not match it is a CheckpointError naming the difference).
     """
     data = load_dataset(dataset, data_dir=data_dir or None, **dict(dataset_options or {}))
     mconfig = config_class(model).from_dict(dict(model_config or {}))
