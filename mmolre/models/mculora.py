@@ -5,7 +5,8 @@ Architecture (arXiv 2507.11202 and the official code gdace829/MCULoRA; choices l
 1. Per present modality an MCLA input projection ``d_m -> hidden`` and dropout.
 2. Per modality a small pre-norm transformer over that modality's own time axis (*ours*: each modality is
    encoded separately, so a missing modality needs no attention mask); the MLP's two layers are MCLA with rank
-   ``mlp_rank``. The sequence is mean-pooled and a missing modality's vector is zeroed.
+   ``mlp_rank``. The sequence is mean-pooled over its real steps (with utterance context it is not pooled, see
+   below) and a missing modality's vector is zeroed.
 3. Fusion: the concatenated modality vectors ``u`` go through an MCLA, ReLU and dropout, plus ``u`` (residual).
 4. One MCLA head per task (sentiment scalar, six emotion logits).
 
@@ -33,14 +34,14 @@ stay untrained). A combination's stream therefore has no part for a modality it 
 fusion layer, where that modality is missing anyway).
 
 The combination is read from ``batch["mask"]`` per sample, so training with a drawn combination and
-evaluation under any test condition need no extra argument.
+evaluation under any test condition need no extra argument. ``rank = mlp_rank = 0`` gives the same backbone with
+plain linear layers (the "no MCLA" baseline).
 
 Sequences and padding: a modality's time axis is its token/frame axis (padding marked by ``batch["<m>_mask"]``)
 or, for a context batch (``batch["positions"]``, one video/dialogue per sample, see :mod:`mmolre.data.context`),
 the utterances of the video, as in the official code. Padding is the attention key mask and never enters a mean.
 With context the model predicts per utterance: nothing is pooled over the utterance axis, fusion and heads run
-at every position. ``rank = mlp_rank = 0`` gives the same backbone with
-plain linear layers (the "no MCLA" baseline).
+at every position.
 """
 
 from __future__ import annotations
