@@ -110,8 +110,12 @@ def test_common_goes_only_to_notebooks_that_declare_it(notebooks: Path) -> None:
         "01_tiny": {"profile": "default", "scale": 3},
         "02_other": {"profile": "default", "seeds": [7, 8]},
     }
-    with pytest.raises(RunnerError, match=r"'common' name\(s\) \['seeds'\] are declared by none of the selected"):
-        plan_run({"common": {"seeds": [7]}}, only=["01_tiny"], notebooks_dir=notebooks)
+    only = plan_run({"common": {"seeds": [7]}}, only=["01_tiny"], notebooks_dir=notebooks)  # --only a subset
+    assert only.parameters == {"01_tiny": {"profile": "default"}}
+    with pytest.raises(RunnerError, match=r"'common' name\(s\) \['seeds'\] are declared by none of the notebooks"):
+        plan_run({"notebooks": ["01_tiny"], "common": {"seeds": [7]}}, notebooks_dir=notebooks)
+    with pytest.raises(RunnerError, match=r"unknown notebook\(s\) \['09_absent'\]"):
+        plan_run({"notebooks": ["09_absent"]}, only=["01_tiny"], notebooks_dir=notebooks)
 
 
 def test_notebook_without_parameters_cell_refused(notebooks: Path) -> None:

@@ -110,12 +110,14 @@ def plan_run(
     unknown = sorted(set(overrides) - set(available))
     if unknown:
         raise RunnerError(f"{source}: unknown notebook section(s) {unknown}; notebooks are: {valid}")
-    selection = list(only) if only else settings.get("notebooks") or list(available)
-    if not isinstance(selection, list) or not all(isinstance(name, str) for name in selection):
-        raise RunnerError(f"{source}: 'notebooks' must be a list of notebook names, got {selection!r}")
-    missing = [name for name in selection if name not in available]
-    if missing:
-        raise RunnerError(f"unknown notebook(s) {missing}; notebooks are: {valid}")
+    listed = settings.get("notebooks") or list(available)  # the file's notebooks (``only`` narrows the run)
+    for names in (listed, list(only or ())):
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise RunnerError(f"{source}: 'notebooks' must be a list of notebook names, got {names!r}")
+        missing = [name for name in names if name not in available]
+        if missing:
+            raise RunnerError(f"unknown notebook(s) {missing}; notebooks are: {valid}")
+    selection = list(only) if only else listed
     common = _mapping(settings.get("common"), f"{source}: 'common'")
     if "profile" in common:
         raise RunnerError(f"{source}: set 'profile' at the top level only, not in 'common' or a notebook section")
@@ -142,11 +144,13 @@ def plan_run(
             )
         check_types(path, values, declared, source)
         parameters[stem] = values
+    for stem in set(listed) - set(selection):  # a common name for the file's other notebooks is not a typo
+        used.update(key for key in common if key in declared_parameters(available[stem]))
     unused = sorted(set(common) - used)
     if unused:
         raise RunnerError(
-            f"{source}: 'common' name(s) {unused} are declared by none of the selected notebooks "
-            f"({', '.join(sorted(set(selection)))})"
+            f"{source}: 'common' name(s) {unused} are declared by none of the notebooks "
+            f"({', '.join(sorted(set(listed) | set(selection)))})"
         )
     ordered = tuple(available[stem] for stem in sorted(set(selection)))
     return RunPlan(profile, ordered, {stem: parameters[stem] for stem in sorted(set(selection))})
