@@ -120,3 +120,20 @@ def test_paper_profile_stops_before_anything_runs_without_gpu_or_checkpoint(tmp_
     params.write_text(f"profile: p\nrequires: {{checkpoints: [{checkpoint}], gpu: true}}\n")
     with pytest.raises(RunnerError, match="'requires' must be a mapping with keys among"):
         run_reports(params, echo=False)
+
+
+def test_a_bad_encoder_setting_is_refused_before_anything_trains(monkeypatch) -> None:
+    from mmolre.protocols import encoders
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("load_dataset must not run when a setting is malformed")
+
+    monkeypatch.setattr(encoders, "load_dataset", never)
+    settings = [
+        {"label": "frozen", "text_kind": "sentence"},
+        {"label": "fine-tuned", "3 of 6 layers frozen": None, "text_kind": "finetune"},  # an unquoted YAML comma
+    ]
+    with pytest.raises(ValueError, match=r"encoder setting 2 of 2: .*quote a label that contains a comma"):
+        encoders.compare_encoders("mosi", settings, ModelConfig(), TrainConfig())
+    with pytest.raises(ValueError, match="encoder setting 1 of 1: needs a text label"):
+        encoders.compare_encoders("mosi", [{"text_kind": "sentence"}], ModelConfig(), TrainConfig())

@@ -40,14 +40,16 @@ def compare_encoders(
 ) -> pd.DataFrame:
     """Train ``model`` once per setting and seed; long-form rows (tagged ``encoder``) with the split metrics,
     the parameters that receive gradient, the epochs run and the wall time per epoch."""
+    for number, setting in enumerate(settings, start=1):  # every setting is checked before anything trains
+        unknown = sorted(set(setting) - {"label", "encoder_lora_rank", *_TEXT_OPTIONS})
+        if unknown or not isinstance(setting.get("label"), str) or not setting["label"]:
+            raise ValueError(
+                f"encoder setting {number} of {len(settings)}: needs a text label and takes "
+                f"{['encoder_lora_rank', *_TEXT_OPTIONS]}; got {dict(setting)}"
+                + (f" (unknown: {unknown}; in YAML, quote a label that contains a comma)" if unknown else "")
+            )
     frames = []
     for setting in settings:
-        unknown = sorted(set(setting) - {"label", "encoder_lora_rank", *_TEXT_OPTIONS})
-        if unknown or "label" not in setting:
-            raise ValueError(
-                f"an encoder setting needs a label and takes {['encoder_lora_rank', *_TEXT_OPTIONS]}; "
-                f"got {dict(setting)}"
-            )
         options = {**dict(dataset_options or {}), **{k: v for k, v in setting.items() if k in _TEXT_OPTIONS}}
         data = load_dataset(dataset, data_dir=data_dir, **options)
         config = model_config.replace(encoder_lora_rank=int(setting.get("encoder_lora_rank", 0)))
