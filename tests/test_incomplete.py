@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
@@ -24,6 +25,7 @@ from mmolre.protocols.incomplete import (
     evaluate_conditions,
     evaluate_missing_rates,
     margin,
+    mculora_verdict,
     random_missing_mask,
     run_incomplete,
     sampling_long,
@@ -284,3 +286,19 @@ def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> No
     assert (gap > 0).all(), f"MCULoRA must win on every seed, MAE gaps {gap.round(3).to_dict()}"
     assert margin(results.conditions, "mculora_js", "dropout_uniform", "mae") > 0.02
     assert margin(results.conditions, "mculora_js", "dropout_uniform", "acc2_non0") > -0.01
+
+
+def test_mculora_verdict_compares_with_the_best_baseline_per_seed() -> None:
+    rows = []
+    for seed, (ours, dropout, full) in zip((1, 2, 3), ((0.70, 0.60, 0.68), (0.66, 0.61, 0.69), (0.72, 0.62, 0.70))):
+        for method, value in (("mculora_js", ours), ("dropout_uniform", dropout), ("full_only", full)):
+            rows.append({"method": method, "seed": seed, "condition": "avg", "applicable": True, "acc2_non0": value})
+            rows.append({"method": method, "seed": seed, "condition": "t", "applicable": True, "acc2_non0": 0.8})
+            rows.append({"method": method, "seed": seed, "condition": "v", "applicable": False, "acc2_non0": None})
+    table, sentence = mculora_verdict(pd.DataFrame(rows), "acc2_non0")
+    row = table.iloc[0]
+    assert row["best baseline"] == "full_only" and row["seeds ahead"] == "2 of 3"
+    assert row["difference"] == pytest.approx((0.02 - 0.03 + 0.02) / 3, abs=1e-4)
+    assert "ahead of the best baseline **full_only**" in sentence and "t 0.8000." in sentence and " v " not in sentence
+    empty, message = mculora_verdict(pd.DataFrame(rows).query("method != 'mculora_js'"), "acc2_non0")
+    assert empty.empty and message.startswith("no comparison")

@@ -228,3 +228,56 @@ def margin(frame: pd.DataFrame, method: str, baseline: str, metric: str = "acc2_
     avg = frame[frame["condition"] == "avg"].groupby("method")[metric].mean()
     difference = float(avg[method] - avg[baseline])
     return -difference if metric in ("mae", "mae_non0") else difference
+
+
+MCULORA_METHODS: tuple[str, ...] = tuple(
+    name for name, method in METHODS.items() if method.model == "mculora" and str(method.sampler).startswith("dpft")
+)
+"""Methods that are MCULoRA proper: published MCLA streams with a DPFT sampler."""
+
+
+def mculora_verdict(frame: pd.DataFrame, metric: str = "acc2_non0") -> tuple[pd.DataFrame, str]:
+    """Each MCULoRA method against the best other method on the ``avg`` row (higher ``metric`` is better), per seed.
+
+    Returns a table (method, mean, std, best baseline, its mean, difference, seeds ahead) and a plain sentence
+    per MCULoRA method, followed by the mean over methods of every applicable single-modality condition (how
+    much each modality alone carries).
+    """
+    kept = frame[frame["applicable"].astype(bool)]
+    avg = kept[kept["condition"] == "avg"].pivot_table(index="seed", columns="method", values=metric)
+    ours = [m for m in MCULORA_METHODS if m in avg.columns]
+    others = [m for m in avg.columns if m not in MCULORA_METHODS]
+    if not ours or not others:
+        return pd.DataFrame(), f"no comparison: needs an MCULoRA method ({', '.join(MCULORA_METHODS)}) and a baseline"
+    best = max(others, key=lambda m: avg[m].mean())
+    rows, lines = [], []
+    for method in ours:
+        difference = avg[method] - avg[best]
+        ahead = int((difference > 0).sum())
+        rows.append(
+            {
+                "method": method,
+                "mean": avg[method].mean(),
+                "std": avg[method].std(ddof=1),
+                "best baseline": best,
+                "baseline mean": avg[best].mean(),
+                "difference": difference.mean(),
+                "seeds ahead": f"{ahead} of {len(difference)}",
+            }
+        )
+        verb = "ahead of" if difference.mean() > 0 else "behind"
+        lines.append(
+            f"- **{method}**: {metric} {avg[method].mean():.4f} ± {avg[method].std(ddof=1):.4f} on the average over "
+            f"the applicable conditions, {verb} the best baseline **{best}** ({avg[best].mean():.4f} ± "
+            f"{avg[best].std(ddof=1):.4f}) by {abs(difference.mean()):.4f}; ahead in {ahead} of {len(difference)} "
+            "seeds."
+        )
+    single = kept[kept["condition"].isin([c for c in CONDITIONS if len(c) == 1])]
+    alone = single.groupby("condition")[metric].mean()
+    if len(alone):
+        lines.append(
+            "- Each modality alone (mean over methods and seeds): "
+            + ", ".join(f"{c} {alone[c]:.4f}" for c in CONDITIONS if c in alone)
+            + "."
+        )
+    return pd.DataFrame(rows).round(4), "\n".join(lines)
