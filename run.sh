@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The two commands of this repository; each sets everything up first (a .venv next to this file).
-#   ./run.sh reports [-f params/X.yaml] [--only 01_data ...]   execute the notebooks into reports/<profile>/
+#   ./run.sh reports [-f params/X.yaml ...] [--only 01_data ...]   execute the notebooks into reports/<profile>/
 #   ./run.sh test [pytest args]      ruff (lint + format check), then pytest tests/ and every notebook with nbval
 #                                    (pytest args replace 'tests/ notebooks/')
 set -euo pipefail

@@ -7,18 +7,26 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, reports_dir
 from mmolre.report.cli_train import TRAINABLE, train_from_params
 from mmolre.report.parameters import RunnerError, discover_notebooks, normalize_notebook, notebook_problems
+from mmolre.report.recorded import default_root
 from mmolre.report.results import write_readme
-from mmolre.report.runner import run_reports
+from mmolre.report.runner import check_param_file, run_reports
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mmolre", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     reports = commands.add_parser("reports", help="execute the notebooks into reports/<profile>/")
-    reports.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
+    reports.add_argument(
+        "-f",
+        "--params",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="YAML parameter file(s) (see params/); several run one after another, all checked first",
+    )
     reports.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="notebook stems to run, e.g. 01_data")
     readme = commands.add_parser("readme", help="regenerate README.md's results block from the reports' tables")
     readme.add_argument("--reports-dir", type=Path, default=PROJECT_ROOT / "reports", help="reports to read")
@@ -46,12 +54,28 @@ def _readme(readme: Path, reports: Path) -> int:
     return 0
 
 
+def _reports(files: Sequence[Path | None], only: Sequence[str] | None, notebooks_dir: Path) -> None:
+    """Check every parameter file, then run them in order; with several, print the wall time of each profile and,
+    when they wrote to the project's own reports folder, regenerate the README's results block."""
+    for param_file in files:
+        check_param_file(param_file, only, notebooks_dir)
+    times = []
+    for param_file in files:
+        runs = run_reports(param_file, only, notebooks_dir)
+        times.append((str(param_file), sum(run.seconds for run in runs)))
+    if len(files) > 1:
+        print("\n".join(f"{name:<40} {seconds:>8.1f} s" for name, seconds in times))
+        print(f"{'all profiles':<40} {sum(seconds for _, seconds in times):>8.1f} s")
+        if reports_dir().resolve() == default_root().resolve():
+            _readme(PROJECT_ROOT / "README.md", default_root())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "reports":
-            run_reports(args.params, args.only, args.notebooks_dir)
+            _reports(args.params or [None], args.only, args.notebooks_dir)
             return 0
         if args.command == "readme":
             return _readme(args.readme, args.reports_dir)

@@ -554,3 +554,19 @@ def test_damaged_manifest_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "default" / ".manifest" / "01_x.json").write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match=r"01_x\.json is not a runner manifest"):
         outputs.manifests(tmp_path / "default")
+
+
+def test_several_parameter_files_are_all_checked_before_any_runs(
+    notebooks: Path, reports: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, other, bad = tmp_path / "good.yaml", tmp_path / "other.yaml", tmp_path / "bad.yaml"
+    good.write_text("profile: first\ncommon:\n  scale: 1\n", encoding="utf-8")
+    other.write_text("profile: second\ncommon:\n  scale: 2\n", encoding="utf-8")
+    bad.write_text("profile: third\ncommon:\n  scael: 2\n", encoding="utf-8")
+    args = ["reports", "--notebooks-dir", str(notebooks), "-f"]
+    assert main([*args, str(good), str(bad)]) == 1
+    assert "scael" in capsys.readouterr().err and not (reports / "first").exists()
+    assert main([*args, str(good), str(other)]) == 0
+    out = capsys.readouterr().out
+    assert (reports / "first" / "results" / "tiny.json").is_file() and (reports / "second" / "results").is_dir()
+    assert str(other) in out and "all profiles" in out and "results block" not in out  # not the project's reports

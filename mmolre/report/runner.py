@@ -273,6 +273,18 @@ def _markdown_files(files: Sequence[str]) -> list[str]:
     ] + [f"- ![{Path(name).stem}]({name})" for name in figures]
 
 
+def check_param_file(
+    param_file: Path | None, only: Sequence[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR
+) -> RunPlan:
+    """Everything checked before a parameter file runs: its names and types against the notebooks, and its
+    ``requires`` (GPU, checkpoint folders)."""
+    source = str(param_file) if param_file else "parameters"
+    settings = load_param_file(param_file)
+    plan = plan_run(settings, only, notebooks_dir, source)
+    check_requirements(settings.get("requires"), source)
+    return plan
+
+
 def run_reports(
     param_file: Path | None = None,
     only: Sequence[str] | None = None,
@@ -280,10 +292,7 @@ def run_reports(
     echo: bool = True,
 ) -> list[NotebookRun]:
     """Validate everything, then execute the selected notebooks in order; stops at the first failure."""
-    source = str(param_file) if param_file else "parameters"
-    settings = load_param_file(param_file)
-    plan = plan_run(settings, only, notebooks_dir, source)
-    check_requirements(settings.get("requires"), source)
+    plan = check_param_file(param_file, only, notebooks_dir)
     check_kernel()
     root = profile_root(plan.profile)
     runs: list[NotebookRun] = []
