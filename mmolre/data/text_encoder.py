@@ -36,7 +36,8 @@ KINDS = ("sentence", "tokens", "finetune")
 BATCH_SIZE = 64
 
 
-def _offline() -> None:
+def offline_transformers() -> None:
+    """Hugging Face offline, quiet and without progress bars (they would land in stored notebook outputs)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as transformers_logging
@@ -91,7 +92,7 @@ class TextFeatures:
 
 @lru_cache(maxsize=2)
 def _sentence_model(device: str):
-    _offline()
+    offline_transformers()
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(checkpoint_dir()), device=device)
@@ -99,7 +100,7 @@ def _sentence_model(device: str):
 
 @lru_cache(maxsize=2)
 def _hf(encoder: str):
-    _offline()
+    offline_transformers()
     from transformers import AutoModel, AutoTokenizer
 
     path = checkpoint_dir(encoder)

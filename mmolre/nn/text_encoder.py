@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmolre.data.text_encoder import TextInput, checkpoint_dir
+from mmolre.data.text_encoder import TextInput, checkpoint_dir, offline_transformers
 
 LORA_TARGETS: tuple[str, ...] = ("query", "key", "value", "dense")
 """Linear layers of a BERT-style block that get LoRA adapters: attention projections and the MLP."""
@@ -25,9 +25,8 @@ class TextEncoder(nn.Module):
     ) -> None:
         super().__init__()
         from transformers import AutoModel
-        from transformers.utils import logging as transformers_logging
 
-        transformers_logging.set_verbosity_error()
+        offline_transformers()
         pretrained = AutoModel.from_pretrained(str(checkpoint_dir(text_input.encoder)))
         self.text_input = text_input
         self.hf_config = pretrained.config
