@@ -71,3 +71,7 @@ def test_model_verdict_states_direction_and_one_std() -> None:
     assert "- mae: mmolre 0.6050 ± 0.0071 vs hard 0.6550 ± 0.0071: **ahead by more than one std**" in text
     assert "- emo_wa: mmolre 0.6650 ± 0.0071 vs hard 0.6650 ± 0.0071: **behind, within one std**" in text
     assert model_verdict(pd.DataFrame(rows), reference="absent").startswith("no verdict")
+    one_seed = pd.DataFrame([r for r in rows if r["seed"] == 0])
+    assert "- mae: mmolre 0.6000 vs hard 0.6500: **ahead (one seed: no spread to compare with)**" in model_verdict(
+        one_seed
+    )

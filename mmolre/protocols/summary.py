@@ -81,6 +81,10 @@ VERDICT_METRICS: tuple[str, ...] = ("mae", "acc2_non0", "emo_wa", "wa")
 """Metrics a verdict speaks about when a run table has them: sentiment MAE and Acc-2, mean emotion WA, four-class WA."""
 
 
+def _value(mean: float, std: float) -> str:
+    return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
+
+
 def model_verdict(runs: pd.DataFrame, reference: str = "mmolre", split: str = "test", by: str = "variant") -> str:
     """Plain sentences: ``reference`` against every other model, per metric of :data:`VERDICT_METRICS`, mean ± std
     over seeds, and whether it is ahead by more than one std (the larger of the two)."""
@@ -94,11 +98,12 @@ def model_verdict(runs: pd.DataFrame, reference: str = "mmolre", split: str = "t
         for other in (o for o in stats.index if o != reference):
             mean, std = stats.loc[other, (metric, "mean")], stats.loc[other, (metric, "std")]
             gain = (mean - ref_mean) if metric in LOWER_IS_BETTER else (ref_mean - mean)
-            spread = float(pd.Series([ref_std, std]).fillna(0.0).max())
             side = "ahead" if gain > 0 else "behind"
-            verdict = f"{side} by more than one std" if abs(gain) > spread else f"{side}, within one std"
+            if pd.isna(ref_std) or pd.isna(std):
+                verdict = f"{side} (one seed: no spread to compare with)"
+            else:
+                verdict = f"{side} by more than one std" if abs(gain) > max(ref_std, std) else f"{side}, within one std"
             lines.append(
-                f"- {metric}: {reference} {ref_mean:.4f} ± {ref_std:.4f} vs {other} {mean:.4f} ± {std:.4f}: "
-                f"**{verdict}**"
+                f"- {metric}: {reference} {_value(ref_mean, ref_std)} vs {other} {_value(mean, std)}: **{verdict}**"
             )
     return "\n".join(lines)
