@@ -11,6 +11,7 @@ import pytest
 from mmolre.files import atomic_write
 from mmolre.protocols.summary import mean_std, model_verdict
 from mmolre.report import Reporter
+from mmolre.report.reporter import DISPLAY_DPI
 
 
 def _fail(tmp: Path) -> None:
@@ -52,7 +53,9 @@ def test_reporter_writes_under_profile(tmp_path: Path, monkeypatch: pytest.Monke
     assert "1.5000" in (tmp_path / "quick" / "tables" / "sizes.md").read_text(encoding="utf-8")
     fig, _ = plt.subplots()
     reporter.figure(fig, "plot")
-    assert (tmp_path / "quick" / "figures" / "plot.png").stat().st_size > 0
+    saved = plt.imread(tmp_path / "quick" / "figures" / "plot.png")
+    assert saved.shape[1] > fig.get_figwidth() * DISPLAY_DPI  # the file keeps dpi 110 ("tight" trims margins)
+    assert fig.dpi == DISPLAY_DPI  # the copy the notebook shows and stores is smaller
     plt.close(fig)
     assert '"n": 3' in reporter.json({"n": 3}, "summary").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="plain name"):

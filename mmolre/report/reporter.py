@@ -22,6 +22,8 @@ from mmolre.paths import reports_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STAGE_ENV = "MMOLRE_REPORT_STAGE"
+DISPLAY_DPI = 72
+"""Resolution of a saved figure as the notebook shows it (and stores it in the executed notebook)."""
 
 
 class Reporter:
@@ -53,11 +55,13 @@ class Reporter:
         return csv_path
 
     def figure(self, fig: Figure, name: str, dpi: int = 110) -> None:
-        """Save ``figures/<name>.png``."""
+        """Save ``figures/<name>.png`` at ``dpi``; the notebook then shows the figure at :data:`DISPLAY_DPI` (the
+        copy a stored notebook and its HTML embed; the saved file is the full-resolution one)."""
         atomic_write(
             self._path("figures", name, ".png"),
             lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"),
         )
+        fig.set_dpi(DISPLAY_DPI)
 
     def json(self, payload: object, name: str) -> Path:
         """Write ``results/<name>.json`` (numpy scalars and arrays are converted)."""
