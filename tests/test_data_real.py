@@ -100,9 +100,11 @@ def test_mosei_official_folds_and_emotions(monkeypatch):
     present = (data.splits["train"].emotions > 0).float().mean(0)
     assert (present > 0.02).all() and (present < 0.9).all()
     total = data.notes["transcript_match"]["total"]
-    assert sum(total.values()) == 16327 + 1871 + 4662 and total["within"] > 21000
-    # matched on (video, start) only; measured on the shared files
-    assert data.notes["transcript_match"]["per_split"]["test"] == {"within": 4355, "loose": 44, "none": 263}
+    kinds = ("in_order", "within", "loose", "none")
+    assert sum(total[k] for k in kinds) == 16327 + 1871 + 4662 and total["in_order"] > 22000
+    # paired on (video, time) only; measured on the shared files (tests/test_mosei_matching.py checks the pairs)
+    assert data.notes["transcript_match"]["per_split"]["test"]["without_text"] == 9
+    assert "22763 paired in time order" in data.description
 
 
 def test_leakage_probe_flags_official_fold_only():
