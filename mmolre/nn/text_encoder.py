@@ -4,6 +4,10 @@ Given a :class:`~mmolre.data.text_encoder.TextInput` with ``layer = k``, the mod
 ``k .. N-1`` (and its embeddings when ``k = 0``, the input then being token ids); the lower ``k`` layers stay frozen
 and their outputs come cached from the dataset. ``lora_rank > 0`` instead freezes every encoder weight and trains
 LoRA adapters (through peft) on the attention and MLP projections of the held layers.
+
+The held layers run inside the encoder's own layer stack (its ``encoder`` module with the lower layers removed), so
+whatever the stack adds between layers is kept: MPNet's relative position bias, for example, is computed by its
+stack from the (trainable) bias table.
 """
 
 from __future__ import annotations
@@ -11,10 +15,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmolre.data.text_encoder import TextInput, checkpoint_dir, offline_transformers
+from mmolre.data.encoders import load_pretrained
+from mmolre.data.text_encoder import TextInput
 
-LORA_TARGETS: tuple[str, ...] = ("query", "key", "value", "dense")
-"""Linear layers of a BERT-style block that get LoRA adapters: attention projections and the MLP."""
+LORA_TARGETS: dict[str, tuple[str, ...]] = {
+    "bert": ("query", "key", "value", "dense"),
+    "mpnet": ("q", "k", "v", "o", "dense"),
+}
+"""Per encoder family, the linear layers of a block that get LoRA adapters: attention projections and the MLP."""
 
 
 class TextEncoder(nn.Module):
@@ -24,14 +32,18 @@ class TextEncoder(nn.Module):
         self, text_input: TextInput, lora_rank: int = 0, lora_alpha: float | None = None, lora_dropout: float = 0.0
     ) -> None:
         super().__init__()
-        from transformers import AutoModel
-
-        offline_transformers()
-        pretrained = AutoModel.from_pretrained(str(checkpoint_dir(text_input.encoder)))
+        _, pretrained = load_pretrained(text_input.encoder)
+        family = pretrained.config.model_type
+        if family not in LORA_TARGETS:
+            raise ValueError(
+                f"text encoder {text_input.encoder!r} is a {family!r} model; fine-tuning inside a model supports "
+                f"{sorted(LORA_TARGETS)}"
+            )
         self.text_input = text_input
         self.hf_config = pretrained.config
         self.embeddings = pretrained.embeddings if text_input.layer == 0 else None
-        self.layers = nn.ModuleList(pretrained.encoder.layer[text_input.layer :])
+        self.stack = pretrained.encoder
+        self.stack.layer = nn.ModuleList(pretrained.encoder.layer[text_input.layer :])
         if lora_rank > 0:
             from peft import LoraConfig, inject_adapter_in_model
 
@@ -39,11 +51,16 @@ class TextEncoder(nn.Module):
                 r=lora_rank,
                 lora_alpha=lora_alpha or lora_rank,
                 lora_dropout=lora_dropout,
-                target_modules=list(LORA_TARGETS),
+                target_modules=list(LORA_TARGETS[family]),
             )
-            inject_adapter_in_model(config, self.layers)
+            inject_adapter_in_model(config, self.stack.layer)
             for name, parameter in self.named_parameters():
                 parameter.requires_grad = "lora_" in name
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        """The encoder layers this module trains (``layer .. N-1``)."""
+        return self.stack.layer
 
     def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         from transformers.masking_utils import create_bidirectional_mask
@@ -58,9 +75,7 @@ class TextEncoder(nn.Module):
                     f"a text encoder from layer {self.text_input.layer} takes (B, T, "
                     f"{self.text_input.hidden}) states, got shape {tuple(text.shape)}"
                 )
-            states = text.to(next(self.layers.parameters()).dtype)
+            states = text.to(next(self.stack.parameters()).dtype)
         attention = create_bidirectional_mask(config=self.hf_config, inputs_embeds=states, attention_mask=mask.long())
-        for layer in self.layers:
-            output = layer(states, attention_mask=attention)
-            states = output[0] if isinstance(output, tuple) else output
-        return states
+        output = self.stack(states, attention_mask=attention)
+        return output[0]
