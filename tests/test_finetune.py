@@ -81,9 +81,10 @@ def test_optimiser_groups_and_linear_schedule(data: MultimodalDataset) -> None:
     config = TrainConfig(lr=1e-3, encoder_lr=2e-5, weight_decay=0.1, lr_schedule="linear", warmup_ratio=0.2)
     groups = parameter_groups(model, config)
     encoder = {id(p) for p in model.text_encoder.parameters()}
+    assert {group["role"] for group in groups} == {"encoder", "rest"}
     for group in groups:
         in_encoder = {id(p) in encoder for p in group["params"]}
-        assert len(in_encoder) == 1 and group["lr"] == (2e-5 if in_encoder.pop() else 1e-3)
+        assert in_encoder == {group["role"] == "encoder"} and group["lr"] == (2e-5 if in_encoder.pop() else 1e-3)
         assert all((p.ndim >= 2) == (group["weight_decay"] == 0.1) for p in group["params"])
     assert sum(len(g["params"]) for g in groups) == len([p for p in model.parameters() if p.requires_grad])
     optimizer, schedule = build_optimizer(model, config, steps=10)
@@ -96,12 +97,21 @@ def test_optimiser_groups_and_linear_schedule(data: MultimodalDataset) -> None:
     assert rates == pytest.approx([0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125])
 
 
-def test_lora_fine_tuning_trains_only_adapters(data: MultimodalDataset) -> None:
+def test_lora_fine_tuning_trains_only_adapters_in_their_own_group(data: MultimodalDataset) -> None:
     model = build_model("mmolre", data.dims, data.tasks, CONFIG.replace(encoder_lora_rank=2), data.text_input)
     trainable = [n for n, p in model.text_encoder.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     assert any(n.endswith("query.lora_A.default.weight") for n in trainable)
     assert any("intermediate.dense.lora_B" in n for n in trainable)
+    config = TrainConfig(lr=1e-3, encoder_lr=2e-5, lora_lr=5e-4, weight_decay=0.1)
+    groups = parameter_groups(model, config)
+    adapters = {id(p) for p in model.text_encoder.parameters() if p.requires_grad}
+    lora = [group for group in groups if group["role"] == "lora"]
+    assert {id(p) for group in lora for p in group["params"]} == adapters
+    assert all(group["lr"] == 5e-4 for group in lora)
+    assert all(group["lr"] == 1e-3 and group["role"] == "rest" for group in groups if group not in lora)
+    optimizer, _ = build_optimizer(model, config, steps=10)
+    assert sorted({group["lr"] for group in optimizer.param_groups}) == [5e-4, 1e-3]
 
 
 def test_paper_profile_stops_before_anything_runs_without_gpu_or_checkpoint(tmp_path, monkeypatch) -> None:

@@ -43,8 +43,8 @@ def test_selected_epoch_is_the_best_valid_one(dataset):
     history = result.history
     assert len(history) == 6
     assert result.best_epoch < 6, "the fixture should overfit, so that best != last epoch"
-    assert result.best_epoch == int(history.loc[history["valid_loss"].idxmin(), "epoch"])
-    assert result.best_valid_loss == pytest.approx(history["valid_loss"].min())
+    assert result.best_epoch == int(history.loc[history["criterion"].idxmin(), "epoch"])
+    assert result.best_criterion == pytest.approx(history["criterion"].min())
     # the returned model carries the selected weights: re-evaluating valid reproduces that epoch's metrics
     again = evaluate(result.model, dataset, "valid")
     assert again["mae"] == pytest.approx(result.valid_metrics["mae"], abs=1e-6)
@@ -66,7 +66,7 @@ def test_test_split_never_drives_selection(dataset):
     test.emotions = 3.0 - test.emotions
     dirty = train_model(_model(corrupted), corrupted, _config(), seed=11)
     assert dirty.best_epoch == clean.best_epoch
-    assert dirty.history["valid_loss"].tolist() == pytest.approx(clean.history["valid_loss"].tolist())
+    assert dirty.history["criterion"].tolist() == pytest.approx(clean.history["criterion"].tolist())
     assert dirty.test_metrics["mae"] != pytest.approx(clean.test_metrics["mae"])
 
 

@@ -10,8 +10,10 @@ Context splits (see :mod:`mmolre.data.context`) hold one sample per video/dialog
 axis, ``positions`` (n, L) bool marks real utterances, and every label has shape (n, L, ...) (padding holds zeros).
 Metrics and losses are per utterance: :func:`flatten_positions` keeps the valid positions in row-major order.
 Sequences with padding carry their real lengths (``lengths[m]``, (n,)): a batch then holds ``"<m>_mask"``
-(B, L) and is trimmed to its longest row. Text for a model that fine-tunes its encoder may be token ids
-``(n, T)`` (int64); the dataset's ``text_input`` then says which encoder and layer the text comes from.
+(B, L) and is trimmed to its longest row; :meth:`MultimodalDataset.loader` may group rows of similar length into
+the same batch (``bucket_by_length``, see :func:`length_batches`), so that trimming removes most padding. Text
+for a model that fine-tunes its encoder may be token ids ``(n, T)`` (int64); the dataset's ``text_input`` then
+says which encoder and layer the text comes from.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from mmolre.modalities import MODALITIES, zero_missing
 from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS, TASK_LABELS, tasks_for
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
+BUCKET_POOL = 50
+"""Length-bucketed batches: shuffled rows are cut into pools of this many batches and sorted by length per pool."""
 
 
 class DataError(ValueError):
@@ -85,6 +89,14 @@ class SplitData(Dataset):
         if self.positions is not None:
             item["positions"] = self.positions[index]
         return item
+
+    def bucket_lengths(self, where: str) -> torch.Tensor:
+        """The (n,) lengths rows are bucketed by: text's (token count) when text is padded, else those of the padded
+        modality with the most steps; DataError (prefixed with ``where``) when nothing is padded."""
+        if not self.lengths:
+            raise DataError(f"{where}: bucket_by_length needs padded sequences (token ids or features with lengths)")
+        name = "text" if "text" in self.lengths else max(self.lengths, key=lambda m: self.features[m].shape[1])
+        return self.lengths[name]
 
     def repeat(self, times: int) -> SplitData:
         """The split ``times`` times over: every tensor and the ids repeated along the sample axis."""
@@ -255,10 +267,21 @@ class MultimodalDataset:
     def sizes(self) -> dict[str, int]:
         return {split: len(data) for split, data in self.splits.items()}
 
-    def loader(self, split: str, batch_size: int = 64, shuffle: bool = False, seed: int = 0) -> DataLoader:
-        """A DataLoader over one split (``num_workers=0``; shuffling seeded by ``seed``)."""
+    def loader(
+        self, split: str, batch_size: int = 64, shuffle: bool = False, seed: int = 0, bucket_by_length: bool = False
+    ) -> DataLoader:
+        """A DataLoader over one split (``num_workers=0``; shuffling seeded by ``seed``); with ``bucket_by_length``
+        the batches are :func:`length_batches` of :meth:`SplitData.bucket_lengths` (shuffled whatever ``shuffle``)."""
         if split not in self.splits:
             raise DataError(f"{self.name}: unknown split {split!r}; expected one of {SPLITS}")
+        if bucket_by_length:
+            lengths = self.splits[split].bucket_lengths(f"{self.name}/{split}")
+            return DataLoader(
+                self.splits[split],
+                batch_sampler=length_batches(lengths, batch_size, seed),
+                num_workers=0,
+                collate_fn=collate,
+            )
         generator = torch.Generator().manual_seed(seed)
         return DataLoader(
             self.splits[split],
@@ -268,6 +291,24 @@ class MultimodalDataset:
             num_workers=0,
             collate_fn=collate,
         )
+
+
+def length_batches(lengths: torch.Tensor, batch_size: int, seed: int) -> list[list[int]]:
+    """Row indices in batches of rows of similar length, every row exactly once, a function of ``seed`` alone.
+
+    The rows are shuffled, cut into pools of :data:`BUCKET_POOL` batches, each pool sorted by length (ties keep the
+    shuffled order) and cut into batches, and the batches of every pool are shuffled together; only the last
+    batch of the last pool may be short, so there are ``ceil(n / batch_size)`` batches as without buckets.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(lengths), generator=generator)
+    pool = batch_size * BUCKET_POOL
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        rows = order[start : start + pool]
+        rows = rows[torch.argsort(lengths[rows], stable=True)]
+        batches.extend(rows[i : i + batch_size].tolist() for i in range(0, len(rows), batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

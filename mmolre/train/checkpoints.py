@@ -74,7 +74,7 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "epoch": int,
     "best_epoch": int,
     "bad_epochs": int,
-    "best_valid_loss": (int, float),
+    "best_criterion": (int, float),
     "history": list,
     "last_weights": str,
     "best_weights": str,

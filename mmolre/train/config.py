@@ -10,6 +10,8 @@ import torch
 
 from mmolre.config import StrictConfig
 
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+"""``TrainConfig.precision``: ``bf16`` autocasts to bfloat16 on any device (CPU included), ``fp32`` never."""
 SEEDS: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
 """The seeds every reported mean ± std is taken over."""
 
@@ -26,12 +28,21 @@ def set_seed(seed: int) -> None:
 
 @dataclass
 class TrainConfig(StrictConfig):
-    """Optimisation settings; ``patience = 0`` disables early stopping, ``grad_clip = 0`` disables clipping."""
+    """Optimisation settings; ``patience = 0`` disables early stopping, ``grad_clip = 0`` disables clipping.
+
+    Model selection and early stopping use the valid split's *normalised* loss: each task's valid loss divided by
+    the valid loss of that task's best constant predictor fitted on the train split (the train median sentiment for
+    L1; per emotion the logit that minimises the weighted BCE at the train prevalence; the train class frequencies
+    for four-class CE), averaged over the tasks with the weights ``sentiment_weight`` / ``emotion_weight`` (1 for
+    emotion4). 1.0 is "no better than a constant", so the tasks weigh comparably whatever their losses' scales; for a
+    single task the criterion is its loss over a constant and selects the same epoch as the loss itself.
+    """
 
     epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
     encoder_lr: float = 3e-5  # learning rate of a fine-tuned text encoder's weights
+    lora_lr: float = 1e-3  # learning rate of the LoRA adapters of a text encoder (encoder_lora_rank > 0)
     lr_schedule: str = "constant"  # constant | linear (warm-up, then linear decay to zero)
     warmup_ratio: float = 0.1  # share of all steps spent warming up (linear schedule)
     weight_decay: float = 1e-4  # AdamW decay of weight matrices (never of norms and biases)
@@ -44,7 +55,8 @@ class TrainConfig(StrictConfig):
     eval_batch_size: int = 512
     device: str = "auto"
     num_threads: int = 0  # torch CPU threads for the run (0: leave torch's setting)
-    mixed_precision: bool = True  # autocast on CUDA (bfloat16, or float16 with loss scaling); ignored on CPU
+    precision: str = "auto"  # auto: CUDA autocast (bf16, else fp16 + loss scaling), fp32 on CPU | fp32 | bf16
+    bucket_by_length: bool = False  # train batches of rows of similar length (less padding; see MultimodalDataset)
     verbose: bool = False
 
     def __post_init__(self) -> None:
@@ -53,8 +65,12 @@ class TrainConfig(StrictConfig):
                 "TrainConfig: epochs, batch_size and eval_batch_size must be >= 1, "
                 f"got {self.epochs}, {self.batch_size}, {self.eval_batch_size}"
             )
-        if self.lr <= 0 or self.encoder_lr <= 0:
-            raise ValueError(f"TrainConfig: lr and encoder_lr must be > 0, got {self.lr}, {self.encoder_lr}")
+        if self.lr <= 0 or self.encoder_lr <= 0 or self.lora_lr <= 0:
+            raise ValueError(
+                f"TrainConfig: lr, encoder_lr and lora_lr must be > 0, got {self.lr}, {self.encoder_lr}, {self.lora_lr}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig: precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.lr_schedule not in ("constant", "linear") or not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(
                 "TrainConfig: lr_schedule must be 'constant' or 'linear' and warmup_ratio in [0, 1), "

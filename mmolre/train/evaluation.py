@@ -1,10 +1,14 @@
-"""Evaluation: predictions over a split, the training losses, the valid-split selection loss and metrics.
+"""Evaluation: predictions over a split, the training losses, the valid-split selection criterion and metrics.
 
 Loss: ``sentiment_weight * L1(sentiment) + emotion_weight * BCEWithLogits(emotion presence) + CE(emotion4)``, where an
 emotion is present when its intensity is > 0 and ``emotion4`` (IEMOCAP four classes) has weight 1 (it is the only task
 of its datasets). With ``balance_emotions`` (default) each emotion's positive term is weighted by negatives /
 positives on the train split, so rare emotions (surprise, fear) are not simply never predicted: this matches the
 class-balanced weighted accuracy (WA) the field reports.
+
+Selection criterion (:func:`selection_criterion`): each task's valid loss over the valid loss of its best constant
+predictor fitted on train (:func:`reference_losses`), averaged with the task weights; see
+:class:`~mmolre.train.config.TrainConfig`.
 
 Context batches (``batch["positions"]``, (B, L) bool, see :mod:`mmolre.data.context`) carry one sample per
 video/dialogue; predictions, losses and metrics are per utterance: only the valid positions count.
@@ -20,7 +24,7 @@ from mmolre.data.dataset import MultimodalDataset, flatten_positions
 from mmolre.metrics import classification_metrics, emotion_metrics, sentiment_metrics
 from mmolre.modalities import restrict
 from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
-from mmolre.tasks import TASK_LABELS
+from mmolre.tasks import EMOTION4_CLASSES, TASK_LABELS
 from mmolre.train.config import TrainConfig
 
 
@@ -102,23 +106,71 @@ def task_losses(
     return losses
 
 
+def task_weights(config: TrainConfig) -> dict[str, float]:
+    """Weight of each task's loss in training and in the selection criterion."""
+    return {"sentiment": config.sentiment_weight, "emotion": config.emotion_weight, "emotion4": 1.0}
+
+
 def weighted_loss(losses: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
-    weights = {"sentiment": config.sentiment_weight, "emotion": config.emotion_weight, "emotion4": 1.0}
+    weights = task_weights(config)
     return sum(weights[task] * value for task, value in losses.items())
 
 
-def selection_loss(
+def split_losses(
     predictions: dict[str, np.ndarray],
     dataset: MultimodalDataset,
     split: str,
     tasks: tuple[str, ...],
-    config: TrainConfig,
     pos_weight: torch.Tensor | None,
-) -> float:
-    """The valid-split selection criterion: weighted task losses over the whole split (no auxiliary term)."""
-    outputs = {task: torch.from_numpy(predictions[task]) for task in tasks}
+) -> dict[str, float]:
+    """Each task's loss over a whole split (per utterance, no auxiliary term)."""
+    outputs = {task: torch.as_tensor(predictions[task]) for task in tasks}
     labels = dataset.splits[split].utterance_labels()
-    return float(weighted_loss(task_losses(outputs, labels, tasks, pos_weight), config))
+    return {task: float(value) for task, value in task_losses(outputs, labels, tasks, pos_weight).items()}
+
+
+def constant_predictions(
+    dataset: MultimodalDataset, tasks: tuple[str, ...], pos_weight: torch.Tensor | None, n: int
+) -> dict[str, np.ndarray]:
+    """``n`` rows of each task's best constant prediction fitted on the train split: the median sentiment (L1), per
+    emotion the logit that minimises the (pos_weight-weighted) BCE at the train prevalence, and the log train class
+    frequencies (four-class CE)."""
+    labels = dataset.splits["train"].utterance_labels()
+    constants: dict[str, torch.Tensor] = {}
+    if "sentiment" in tasks:
+        constants["sentiment"] = labels["sentiment"].reshape(-1).median().reshape(1)
+    if "emotion" in tasks:
+        prevalence = (labels["emotions"] > 0).float().mean(0).clamp(1e-6, 1 - 1e-6)
+        weight = torch.ones_like(prevalence) if pos_weight is None else pos_weight.cpu()
+        constants["emotion"] = torch.log(weight * prevalence / (1 - prevalence))
+    if "emotion4" in tasks:
+        counts = torch.bincount(labels["emotion4"].reshape(-1), minlength=len(EMOTION4_CLASSES)).float()
+        constants["emotion4"] = torch.log((counts / counts.sum()).clamp(min=1e-6))
+    return {task: value.reshape(1, -1).repeat(n, 1).squeeze(-1).numpy() for task, value in constants.items()}
+
+
+def reference_losses(
+    dataset: MultimodalDataset, split: str, tasks: tuple[str, ...], pos_weight: torch.Tensor | None
+) -> dict[str, float]:
+    """Each task's loss on ``split`` of :func:`constant_predictions`: the scale the selection criterion divides by."""
+    n = len(next(iter(dataset.splits[split].utterance_labels().values())))
+    losses = split_losses(constant_predictions(dataset, tasks, pos_weight, n), dataset, split, tasks, pos_weight)
+    for task, value in losses.items():
+        if not value > 0:
+            raise ValueError(
+                f"{dataset.name}/{split}: a constant predicts every {task} label exactly (loss {value}), so the "
+                "normalised selection criterion is undefined"
+            )
+    return losses
+
+
+def selection_criterion(losses: dict[str, float], reference: dict[str, float], config: TrainConfig) -> float:
+    """The selection criterion (see :class:`~mmolre.train.config.TrainConfig`): each task's loss over its constant
+    predictor's ``reference`` loss, averaged with the task weights (a plain mean when every weight is zero)."""
+    weights = task_weights(config)
+    total = sum(weights[task] for task in losses)
+    share = {task: weights[task] / total if total > 0 else 1.0 / len(losses) for task in losses}
+    return float(sum(share[task] * losses[task] / reference[task] for task in losses))
 
 
 def split_metrics(

@@ -2,8 +2,11 @@
 
 Loss: the weighted task losses of :mod:`mmolre.train.evaluation` plus ``aux_weight`` times the model's
 ``aux_loss``. The tasks trained are those the model predicts *and* the dataset labels. Model selection and early
-stopping use only the valid split; the selection criterion is the valid loss with the same task weights (without
-the auxiliary term). The test split is evaluated once, with the selected weights.
+stopping use only the valid split; the selection criterion (history column ``criterion``) is each task's valid loss
+over that of its best constant predictor fitted on train, averaged with the task weights (see
+:class:`~mmolre.train.config.TrainConfig`), so that a joint model's epoch is not chosen by whichever task has the
+largest loss; ``valid_loss`` is the weighted sum of the valid task losses, on the scale of ``train_loss``. The test
+split is evaluated once, with the selected weights.
 
 Each epoch runs with its own seed derived from ``(seed, epoch)`` (shuffling, dropout, router noise and the
 ``batch_hook`` generator), so a run resumed from a checkpoint continues exactly as an uninterrupted run.
@@ -41,9 +44,12 @@ from mmolre.train.evaluation import (
     emotion_pos_weight,
     model_tasks,
     predict,
-    selection_loss,
+    reference_losses,
+    selection_criterion,
+    split_losses,
     split_metrics,
     task_losses,
+    task_weights,
     weighted_loss,
 )
 from mmolre.train.optim import Precision, build_optimizer
@@ -62,7 +68,7 @@ class TrainResult:
     tasks: tuple[str, ...]
     history: pd.DataFrame
     best_epoch: int
-    best_valid_loss: float
+    best_criterion: float
     valid_metrics: dict[str, float]
     test_metrics: dict[str, float]
     epochs_run: int
@@ -100,6 +106,7 @@ def train_model(
     model.to(device)
     tasks = model_tasks(model, dataset)
     pos_weight = emotion_pos_weight(dataset, config)
+    reference = reference_losses(dataset, "valid", tasks, pos_weight)
     steps_per_epoch = math.ceil(len(dataset.splits["train"]) / config.batch_size)
     optimizer, schedule = build_optimizer(model, config, config.epochs * steps_per_epoch)
     precision = Precision(device, config)
@@ -121,7 +128,7 @@ def train_model(
             rows = list(sidecar["history"])
             best_epoch, best_loss, bad_epochs = (
                 int(sidecar["best_epoch"]),
-                float(sidecar["best_valid_loss"]),
+                float(sidecar["best_criterion"]),
                 int(sidecar["bad_epochs"]),
             )
             start = int(sidecar["epoch"]) + 1
@@ -138,7 +145,10 @@ def train_model(
         generator = torch.Generator().manual_seed(epoch_seed)
         model.train()
         total, count = 0.0, 0
-        for batch in dataset.loader("train", batch_size=config.batch_size, shuffle=True, seed=epoch_seed):
+        batches = dataset.loader(
+            "train", config.batch_size, shuffle=True, seed=epoch_seed, bucket_by_length=config.bucket_by_length
+        )
+        for batch in batches:
             if batch_hook is not None:
                 batch = batch_hook(batch, epoch, generator)
             share = 1.0
@@ -163,20 +173,24 @@ def train_model(
         if distributed is not None:
             total, count = distributed.all_sum(total, count)
         predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
-        valid_loss = selection_loss(predictions, dataset, "valid", tasks, config, pos_weight)
+        losses = split_losses(predictions, dataset, "valid", tasks, pos_weight)
+        criterion = selection_criterion(losses, reference, config)
         if distributed is not None:
-            valid_loss = distributed.from_main(valid_loss)
+            criterion = distributed.from_main(criterion)
+        weights = task_weights(config)
         rows.append(
             {
                 "epoch": epoch,
                 "train_loss": total / count,
-                "valid_loss": valid_loss,
+                "valid_loss": sum(weights[task] * value for task, value in losses.items()),
+                **{f"valid_{task}_loss": value for task, value in losses.items()},
+                "criterion": criterion,
                 **split_metrics(predictions, dataset, "valid", tasks),
             }
         )
-        improved = valid_loss < best_loss
+        improved = criterion < best_loss
         if improved:
-            best_epoch, best_loss, bad_epochs = epoch, valid_loss, 0
+            best_epoch, best_loss, bad_epochs = epoch, criterion, 0
             best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
         else:
             bad_epochs += 1
@@ -187,7 +201,7 @@ def train_model(
             state = {
                 "epoch": epoch,
                 "best_epoch": best_epoch,
-                "best_valid_loss": best_loss,
+                "best_criterion": best_loss,
                 "bad_epochs": bad_epochs,
                 "stopped_early": stop,
                 "history": rows,
@@ -209,6 +223,6 @@ def train_model(
     if config.verbose and (distributed is None or distributed.is_main):
         print(
             f"{model_signature(model)['model']} seed {seed}: best epoch {best_epoch}/{len(rows)}, "
-            f"valid loss {best_loss:.4f}"
+            f"valid criterion {best_loss:.4f}"
         )
     return TrainResult(model, tasks, history, best_epoch, best_loss, valid_metrics, test_metrics, len(rows), seconds)

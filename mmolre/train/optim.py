@@ -1,10 +1,12 @@
 """Optimiser, learning-rate schedule and mixed precision for the training loop.
 
-AdamW with parameter groups: the weights of a fine-tuned text encoder train at ``encoder_lr`` (order 1e-5 to 5e-5),
-everything else at ``lr`` (order 1e-3); norms and biases (every parameter with fewer than two dimensions) get no
-weight decay. ``lr_schedule = "linear"`` warms up linearly over the first ``warmup_ratio`` of all steps, then
-decays linearly to zero; ``"constant"`` keeps the rates. On CUDA, ``mixed_precision`` runs forward passes in
-bfloat16 (or float16 with loss scaling where bfloat16 is not supported).
+AdamW with parameter groups by role: the weights of a fine-tuned text encoder train at ``encoder_lr`` (order 1e-5
+to 5e-5), the LoRA adapters of a text encoder (its trainable ``lora_`` parameters) at ``lora_lr`` (order 1e-4 to
+1e-3: an adapter starts at zero and must move as far as a head does), everything else at ``lr`` (order 1e-3); norms
+and biases (every parameter with fewer than two dimensions) get no weight decay. ``lr_schedule = "linear"`` warms up
+linearly over the first ``warmup_ratio`` of all steps, then decays linearly to zero; ``"constant"`` keeps the
+rates. ``precision = "auto"`` runs forward passes on CUDA in bfloat16 (or float16 with loss scaling where bfloat16
+is not supported) and in float32 on CPU; ``"bf16"`` autocasts to bfloat16 on any device; ``"fp32"`` never autocasts.
 """
 
 from __future__ import annotations
@@ -16,22 +18,36 @@ from torch import nn
 
 from mmolre.train.config import TrainConfig
 
+ROLES: tuple[str, ...] = ("encoder", "lora", "rest")
+"""Parameter roles, each with its own learning rate (``encoder_lr``, ``lora_lr``, ``lr``)."""
+
+
+def parameter_role(name: str, parameter: nn.Parameter, encoder_ids: set[int]) -> str:
+    """``lora`` for a text encoder's adapter, ``encoder`` for its other weights, ``rest`` for everything else."""
+    if id(parameter) not in encoder_ids:
+        return "rest"
+    return "lora" if "lora_" in name else "encoder"
+
 
 def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, object]]:
-    """AdamW groups: (encoder | rest) x (decay | no decay), trainable parameters only, empty groups dropped."""
+    """AdamW groups: role (see :data:`ROLES`) x (decay | no decay), trainable parameters only, empty groups dropped;
+    each group carries its ``role`` (for reports and tests)."""
     encoder = getattr(model, "text_encoder", None)
     encoder_ids = {id(p) for p in encoder.parameters()} if encoder is not None else set()
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
-    for parameter in model.parameters():
+    rates = {"encoder": config.encoder_lr, "lora": config.lora_lr, "rest": config.lr}
+    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
         if parameter.requires_grad:
-            groups.setdefault((id(parameter) in encoder_ids, parameter.ndim >= 2), []).append(parameter)
+            key = (parameter_role(name, parameter, encoder_ids), parameter.ndim >= 2)
+            groups.setdefault(key, []).append(parameter)
     return [
         {
             "params": params,
-            "lr": config.encoder_lr if in_encoder else config.lr,
+            "role": role,
+            "lr": rates[role],
             "weight_decay": config.weight_decay if decay else 0.0,
         }
-        for (in_encoder, decay), params in sorted(groups.items())
+        for (role, decay), params in sorted(groups.items(), key=lambda item: (ROLES.index(item[0][0]), item[0][1]))
     ]
 
 
@@ -53,13 +69,17 @@ def build_optimizer(
 
 
 class Precision:
-    """Autocast and loss scaling for one run: active only on CUDA with ``mixed_precision``."""
+    """Autocast and loss scaling for one run (see the module docstring for ``TrainConfig.precision``)."""
 
     def __init__(self, device: torch.device, config: TrainConfig) -> None:
-        self.enabled = device.type == "cuda" and config.mixed_precision
-        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
+        if config.precision == "bf16":
+            self.dtype: torch.dtype | None = torch.bfloat16
+        elif config.precision == "auto" and device.type == "cuda":
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:
+            self.dtype = None
         self.device = device
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.dtype == torch.float16)
 
     def autocast(self) -> AbstractContextManager:
-        return torch.autocast(self.device.type, dtype=self.dtype) if self.enabled else nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else nullcontext()

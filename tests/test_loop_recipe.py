@@ -1,0 +1,168 @@
+"""The training recipe: the normalised selection criterion, length-bucketed batches and bf16 autocast on CPU."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmolre.data.dataset import BUCKET_POOL, DataError, MultimodalDataset, length_batches
+from mmolre.data.synthetic import make_synthetic
+from mmolre.models import ModelConfig, build_model
+from mmolre.train import TrainConfig, set_seed, train_model
+from mmolre.train.evaluation import (
+    constant_predictions,
+    emotion_pos_weight,
+    reference_losses,
+    selection_criterion,
+    split_losses,
+)
+from mmolre.train.optim import Precision
+
+TINY = dict(dim=8, n_shared=2, shared_ranks=(2, 2), specific_rank=2, blocks=1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def dataset() -> MultimodalDataset:
+    return make_synthetic("mosei", n_train=96, n_valid=48, n_test=48, seq_len=4, dim_scale=0.05, seed=3)
+
+
+@pytest.fixture(scope="module")
+def padded() -> MultimodalDataset:
+    """The synthetic dataset with text padded to 12 steps and real lengths 1..12 per row."""
+    data = make_synthetic("mosei", n_train=200, n_valid=40, n_test=40, seq_len=12, dim_scale=0.05, seed=3)
+    rng = np.random.default_rng(0)
+    splits = {
+        name: dataclasses.replace(split, lengths={"text": torch.from_numpy(rng.integers(1, 13, len(split)))})
+        for name, split in data.splits.items()
+    }
+    return dataclasses.replace(data, splits=splits)
+
+
+def _model(dataset: MultimodalDataset, tasks=("sentiment", "emotion")):
+    set_seed(7)
+    return build_model("mmolre", dataset.dims, tasks, ModelConfig(**TINY))
+
+
+def _config(**changes) -> TrainConfig:
+    return TrainConfig(**{"epochs": 4, "batch_size": 32, "lr": 2e-2, "patience": 0, **changes})
+
+
+# --- selection criterion ------------------------------------------------------------------------------------------
+
+
+def test_a_constant_predictor_scores_one_and_is_the_best_constant(dataset):
+    tasks = ("sentiment", "emotion")
+    pos_weight = emotion_pos_weight(dataset, _config())
+    reference = reference_losses(dataset, "valid", tasks, pos_weight)
+    constants = constant_predictions(dataset, tasks, pos_weight, len(dataset.splits["valid"]))
+    losses = split_losses(constants, dataset, "valid", tasks, pos_weight)
+    assert selection_criterion(losses, reference, _config()) == pytest.approx(1.0)
+    # fitted on train, the constants are optimal there: any shifted constant has a higher train loss
+    n = len(dataset.splits["train"])
+    best = split_losses(constant_predictions(dataset, tasks, pos_weight, n), dataset, "train", tasks, pos_weight)
+    for shift in (-0.2, 0.2):
+        shifted = {task: values + shift for task, values in constant_predictions(dataset, tasks, pos_weight, n).items()}
+        worse = split_losses(shifted, dataset, "train", tasks, pos_weight)
+        assert all(worse[task] > best[task] for task in tasks), (shift, worse, best)
+
+
+def test_normalised_and_summed_losses_pick_different_epochs():
+    """Emotion BCE on a larger scale than sentiment L1: the sum follows the emotion loss, the criterion both."""
+    reference = {"sentiment": 1.0, "emotion": 4.0}
+    epochs = {1: {"sentiment": 0.60, "emotion": 4.2}, 2: {"sentiment": 0.95, "emotion": 3.6}}
+    summed = min(epochs, key=lambda e: sum(epochs[e].values()))
+    normalised = min(epochs, key=lambda e: selection_criterion(epochs[e], reference, _config()))
+    assert (summed, normalised) == (2, 1)
+    assert selection_criterion(epochs[1], reference, _config()) == pytest.approx((0.60 + 4.2 / 4.0) / 2)
+    weighted = _config(sentiment_weight=3.0, emotion_weight=1.0)
+    assert selection_criterion(epochs[1], reference, weighted) == pytest.approx((3 * 0.60 + 4.2 / 4.0) / 4)
+
+
+def test_the_loop_selects_on_the_criterion(dataset):
+    result = train_model(_model(dataset), dataset, _config(epochs=5), seed=11)
+    history = result.history
+    reference = reference_losses(dataset, "valid", result.tasks, emotion_pos_weight(dataset, _config()))
+    expected = (
+        history["valid_sentiment_loss"] / reference["sentiment"] + history["valid_emotion_loss"] / reference["emotion"]
+    ) / 2
+    assert history["criterion"].tolist() == pytest.approx(expected.tolist())
+    assert history["valid_loss"].tolist() == pytest.approx(
+        (history["valid_sentiment_loss"] + history["valid_emotion_loss"]).tolist()
+    )
+    assert result.best_epoch == int(history.loc[history["criterion"].idxmin(), "epoch"])
+
+
+def test_a_single_task_run_selects_on_its_loss(dataset):
+    result = train_model(_model(dataset, ("sentiment",)), dataset, _config(epochs=5), seed=11)
+    history = result.history
+    ratio = history["criterion"] / history["valid_sentiment_loss"]
+    assert ratio.tolist() == pytest.approx([ratio.iloc[0]] * len(history))
+    assert result.best_epoch == int(history.loc[history["valid_sentiment_loss"].idxmin(), "epoch"])
+
+
+# --- length-bucketed batches --------------------------------------------------------------------------------------
+
+
+def _padding(lengths: torch.Tensor, batches: list[list[int]]) -> int:
+    """Padded steps in all: each batch is trimmed to its longest row."""
+    return sum(len(rows) * int(lengths[rows].max()) - int(lengths[rows].sum()) for rows in batches)
+
+
+def test_length_batches_cover_every_row_once_deterministically_with_less_padding():
+    lengths = torch.from_numpy(np.random.default_rng(1).integers(3, 60, 2 * 16 * BUCKET_POOL + 37))
+    batches = length_batches(lengths, 16, seed=5)
+    assert sorted(i for rows in batches for i in rows) == list(range(len(lengths)))
+    assert len(batches) == math.ceil(len(lengths) / 16)
+    assert sum(len(rows) < 16 for rows in batches) == 1
+    assert batches == length_batches(lengths, 16, seed=5)
+    assert batches != length_batches(lengths, 16, seed=6)
+    order = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(5)).tolist()
+    random = [order[i : i + 16] for i in range(0, len(order), 16)]
+    assert _padding(lengths, batches) < 0.2 * _padding(lengths, random)
+
+
+def test_bucketed_loader_trims_batches_and_trains(padded):
+    loader = padded.loader("train", 16, shuffle=True, seed=3, bucket_by_length=True)
+    seen = []
+    for batch in loader:
+        seen.extend(batch["sentiment"].tolist())
+        assert batch["text"].shape[1] == int(batch["text_mask"].sum(1).max())
+    assert sorted(seen) == sorted(padded.splits["train"].sentiment.tolist())
+    result = train_model(_model(padded), padded, _config(epochs=2, bucket_by_length=True), seed=1)
+    assert np.isfinite(result.history["train_loss"]).all()
+
+
+def test_bucketing_without_padded_sequences_is_refused(dataset):
+    with pytest.raises(DataError, match=r"synthetic.*/train: bucket_by_length needs padded sequences"):
+        train_model(_model(dataset), dataset, _config(epochs=1, bucket_by_length=True), seed=1)
+
+
+# --- precision ----------------------------------------------------------------------------------------------------
+
+
+def test_bf16_autocast_on_cpu_runs_a_step(dataset):
+    cpu = torch.device("cpu")
+    layer = torch.nn.Linear(4, 2)
+    with Precision(cpu, _config(precision="bf16")).autocast():
+        assert layer(torch.randn(3, 4)).dtype == torch.bfloat16
+    with Precision(cpu, _config()).autocast():
+        assert layer(torch.randn(3, 4)).dtype == torch.float32, "fp32 is the CPU default"
+    assert not Precision(cpu, _config(precision="bf16")).scaler.is_enabled()
+    bf16 = train_model(_model(dataset), dataset, _config(epochs=1, precision="bf16", device="cpu"), seed=1)
+    fp32 = train_model(_model(dataset), dataset, _config(epochs=1, device="cpu"), seed=1)
+    assert np.isfinite(bf16.history["train_loss"]).all()
+    assert bf16.history["train_loss"].iloc[0] != fp32.history["train_loss"].iloc[0]
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
