@@ -158,19 +158,27 @@ def _cache_name(encoder: str) -> str:
 
 
 def _hidden_states(encoder: str, ids: np.ndarray, lengths: np.ndarray, layer: int, device: str) -> np.ndarray:
-    """Hidden states after ``layer`` layers (0 = embeddings) for every row, float16, padded rows zero."""
+    """Hidden states after ``layer`` layers (0 = embeddings) for every row, float16, padded rows zero.
+
+    Only the lower ``layer`` layers run, on batches of rows of similar length trimmed to their longest row (the
+    result does not depend on the batching: attention never looks at padding)."""
     _, model = _hf(encoder)
     model = model.to(device)
     out = np.zeros((*ids.shape, model.config.hidden_size), dtype=np.float16)
-    positions = np.arange(ids.shape[1])[None, :]
-    with torch.no_grad():
-        for start in range(0, len(ids), BATCH_SIZE):
-            rows = slice(start, start + BATCH_SIZE)
-            mask = torch.from_numpy(positions < lengths[rows, None]).long().to(device)
-            states = model(
-                input_ids=torch.from_numpy(ids[rows]).to(device), attention_mask=mask, output_hidden_states=True
-            ).hidden_states[layer]
-            out[rows] = (states * mask[..., None]).float().cpu().numpy().astype(np.float16)
+    order = np.argsort(lengths, kind="stable")
+    stack = model.encoder.layer
+    model.encoder.layer = stack[:layer]
+    try:
+        with torch.no_grad():
+            for start in range(0, len(ids), BATCH_SIZE):
+                rows = order[start : start + BATCH_SIZE]
+                width = max(int(lengths[rows].max()), 1)
+                mask = torch.from_numpy(np.arange(width)[None, :] < lengths[rows, None]).long().to(device)
+                batch = torch.from_numpy(ids[rows, :width]).to(device)
+                states = model(input_ids=batch, attention_mask=mask).last_hidden_state
+                out[rows, :width] = (states * mask[..., None]).float().cpu().numpy().astype(np.float16)
+    finally:
+        model.encoder.layer = stack
     return out
 
 
