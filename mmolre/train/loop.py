@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -62,7 +63,8 @@ EpochHook = Callable[[nn.Module, int], None]
 
 @dataclass
 class TrainResult:
-    """Outcome of one run; ``model`` holds the selected (best valid) weights."""
+    """Outcome of one run; ``model`` holds the selected (best valid) weights, ``test_predictions`` its outputs on the
+    test split (see :func:`~mmolre.train.evaluation.predict`), kept for paired comparisons over utterances."""
 
     model: nn.Module
     tasks: tuple[str, ...]
@@ -73,6 +75,7 @@ class TrainResult:
     test_metrics: dict[str, float]
     epochs_run: int
     seconds: float
+    test_predictions: dict[str, np.ndarray]
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -212,9 +215,8 @@ def train_model(
         if stop:
             break
     model.load_state_dict(best_state)
-    test_metrics = split_metrics(
-        predict(model, dataset, "test", batch_size=config.eval_batch_size), dataset, "test", tasks
-    )
+    test_predictions = predict(model, dataset, "test", batch_size=config.eval_batch_size)
+    test_metrics = split_metrics(test_predictions, dataset, "test", tasks)
     history = pd.DataFrame(rows)
     valid_metrics = {
         k: float(v) for k, v in history.loc[history["epoch"] == best_epoch].iloc[0].items() if k != "epoch"
@@ -225,4 +227,6 @@ def train_model(
             f"{model_signature(model)['model']} seed {seed}: best epoch {best_epoch}/{len(rows)}, "
             f"valid criterion {best_loss:.4f}"
         )
-    return TrainResult(model, tasks, history, best_epoch, best_loss, valid_metrics, test_metrics, len(rows), seconds)
+    return TrainResult(
+        model, tasks, history, best_epoch, best_loss, valid_metrics, test_metrics, len(rows), seconds, test_predictions
+    )
