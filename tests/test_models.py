@@ -161,3 +161,53 @@ def test_breakdowns_add_up() -> None:
     assert flops["total"] == count_flops(model, DIMS, 5) == sum(flops[c] for c in COMPONENTS)
     assert flops["experts"] > 0 and count_flops(model, DIMS, 10) > flops["total"]
     assert model.training  # counting FLOPs restores the mode
+
+
+@pytest.mark.parametrize("tasks", [("sentiment",), TASKS])
+def test_linear_head_is_one_linear_map_per_task_over_pooled_inputs(tasks: tuple[str, ...]) -> None:
+    model = build_model("linear_head", DIMS, tasks, CONFIG).eval()
+    params = parameter_breakdown(model)
+    assert params["experts"] == params["routers"] == params["norms"] == params["fusion"] == 0
+    assert params["total"] == params["projections"] + params["heads"] > 0
+    assert all(isinstance(head, torch.nn.Linear) for head in model.heads.values())
+    batch = example_batch(DIMS, batch_size=3, seq_len=5)
+    batch["text_mask"] = torch.tensor([[True] * 5, [True] * 2 + [False] * 3, [True] * 5])
+    batch["mask"][1, 1] = False  # sample 1: audio missing
+    out = model(batch)
+    assert out.routing == {} and float(out.aux_loss) == 0.0
+    # by hand: masked mean of each projected modality, mean over the present ones, one linear map
+    pooled = {
+        m: torch.stack(
+            [
+                model.projections[m](batch[m][i, : int(batch.get(f"{m}_mask", torch.ones(3, 5))[i].sum())]).mean(0)
+                for i in range(3)
+            ]
+        )
+        for m in DIMS
+    }
+    fused = torch.stack(
+        [sum(pooled[m][i] for m in DIMS if not (i == 1 and m == "audio")) / (2 if i == 1 else 3) for i in range(3)]
+    )
+    for task in tasks:
+        expected = model.heads[task](fused)
+        torch.testing.assert_close(out.predictions[task], expected.squeeze(-1) if task == "sentiment" else expected)
+
+
+def test_linear_head_trains_on_fine_tuned_text(tmp_path, monkeypatch) -> None:
+    from test_finetune import tiny_dataset
+
+    from mmolre.train import TrainConfig, train_model
+
+    monkeypatch.setenv("MMOLRE_CACHE_DIR", str(tmp_path))
+    data = tiny_dataset(freeze_layers=5)
+    torch.manual_seed(0)
+    model = build_model("linear_head", data.dims, data.tasks, CONFIG, data.text_input)
+    assert len(model.text_encoder.layers) == 1
+    assert not any("stages" in name or "routers" in name for name, _ in model.named_parameters())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = TrainConfig(epochs=2, batch_size=4, lr=1e-2, encoder_lr=1e-3, num_threads=1)
+    result = train_model(model, data, config, seed=1)
+    # every weight matrix moves (the L1 gradient of a bias can be exactly zero on these balanced labels)
+    still = [k for k, v in model.state_dict().items() if k.endswith(".weight") and torch.equal(v, before[k])]
+    assert not still, f"weights that did not move: {still}"
+    assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]

@@ -25,6 +25,8 @@ Baselines and ablations (same projection, fusion and heads, so only the block di
   all tasks; ``mmoe`` / ``mmoe_full``: the same with one dense gate per task.
 - ``mmolre_no_shared`` / ``mmolre_no_specific``: drop the shared or the task-specific experts (one block instead
   of two is ``ModelConfig.blocks = 1``).
+- ``linear_head`` (:class:`LinearHeadModel`): the same input path (projection, fine-tuned text encoder) with
+  masked mean pooling over steps and present modalities and one linear map per task: no experts, no mixture.
 
 Which :class:`BlockSpec` each registered name uses is decided in :mod:`mmolre.models.registry`. Every model
 returns a :class:`mmolre.models.base.ModelOutput`.
@@ -182,9 +184,11 @@ def _head(dim: int, out: int, dropout: float) -> nn.Module:
     return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, out))
 
 
-class MultitaskModel(AffectModel):
-    """[Text encoder] -> projection -> per-modality UniTSE stage -> task-adaptive fusion -> task heads (see the
-    module docstring). With ``text_input`` the model holds the trainable top layers of the text encoder."""
+class EncodedInputs(AffectModel):
+    """The input path every MMoLRE-family model shares: [fine-tuned text encoder] -> the modality features with
+    missing modalities zeroed, the presence mask and the real positions (see :meth:`_inputs`), plus one linear
+    projection per modality to width ``config.dim``. With ``text_input`` the model holds the trainable top layers
+    of the text encoder."""
 
     def __init__(
         self,
@@ -192,24 +196,18 @@ class MultitaskModel(AffectModel):
         dims: dict[str, int],
         tasks: tuple[str, ...],
         config: ModelConfig,
-        spec: BlockSpec,
         text_input: TextInput | None = None,
     ) -> None:
         super().__init__()
         self.name, self.dims, self.tasks, self.config = name, dict(dims), tasks, config
         self.modalities = tuple(m for m in MODALITIES if m in dims)
         self.columns = [MODALITIES.index(m) for m in self.modalities]
-        self.branches = (SHARED,) if spec.hard_shared else tasks
         self.text_encoder: TextEncoder | None = None
         if text_input is not None and "text" in self.modalities:
             self.text_encoder = TextEncoder(
                 text_input, config.encoder_lora_rank, config.encoder_lora_alpha, config.dropout
             )
         self.projections = nn.ModuleDict({m: nn.Linear(dims[m], config.dim) for m in self.modalities})
-        self.stages = nn.ModuleDict({m: UniTSEStage(config.dim, self.branches, spec, config) for m in self.modalities})
-        # with one modality the fusion weight is always 1: no fusion parameters that could never learn
-        self.fusion = ModalityFusion(config.dim, self.branches) if len(self.modalities) > 1 else None
-        self.heads = nn.ModuleDict({t: _head(config.dim, TASK_OUTPUTS[t], config.dropout) for t in tasks})
 
     def _inputs(
         self, batch: Mapping[str, torch.Tensor]
@@ -249,6 +247,58 @@ class MultitaskModel(AffectModel):
                 f"{self.name}: batch['mask'] must have shape ({size}, {len(MODALITIES)}), got {tuple(mask.shape)}"
             )
         return zero_missing(raw, mask), mask.bool()[:, self.columns], positions
+
+
+class LinearHeadModel(EncodedInputs):
+    """``linear_head``: the plain "encoder + linear head" baseline. The shared input path, each modality projected
+    and mean-pooled over its real steps, the mean over the present modalities (a zero vector when none is), dropout,
+    then one linear map per task: no experts, no mixture, no fusion weights."""
+
+    def __init__(
+        self,
+        name: str,
+        dims: dict[str, int],
+        tasks: tuple[str, ...],
+        config: ModelConfig,
+        text_input: TextInput | None = None,
+    ) -> None:
+        super().__init__(name, dims, tasks, config, text_input)
+        self.dropout = nn.Dropout(config.dropout)
+        self.heads = nn.ModuleDict({t: nn.Linear(config.dim, TASK_OUTPUTS[t]) for t in tasks})
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
+        features, present, positions = self._inputs(batch)
+        pooled = torch.stack(
+            [masked_mean(self.projections[m](features[m]), positions[m]) for m in self.modalities], dim=1
+        )
+        weights = present.to(pooled.dtype).unsqueeze(-1)
+        fused = self.dropout((pooled * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0))
+        predictions = {}
+        for task in self.tasks:
+            out = self.heads[task](fused)
+            predictions[task] = out.squeeze(-1) if task == "sentiment" else out
+        return ModelOutput(predictions, fused.new_zeros(()), {})
+
+
+class MultitaskModel(EncodedInputs):
+    """[Text encoder] -> projection -> per-modality UniTSE stage -> task-adaptive fusion -> task heads (see the
+    module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        dims: dict[str, int],
+        tasks: tuple[str, ...],
+        config: ModelConfig,
+        spec: BlockSpec,
+        text_input: TextInput | None = None,
+    ) -> None:
+        super().__init__(name, dims, tasks, config, text_input)
+        self.branches = (SHARED,) if spec.hard_shared else tasks
+        self.stages = nn.ModuleDict({m: UniTSEStage(config.dim, self.branches, spec, config) for m in self.modalities})
+        # with one modality the fusion weight is always 1: no fusion parameters that could never learn
+        self.fusion = ModalityFusion(config.dim, self.branches) if len(self.modalities) > 1 else None
+        self.heads = nn.ModuleDict({t: _head(config.dim, TASK_OUTPUTS[t], config.dropout) for t in tasks})
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> ModelOutput:
         features, present, positions = self._inputs(batch)

@@ -2,7 +2,9 @@
 incomplete-modality method -> the model it trains and how its modality combinations are sampled.
 
 MMoLRE-family names share :class:`~mmolre.models.mmolre.MultitaskModel` and differ only in their
-:class:`~mmolre.models.mmolre.BlockSpec`; MCULoRA names share :class:`~mmolre.models.mculora.MCULoRA`.
+:class:`~mmolre.models.mmolre.BlockSpec`; ``linear_head`` (:class:`~mmolre.models.mmolre.LinearHeadModel`) takes the
+same :class:`~mmolre.models.mmolre.ModelConfig` and input path without any mixture; MCULoRA names share
+:class:`~mmolre.models.mculora.MCULoRA`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import AffectModel
 from mmolre.models.mculora import MCULoRA, MCULoRAConfig
-from mmolre.models.mmolre import BlockSpec, ModelConfig, MultitaskModel
+from mmolre.models.mmolre import BlockSpec, LinearHeadModel, ModelConfig, MultitaskModel
 from mmolre.tasks import TASKS, check_tasks
 
 
@@ -85,6 +87,12 @@ def _multitask(
     return MultitaskModel(name, dims, tasks, config, spec, text_input)  # type: ignore[arg-type]
 
 
+def _linear_head(
+    name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig, text_input: TextInput | None
+) -> AffectModel:
+    return LinearHeadModel(name, dims, tasks, config, text_input)  # type: ignore[arg-type]
+
+
 def _mculora(
     name: str, dims: dict[str, int], tasks: tuple[str, ...], config: StrictConfig, text_input: TextInput | None
 ) -> AffectModel:
@@ -97,13 +105,15 @@ def _mculora(
 
 MODELS: dict[str, ModelEntry] = {
     **{name: ModelEntry(ModelConfig, _multitask) for name in _BLOCK_SPECS},
+    "linear_head": ModelEntry(ModelConfig, _linear_head),  # encoder + linear head per task, no experts
     "mculora": ModelEntry(MCULoRAConfig, _mculora),  # MCLA with decoupled combination streams (published)
     "mcla_inline": ModelEntry(MCULoRAConfig, _mculora),  # ablation: the combination's LoRA inline at every layer
     "mculora_plain": ModelEntry(MCULoRAConfig, _mculora),  # the same backbone with plain linear layers
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
-MMOLRE_FAMILY: tuple[str, ...] = tuple(_BLOCK_SPECS)
-"""Names built from :class:`MultitaskModel` (MMoLRE, its ablations and the multitask baselines)."""
+MMOLRE_FAMILY: tuple[str, ...] = (*_BLOCK_SPECS, "linear_head")
+"""Names that take a :class:`ModelConfig`: :class:`MultitaskModel` (MMoLRE, its ablations and the multitask
+baselines) and the linear head."""
 
 
 @dataclass(frozen=True)
