@@ -3,7 +3,8 @@ sentence vectors, frozen token states, or an encoder fine-tuned inside the model
 cached, full or LoRA fine-tuning of the rest).
 
 A setting is a mapping with a ``label``, the text options of the dataset loader (``text_kind``, ``freeze_layers``,
-``max_tokens``, ``encoder``) and optionally ``encoder_lora_rank`` (LoRA of the encoder through peft).
+``max_tokens``, ``encoder``), optionally ``encoder_lora_rank`` (LoRA of the encoder through peft) and the CPU
+economies of the training loop (``precision``, ``bucket_by_length``: see :class:`~mmolre.train.config.TrainConfig`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ ENCODER_SETTINGS: tuple[dict[str, object], ...] = (
     {"label": "LoRA r=8, all layers", "text_kind": "finetune", "freeze_layers": 0, "encoder_lora_rank": 8},
 )
 _TEXT_OPTIONS = ("text_kind", "freeze_layers", "max_tokens", "encoder")
+_TRAIN_OPTIONS = ("precision", "bucket_by_length")
+_SETTING_KEYS = ("encoder_lora_rank", *_TEXT_OPTIONS, *_TRAIN_OPTIONS)
 
 
 def compare_encoders(
@@ -41,11 +44,11 @@ def compare_encoders(
     """Train ``model`` once per setting and seed; long-form rows (tagged ``encoder``) with the split metrics,
     the parameters that receive gradient, the epochs run and the wall time per epoch."""
     for number, setting in enumerate(settings, start=1):  # every setting is checked before anything trains
-        unknown = sorted(set(setting) - {"label", "encoder_lora_rank", *_TEXT_OPTIONS})
+        unknown = sorted(set(setting) - {"label", *_SETTING_KEYS})
         if unknown or not isinstance(setting.get("label"), str) or not setting["label"]:
             raise ValueError(
                 f"encoder setting {number} of {len(settings)}: needs a text label and takes "
-                f"{['encoder_lora_rank', *_TEXT_OPTIONS]}; got {dict(setting)}"
+                f"{list(_SETTING_KEYS)}; got {dict(setting)}"
                 + (f" (unknown: {unknown}; in YAML, quote a label that contains a comma)" if unknown else "")
             )
     frames = []
@@ -54,7 +57,8 @@ def compare_encoders(
         data = load_dataset(dataset, data_dir=data_dir, **options)
         config = model_config.replace(encoder_lora_rank=int(setting.get("encoder_lora_rank", 0)))
         label = str(setting["label"])
-        arm = Arm(label, model, config, train_config, tags={"encoder": label, "model": model, "variant": label})
+        train = train_config.replace(**{k: v for k, v in setting.items() if k in _TRAIN_OPTIONS})
+        arm = Arm(label, model, config, train, tags={"encoder": label, "model": model, "variant": label})
         experiment = run_experiment([arm], data, seeds)
         per_epoch = experiment.facts.set_index("seed")["seconds"] / experiment.facts.set_index("seed")["epochs_run"]
         frames.append(experiment.runs.assign(seconds_per_epoch=experiment.runs["seed"].map(per_epoch)))
