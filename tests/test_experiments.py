@@ -8,6 +8,7 @@ import torch
 from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig, build_model
 from mmolre.protocols import ablation_arms, model_arms, routing_table, run_experiment, summarize
+from mmolre.protocols.paired import compare_models, score_predictions, split_truth
 from mmolre.train import TrainConfig
 
 CONFIG = ModelConfig(dim=8, n_shared=2, shared_ranks=(2,), specific_rank=2, blocks=1)
@@ -31,6 +32,22 @@ def test_run_models_long_form_and_single_task_merge(dataset):
     table = summarize(runs, split="test")
     assert list(table["variant"]) == ["mmolre", "single_task"]
     assert table["seeds"].tolist() == [2, 2] and "±" in table.loc[0, "mae"]
+
+
+def test_test_predictions_are_kept_per_run_and_score_as_recorded(dataset):
+    experiment = run_experiment(model_arms(["mmolre", "single_task"], CONFIG, TRAIN), dataset, seeds=(1, 2))
+    assert set(experiment.predictions) == {(m, s) for m in ("mmolre", "single_task") for s in (1, 2)}
+    truth = split_truth(dataset)
+    test = experiment.runs[experiment.runs["split"] == "test"].set_index(["variant", "seed"])
+    for (label, seed), outputs in experiment.predictions.items():
+        assert set(outputs) == {"sentiment", "emotion"}  # single-task: both task models' outputs merged
+        scores = score_predictions(truth, outputs)
+        for metric in ("mae", "acc2_non0", "emo_wa"):
+            assert scores[metric] == pytest.approx(test.loc[(label, seed), metric])
+    comparison = compare_models(experiment.runs, experiment.predictions, truth, samples=50)
+    assert set(comparison.paired["baseline"]) == {"single_task"} and comparison.paired["p_bootstrap"].notna().all()
+    assert comparison.ensemble["rows"].tolist() == ["mean over seeds", "seed ensemble"] * 2
+    assert "2 paired seeds" in comparison.verdict
 
 
 def test_sentiment_only_dataset_has_no_emotion_metrics():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mmolre.files import atomic_write
-from mmolre.protocols.summary import mean_std, model_verdict
+from mmolre.protocols.summary import mean_std
 from mmolre.report import Reporter
 from mmolre.report.reporter import DISPLAY_DPI
 
@@ -62,19 +62,3 @@ def test_reporter_writes_under_profile(tmp_path: Path, monkeypatch: pytest.Monke
         reporter.table(pd.DataFrame(), "../escape")
     with pytest.raises(ValueError, match="plain name"):
         Reporter("a/b")
-
-
-def test_model_verdict_states_direction_and_one_std() -> None:
-    rows = [
-        {"variant": v, "seed": s, "split": "test", "mae": mae, "emo_wa": wa}
-        for v, values in {"mmolre": [(0.60, 0.66), (0.61, 0.67)], "hard": [(0.65, 0.66), (0.66, 0.67)]}.items()
-        for s, (mae, wa) in enumerate(values)
-    ]
-    text = model_verdict(pd.DataFrame(rows))
-    assert "- mae: mmolre 0.6050 ± 0.0071 vs hard 0.6550 ± 0.0071: **ahead by more than one std**" in text
-    assert "- emo_wa: mmolre 0.6650 ± 0.0071 vs hard 0.6650 ± 0.0071: **behind, within one std**" in text
-    assert model_verdict(pd.DataFrame(rows), reference="absent").startswith("no verdict")
-    one_seed = pd.DataFrame([r for r in rows if r["seed"] == 0])
-    assert "- mae: mmolre 0.6000 vs hard 0.6500: **ahead (one seed: no spread to compare with)**" in model_verdict(
-        one_seed
-    )

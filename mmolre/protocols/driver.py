@@ -63,13 +63,16 @@ class Experiment:
       and every metric;
     - ``facts``: one row per arm and seed: tags, ``seed``, ``params``, ``best_epoch``, ``epochs_run``, ``seconds``;
     - ``extras``: per evaluator name (and ``sampling`` for sampled arms) the tagged frames of every run;
-    - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models.
+    - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models;
+    - ``predictions``: ``(label, seed) -> {task: test outputs}`` (task groups merged), one row per test utterance in
+      the dataset's order, for paired comparisons over utterances (see :mod:`mmolre.protocols.paired`).
     """
 
     runs: pd.DataFrame
     facts: pd.DataFrame
     extras: dict[str, pd.DataFrame]
     results: dict[tuple[str, int], list[TrainResult]]
+    predictions: dict[tuple[str, int], dict[str, np.ndarray]]
 
     def history(self, label: str) -> pd.DataFrame:
         """Per-epoch training history of one arm over its seeds (with a ``seed`` column)."""
@@ -145,7 +148,7 @@ def run_experiment(
     labels = [arm.label for arm in arms]
     if len(set(labels)) != len(labels):
         raise ValueError(f"arm labels must be distinct, got {labels}")
-    rows, facts, results = [], [], {}
+    rows, facts, results, predictions = [], [], {}, {}
     extras: dict[str, list[pd.DataFrame]] = {}
     for arm in arms:
         groups = [(task,) for task in dataset.tasks] if arm.model == SINGLE_TASK else [dataset.tasks]
@@ -196,9 +199,11 @@ def run_experiment(
                 if len(frame):
                     extras.setdefault(name, []).append(_tag(frame, **tags, seed=seed))
             results[(arm.label, seed)] = runs
+            predictions[(arm.label, seed)] = {task: v for r in runs for task, v in r.test_predictions.items()}
     return Experiment(
         pd.DataFrame(rows),
         pd.DataFrame(facts),
         {name: pd.concat(parts, ignore_index=True) for name, parts in extras.items()},
         results,
+        predictions,
     )

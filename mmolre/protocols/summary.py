@@ -74,36 +74,3 @@ def summarize(
         params = part.groupby(by, sort=False)["params"].first().reset_index()
         table = params.merge(table, on=by)
     return table
-
-
-LOWER_IS_BETTER: tuple[str, ...] = ("mae", "mae_non0")
-VERDICT_METRICS: tuple[str, ...] = ("mae", "acc2_non0", "emo_wa", "wa")
-"""Metrics a verdict speaks about when a run table has them: sentiment MAE and Acc-2, mean emotion WA, four-class WA."""
-
-
-def _value(mean: float, std: float) -> str:
-    return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
-
-
-def model_verdict(runs: pd.DataFrame, reference: str = "mmolre", split: str = "test", by: str = "variant") -> str:
-    """Plain sentences: ``reference`` against every other model, per metric of :data:`VERDICT_METRICS`, mean ± std
-    over seeds, and whether it is ahead by more than one std (the larger of the two)."""
-    part = runs[runs["split"] == split] if "split" in runs else runs
-    if reference not in set(part[by]):
-        return f"no verdict: {reference!r} is not among the models ({', '.join(map(str, part[by].unique()))})"
-    stats = part.groupby(by)[[m for m in VERDICT_METRICS if m in part and part[m].notna().any()]].agg(["mean", "std"])
-    lines = []
-    for metric in stats.columns.get_level_values(0).unique():
-        ref_mean, ref_std = stats.loc[reference, (metric, "mean")], stats.loc[reference, (metric, "std")]
-        for other in (o for o in stats.index if o != reference):
-            mean, std = stats.loc[other, (metric, "mean")], stats.loc[other, (metric, "std")]
-            gain = (mean - ref_mean) if metric in LOWER_IS_BETTER else (ref_mean - mean)
-            side = "ahead" if gain > 0 else "behind"
-            if pd.isna(ref_std) or pd.isna(std):
-                verdict = f"{side} (one seed: no spread to compare with)"
-            else:
-                verdict = f"{side} by more than one std" if abs(gain) > max(ref_std, std) else f"{side}, within one std"
-            lines.append(
-                f"- {metric}: {reference} {_value(ref_mean, ref_std)} vs {other} {_value(mean, std)}: **{verdict}**"
-            )
-    return "\n".join(lines)

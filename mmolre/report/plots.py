@@ -94,6 +94,37 @@ def plot_metric_bars(results: pd.DataFrame, metrics: list[str], x: str = "varian
     return _metric_panels(results, metrics, split, (3.4, 3.6), draw)
 
 
+def plot_paired_differences(paired: pd.DataFrame) -> Figure:
+    """Paired mean difference (reference - baseline) with its 95 % t interval over seeds and, where the table has
+    them (:func:`~mmolre.protocols.paired.add_bootstrap`), the 95 % bootstrap interval over test utterances; one
+    panel per metric of a :func:`~mmolre.protocols.paired.paired_table`. Points right of the grey line favour the
+    reference when higher is better, left of it when lower is better (panel titles say which)."""
+    metrics = list(dict.fromkeys(paired["metric"])) if len(paired) else []
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.6 * max(1, len(metrics)), 3.0), squeeze=False)
+    if not metrics:
+        axes[0, 0].set_axis_off()
+        axes[0, 0].set_title("nothing to compare")
+    intervals = [("ci_low", "ci_high", "95 % t interval over seeds", -0.12)]
+    if "boot_low" in paired.columns and paired["boot_low"].notna().any():
+        intervals.append(("boot_low", "boot_high", "95 % bootstrap over test utterances", 0.12))
+    for ax, metric in zip(axes[0], metrics):
+        part = paired[paired["metric"] == metric].reset_index(drop=True)
+        rows = range(len(part))
+        for low, high, label, offset in intervals:
+            spread = [part["difference"] - part[low], part[high] - part["difference"]]
+            ax.errorbar(part["difference"], [r + offset for r in rows], xerr=spread, fmt="o", capsize=3, label=label)
+        ax.axvline(0.0, color="grey", linewidth=1)
+        ax.set_yticks(list(rows), [method_label(str(b)) for b in part["baseline"]])
+        ax.invert_yaxis()
+        reference = method_label(str(part["reference"].iloc[0]))
+        ax.set_xlabel(f"{reference} − baseline")
+        ax.set_title(f"{metric} ({part['better'].iloc[0]} is better)")
+    if metrics:
+        axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
 def plot_routing_heatmap(routing: pd.DataFrame) -> Figure:
     """Mean routing weight per router (rows, e.g. ``text/block1/sentiment``) and shared expert (columns)."""
     grid = routing.pivot(index="router", columns="expert", values="weight")

@@ -4,8 +4,9 @@ Inputs are the per-seed tables the notebooks write under ``reports/<profile>/tab
 ``mmolre_runs``, ``encoder_runs``, ``incomplete_conditions_long``) and the benchmark tables under
 ``reports/benchmarks/tables/``. Which dataset and text encoder a table came from is read from the executed
 notebook's parameters (``reports/<profile>/notebooks/``), else from ``results/data_summary.json``. Every ``mean ±
-std`` comes from the one summariser, :func:`mmolre.protocols.summary.summarize`. The README's results block is
-generated here too (:func:`readme_block`, :func:`write_readme`), so it can be checked against the reports.
+std`` comes from the one summariser, :func:`mmolre.protocols.summary.summarize`, every paired comparison from
+:mod:`mmolre.protocols.paired`. The README's results block is generated here too (:func:`readme_block`,
+:func:`write_readme`), so it can be checked against the reports.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from mmolre.files import atomic_write
 from mmolre.modalities import CONDITIONS
 from mmolre.paths import PROJECT_ROOT
+from mmolre.protocols.paired import paired_table
 from mmolre.protocols.summary import summarize
 from mmolre.report.published import PUBLISHED, REFERENCES
 from mmolre.report.recorded import (
@@ -223,11 +225,55 @@ def efficiency_table(runs: RecordedRuns) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PAIRED_METRICS: dict[str, str] = {
+    "mae": "MAE",
+    "acc2_non0": "Acc-2 non0",
+    "corr": "Corr",
+    "emo_wa": "mean emotion WA",
+    "wa": "WA",
+}
+"""Metrics of the paired table, in order."""
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}".replace("-", "−")
+
+
+def paired_results_table(runs: RecordedRuns, reference: str = "mmolre") -> pd.DataFrame:
+    """MMoLRE against every model recorded beside it (same profile, dataset and features), test split, paired over
+    the common seeds (:func:`mmolre.protocols.paired.paired_table`): difference with its 95 % t interval, paired t
+    and Wilcoxon p, seeds ahead and the verdict. The features are those of the profile's row in
+    :func:`sentiment_table`."""
+    frame = runs.sentiment
+    if frame.empty or "model" not in frame:
+        return pd.DataFrame()
+    rows = []
+    for (dataset, profile, _), group in frame.groupby(["dataset", "profile", "features"], sort=False):
+        for row in paired_table(group, reference, by="model", metrics=list(PAIRED_METRICS)).itertuples(index=False):
+            interval = "" if row.seeds < 2 else f" [{_signed(row.ci_low)}, {_signed(row.ci_high)}]"
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "source": f"ours: {profile}",
+                    "comparison": f"{method_label(reference)} − {method_label(str(row.baseline))}",
+                    "metric": f"{PAIRED_METRICS[row.metric]} ({row.better} is better)",
+                    "seeds": str(row.seeds),
+                    "difference [95 % CI]": _signed(row.difference) + interval,
+                    "p (paired t)": "–" if pd.isna(row.p_t) else f"{row.p_t:.3g}",
+                    "p (Wilcoxon)": "–" if pd.isna(row.p_wilcoxon) else f"{row.p_wilcoxon:.3g}",
+                    "seeds ahead": f"{row.ahead} of {row.seeds}",
+                    "verdict": row.verdict,
+                }
+            )
+    return _order(pd.DataFrame(rows)) if rows else pd.DataFrame()
+
+
 def headline_tables(runs: RecordedRuns) -> dict[str, pd.DataFrame]:
     """Every headline table by name (``results_*``); a table with nothing to show is left out."""
     tables = {
         "results_sentiment": sentiment_table(runs),
         "results_emotions": emotion_table(runs),
+        "results_paired": paired_results_table(runs),
         "results_incomplete": incomplete_table(runs),
         "results_conditions_f1": conditions_table(runs),
         "results_conditions_wa": conditions_table(runs, "wa"),
@@ -271,6 +317,7 @@ def to_markdown(table: pd.DataFrame) -> str:
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("results_sentiment", "Sentiment (MSA), test split"),
     ("results_emotions", "Emotions (MER), test split: weighted accuracy and weighted F1 per emotion"),
+    ("results_paired", "MMoLRE against each baseline, test split, paired over the seeds both ran"),
     ("results_incomplete", "Incomplete modalities: average over the applicable test conditions"),
     ("results_conditions_f1", "Incomplete modalities: F1 non0 per test condition"),
     ("results_conditions_wa", "Incomplete modalities: WA per test condition (IEMOCAP four classes)"),
