@@ -9,6 +9,8 @@ The notebook API, re-exported here (``import mmolre as mm``):
 - protocols: :class:`Arm`, :func:`model_arms`, :func:`ablation_arms`, :func:`run_experiment` (the one experiment
   driver), :func:`run_incomplete` (:class:`IncompleteConfig`), :func:`compare_encoders` (frozen vs fine-tuned text),
   :func:`routing_table`, :func:`token_routing`, :func:`summarize`;
+- reuse: :func:`export` (a trained run -> weights, config, model card), :func:`load_pretrained` (see
+  :mod:`mmolre.predict` for scoring new utterances);
 - reports: :func:`setup_notebook`, :class:`Reporter`, the figure modules :mod:`plots` and :mod:`data_plots`;
 - vocabulary: :data:`MODALITIES`, :data:`CONDITIONS` (:func:`available_combinations`), :data:`TASKS`,
   :data:`EMOTIONS`.
@@ -21,6 +23,7 @@ evaluation, checkpoints), ``mmolre.protocols`` (driver, ablations, incomplete mo
 """
 
 from mmolre.data import DataError, MultimodalDataset, load_dataset
+from mmolre.exported import export, load_pretrained
 from mmolre.metrics import emotion_metrics, sentiment_metrics
 from mmolre.modalities import CONDITIONS, MODALITIES, available_combinations
 from mmolre.models import (
@@ -73,8 +76,10 @@ __all__ = [
     "emotion_metrics",
     "eval_mode",
     "evaluate",
+    "export",
     "IncompleteConfig",
     "load_dataset",
+    "load_pretrained",
     "MCULoRAConfig",
     "model_arms",
     "model_table",

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, reports_dir
+from mmolre.predict import add_arguments as add_predict_arguments
+from mmolre.predict import predict_command
 from mmolre.report.cli_train import TRAINABLE, train_from_params
 from mmolre.report.parameters import RunnerError, discover_notebooks, normalize_notebook, notebook_problems
 from mmolre.report.recorded import default_root
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--notebook", default="04_baselines", choices=TRAINABLE, help="the section whose runs to train")
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
+    add_predict_arguments(commands.add_parser("predict", help="score transcripts with an exported model"))
     for sub in (reports, train, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
@@ -79,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "readme":
             return _readme(args.readme, args.reports_dir)
+        if args.command == "predict":
+            print(predict_command(args.model, args.text, args.input, args.format, args.device), end="")
+            return 0
         if args.command == "train":
             try:
                 train_from_params(args.params, args.notebook, args.notebooks_dir)

@@ -67,8 +67,13 @@ def load_dataset(
 
     ``verify``: check every real file's sha256 (default: unless ``$MMOLRE_VERIFY_DATA=0``); ``False`` warns only.
     ``context``: one sample per video/dialogue (see :func:`mmolre.data.context.to_context`).
+    The loader's options, defaults included, are recorded in ``notes["load_options"]`` (an export reads how the
+    text was encoded there, see :mod:`mmolre.exported`).
     """
     data = _load(name, data_dir, verify, **options_)
+    parameters = inspect.signature(LOADERS[name]).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty and p.name != "data_dir"}
+    data.notes = {**data.notes, "load_options": {"dataset": name, **defaults, **options_}}
     return to_context(data) if context else data
 
 

@@ -231,6 +231,7 @@ def load_mosi(
     notes = {
         "folds": "official CMU-MOSI standard folds from the GCNet pickle",
         "text_kind": text_kind,
+        "text_lowercased": True,  # the transcripts are lower-cased before encoding (an export does the same)
         "audio_join": "bc-LSTM rows -> transcripts.csv -> segment id; binary label checked on every row"
         if audio
         else None,
