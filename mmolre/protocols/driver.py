@@ -64,8 +64,9 @@ class Experiment:
     - ``facts``: one row per arm and seed: tags, ``seed``, ``params``, ``best_epoch``, ``epochs_run``, ``seconds``;
     - ``extras``: per evaluator name (and ``sampling`` for sampled arms) the tagged frames of every run;
     - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models;
-    - ``predictions``: ``(label, seed) -> {task: test outputs}`` (task groups merged), one row per test utterance in
-      the dataset's order, for paired comparisons over utterances (see :mod:`mmolre.protocols.paired`).
+    - ``predictions``: ``(label, seed) -> {task: test outputs}`` (task groups merged), one row per test utterance of
+      the dataset trained on (``train_dataset`` when given), in its order, the outputs the ``runs`` test metrics
+      were computed from; for paired comparisons over utterances (see :mod:`mmolre.protocols.paired`).
     """
 
     runs: pd.DataFrame
