@@ -115,7 +115,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 
 def test_sidecar_records_the_sha256_of_every_file_it_names(checkpoint):
     sidecar = read_sidecar(checkpoint)
-    named = {sidecar[key] for key in ("last_weights", "best_weights", "optimizer")}
+    named = {sidecar[key] for key in ("last_weights", "best_weights", "train_state")}
     assert set(sidecar["sha256"]) == named
 
     for name in named:
@@ -170,13 +170,13 @@ def test_unreadable_weights_are_refused_even_with_a_matching_digest(dataset, che
         load_checkpoint(_model(dataset), checkpoint, "best")
 
 
-def test_truncated_optimizer_file_is_refused(dataset, checkpoint):
-    path = _file(checkpoint, "optimizer")
+def test_truncated_train_state_file_is_refused(dataset, checkpoint):
+    path = _file(checkpoint, "train_state")
     _damage(path, "truncated")
     with pytest.raises(CheckpointError, match=rf"{path.name}: sha256 .* differs"):
         train_model(_model(dataset), dataset, _config(5), seed=SEED, checkpoint_dir=checkpoint, resume=True)
     _record_digest(checkpoint, path)
-    with pytest.raises(CheckpointError, match=rf"{path.name}: unreadable or unsuitable optimizer state"):
+    with pytest.raises(CheckpointError, match=rf"{path.name}: unreadable or unsuitable optimiser/schedule/scaler"):
         train_model(_model(dataset), dataset, _config(5), seed=SEED, checkpoint_dir=checkpoint, resume=True)
 
 
@@ -191,14 +191,14 @@ def _edit_sidecar(root: Path, change) -> None:
     [
         (lambda s: s.pop("sha256"), r"checkpoint sidecar is incomplete or edited: missing or invalid \['sha256'\]"),
         (
-            lambda s: s.pop("optimizer"),
-            r"checkpoint sidecar is incomplete or edited: missing or invalid \['optimizer'\]",
+            lambda s: s.pop("train_state"),
+            r"checkpoint sidecar is incomplete or edited: missing or invalid \['train_state'\]",
         ),
         (
             lambda s: s.update(best_epoch="two"),
             r"checkpoint sidecar is incomplete or edited: missing or invalid \['best_epoch'\]",
         ),
-        (lambda s: s.update(format=1), r"checkpoint format 1, this version reads format 2"),
+        (lambda s: s.update(format=2), r"checkpoint format 2, this version reads format 3"),
         (
             lambda s: s.update(best_weights="../best.safetensors"),
             r"best_weights '\.\./best\.safetensors' is not a file",
@@ -247,3 +247,75 @@ def test_interrupted_sidecar_write_keeps_the_previous_checkpoint(dataset, tmp_pa
     assert resumed.history["epoch"].tolist() == [1, 2, 3, 4]
     for key, value in full.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def _set_history(sidecar: dict, rows: object) -> None:
+    sidecar["history"] = rows
+
+
+def _first_row(sidecar: dict, **changes: object) -> None:
+    sidecar["history"][0].update(changes)
+
+
+SIDECAR_FAULTS = {
+    "epoch -5": (lambda s: s.update(epoch=-5), r"epoch -5 is outside 1\.\.3 \(train_config epochs\)"),
+    "epoch 99": (lambda s: s.update(epoch=99), r"epoch 99 is outside 1\.\.3"),
+    "epoch 99 of 99": (
+        lambda s: (s.update(epoch=99), s["train_config"].update(epochs=99)),
+        r"history has 3 rows for epoch 99",
+    ),
+    "epoch true": (lambda s: s.update(epoch=True), r"missing or invalid \['epoch'\]"),
+    "stopped early": (lambda s: s.update(stopped_early=True), r"stopped_early True contradicts patience 0"),
+    "best -1e9": (lambda s: s.update(best_criterion=-1e9), r"criterion -1000000000\.0 is not the history's best"),
+    "best NaN": (lambda s: s.update(best_criterion=float("nan")), r"criterion nan is not the history's best"),
+    "best epoch missing": (lambda s: s.update(best_epoch=7), r"best_epoch 7 with criterion .* is not the history's"),
+    "bad epochs -1": (lambda s: s.update(bad_epochs=-1), r"bad_epochs -1 differs from epoch - best_epoch"),
+    "empty history": (lambda s: _set_history(s, []), r"history has 0 rows for epoch 3"),
+    "garbage history": (lambda s: _set_history(s, [1, "x", None]), r"history row 1 is not a row of epoch 1"),
+    "renumbered history": (lambda s: _first_row(s, epoch=2), r"history row 1 is not a row of epoch 1"),
+    "text in history": (lambda s: _first_row(s, mae="low"), r"history row 1 has non-numeric \['mae'\]"),
+    "history without criterion": (lambda s: s["history"][0].pop("criterion"), r"history row 1 is not a row"),
+    "no finite criterion": (
+        lambda s: [row.update(criterion=float("nan")) for row in s["history"]],
+        r"no epoch of the history has a finite criterion",
+    ),
+    "edited metric": (lambda s: _first_row(s, mae=0.0), r"the progress .* differs from its sha256 recorded"),
+    "train_config without epochs": (
+        lambda s: s["train_config"].pop("epochs"),
+        r"train_config epochs and patience must be numbers, got None",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(SIDECAR_FAULTS))
+def test_every_edited_progress_field_is_refused_by_name(dataset, checkpoint, fault):
+    change, message = SIDECAR_FAULTS[fault]
+    _edit_sidecar(checkpoint, change)
+    snapshot = _snapshot(checkpoint)
+    with pytest.raises(CheckpointError, match=rf"{SIDECAR}: .*{message}"):
+        load_checkpoint(_model(dataset), checkpoint)
+    with pytest.raises(CheckpointError, match=rf"{SIDECAR}: .*{message}"):
+        train_model(_model(dataset), dataset, _config(5), seed=SEED, checkpoint_dir=checkpoint, resume=True)
+    assert _snapshot(checkpoint) == snapshot
+
+
+def test_an_untouched_sidecar_passes_every_check(dataset, checkpoint):
+    sidecar = read_sidecar(checkpoint)
+    assert (sidecar["epoch"], len(sidecar["history"]), sidecar["stopped_early"]) == (3, 3, False)
+    assert sidecar["bad_epochs"] == 3 - sidecar["best_epoch"]
+    finished = train_model(_model(dataset), dataset, _config(3), seed=SEED, checkpoint_dir=checkpoint, resume=True)
+    assert finished.epochs_run == 3 and finished.best_epoch == sidecar["best_epoch"]
+
+
+def test_resuming_with_fewer_epochs_than_trained_is_refused(dataset, checkpoint):
+    with pytest.raises(CheckpointError, match=rf"{SIDECAR}: checkpoint has trained 3 epochs, this run asks for 2"):
+        train_model(_model(dataset), dataset, _config(2), seed=SEED, checkpoint_dir=checkpoint, resume=True)
+
+
+@pytest.mark.parametrize("where", ["file", "inside a file"])
+def test_a_checkpoint_folder_that_is_a_file_is_refused_before_training(dataset, tmp_path, where):
+    (tmp_path / "runs").write_text("not a folder")
+    root = tmp_path / "runs" if where == "file" else tmp_path / "runs" / "mmolre-seed5"
+    for resume in (False, True):
+        with pytest.raises(CheckpointError, match=rf"{root}: checkpoint folder is a file, or inside one"):
+            train_model(_model(dataset), dataset, _config(1), seed=SEED, checkpoint_dir=root, resume=resume)

@@ -1,14 +1,21 @@
-"""Checkpoints: safetensors weights and optimizer state per epoch, and a JSON sidecar (the commit point) holding the
-model's name, configuration and parameter shapes, the training configuration, the seed, a data fingerprint and the
-sha256 of every file it names. Loading and resuming check those digests, so a damaged or edited file is refused
-(CheckpointError naming it) instead of silently changing results. Every file is written atomically and the sidecar
-last, so an interrupted write leaves the previous checkpoint intact."""
+"""Checkpoints: safetensors weights and the optimiser, schedule and gradient-scaler state per epoch, and a JSON
+sidecar (the commit point) holding the model's name, configuration and parameter shapes, the training configuration,
+the seed, a data fingerprint, the run's progress (:data:`~mmolre.train.state.PROGRESS_KEYS`: epoch, best epoch and
+criterion, bad epochs, early stop, history) and the sha256 of every file it names and of the progress itself.
+
+Loading and resuming check the sidecar before anything is loaded: types, a progress that the loop can have written
+(``1 <= epoch <=`` its recorded ``epochs``, one history row per epoch numbered 1..epoch with numeric values, the best
+epoch the first with the lowest finite criterion, ``bad_epochs = epoch - best_epoch``, ``stopped_early`` exactly
+when patience ran out) and the digests; a damaged or edited sidecar or file is refused (CheckpointError naming the
+file and the fault) instead of silently changing results. Every file is written atomically and the sidecar last, so
+an interrupted write leaves the previous checkpoint intact."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -20,10 +27,12 @@ from mmolre.data.dataset import MultimodalDataset
 from mmolre.files import atomic_write
 from mmolre.models.base import model_device
 from mmolre.train.config import TrainConfig
+from mmolre.train.state import PROGRESS_KEYS, RunState
 
 SIDECAR = "checkpoint.json"
-CHECKPOINT_FORMAT = 2
-"""Format 2 records the sha256 of every file the sidecar names; format 1 sidecars are refused."""
+CHECKPOINT_FORMAT = 3
+"""Format 3 saves the schedule and scaler state beside the optimiser's and records the sha256 of the progress and
+of every file the sidecar names; sidecars of other formats are refused."""
 RESUME_FREE_KEYS = ("epochs", "device", "num_threads", "verbose")
 """TrainConfig fields that may differ between a checkpoint and the run resuming it."""
 
@@ -60,7 +69,7 @@ def model_signature(model: nn.Module) -> dict[str, object]:
 
 
 def _save_json(path: Path, payload: dict[str, object]) -> None:
-    text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
+    text = json.dumps(payload, indent=2, default=str) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
@@ -75,14 +84,59 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "best_epoch": int,
     "bad_epochs": int,
     "best_criterion": (int, float),
+    "stopped_early": bool,
     "history": list,
+    "train_config": dict,
     "last_weights": str,
     "best_weights": str,
-    "optimizer": str,
+    "train_state": str,
     "sha256": dict,
+    "progress_sha256": str,
 }
 """Sidecar fields that loading and resuming rely on, with their JSON types."""
-_FILE_KEYS = ("last_weights", "best_weights", "optimizer")
+_FILE_KEYS = ("last_weights", "best_weights", "train_state")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _progress_sha256(sidecar: dict[str, object]) -> str:
+    text = json.dumps({key: sidecar[key] for key in PROGRESS_KEYS}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _progress_fault(sidecar: dict[str, object]) -> str | None:
+    """What makes the sidecar's progress one the training loop cannot have written, or None."""
+    epoch, best, bad, history = sidecar["epoch"], sidecar["best_epoch"], sidecar["bad_epochs"], sidecar["history"]
+    epochs, patience = sidecar["train_config"].get("epochs"), sidecar["train_config"].get("patience")
+    if not (_is_number(epochs) and _is_number(patience)):
+        return f"train_config epochs and patience must be numbers, got {epochs!r} and {patience!r}"
+    if not 1 <= epoch <= epochs:
+        return f"epoch {epoch} is outside 1..{epochs} (train_config epochs)"
+    if len(history) != epoch:
+        return f"history has {len(history)} rows for epoch {epoch}"
+    for number, row in enumerate(history, start=1):
+        if not isinstance(row, dict) or row.get("epoch") != number or not {"train_loss", "criterion"} <= set(row):
+            return f"history row {number} is not a row of epoch {number} with train_loss and criterion"
+        wrong = sorted(str(key) for key, value in row.items() if not _is_number(value))
+        if wrong:
+            return f"history row {number} has non-numeric {wrong[:5]}"
+    criteria = [float(row["criterion"]) for row in history]
+    finite = [value for value in criteria if math.isfinite(value)]
+    if not finite:
+        return "no epoch of the history has a finite criterion"
+    first_best = criteria.index(min(finite)) + 1
+    if best != first_best or sidecar["best_criterion"] != min(finite):
+        return (
+            f"best_epoch {best} with criterion {sidecar['best_criterion']!r} is not the history's best "
+            f"(epoch {first_best}, criterion {min(finite)!r})"
+        )
+    if bad != epoch - best:
+        return f"bad_epochs {bad} differs from epoch - best_epoch = {epoch - best}"
+    if sidecar["stopped_early"] != (patience > 0 and bad >= patience):
+        return f"stopped_early {sidecar['stopped_early']} contradicts patience {patience} and bad_epochs {bad}"
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -104,11 +158,24 @@ def read_sidecar(checkpoint_dir: str | Path) -> dict[str, object]:
     if sidecar.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path}: checkpoint format {sidecar.get('format')!r}, this version reads format {CHECKPOINT_FORMAT} "
-            "(which records the sha256 of every file); train again into an empty directory"
+            "(schedule and scaler state saved, every file and the progress sha256-checked); train again into an "
+            "empty directory"
         )
-    wrong = [key for key, kind in _FIELDS.items() if not isinstance(sidecar.get(key), kind)]
+    wrong = [
+        key
+        for key, kind in _FIELDS.items()
+        if not isinstance(sidecar.get(key), kind) or (kind is not bool and isinstance(sidecar.get(key), bool))
+    ]
     if wrong:
         raise CheckpointError(f"{path}: checkpoint sidecar is incomplete or edited: missing or invalid {wrong}")
+    fault = _progress_fault(sidecar)
+    if fault is not None:
+        raise CheckpointError(f"{path}: checkpoint sidecar is inconsistent or edited: {fault}")
+    if _progress_sha256(sidecar) != sidecar["progress_sha256"]:
+        raise CheckpointError(
+            f"{path}: the progress (epoch, best epoch, history, ...) differs from its sha256 recorded when it was "
+            "written; the sidecar was edited (train again, or restore the file)"
+        )
     for key in _FILE_KEYS:
         name = sidecar[key]
         if name != Path(name).name or name.startswith(".") or not isinstance(sidecar["sha256"].get(name), str):
@@ -128,6 +195,17 @@ def checked_file(checkpoint_dir: str | Path, sidecar: dict[str, object], key: st
             "damaged or changed after it was written (train again, or restore the file)"
         )
     return path
+
+
+def checkpoint_folder(root: Path) -> Path:
+    """``root``, created when missing; CheckpointError naming it when it is a file or cannot be created."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise CheckpointError(f"{root}: checkpoint folder is a file, or inside one ({error.filename})") from None
+    except OSError as error:
+        raise CheckpointError(f"{root}: cannot create the checkpoint folder ({error.strerror})") from None
+    return root
 
 
 def expected_identity(
@@ -186,38 +264,57 @@ def load_checkpoint(
     return sidecar
 
 
-def load_optimizer(
-    optimizer: torch.optim.Optimizer, checkpoint_dir: str | Path, sidecar: dict[str, object], device: torch.device
+def load_train_state(
+    state: RunState, checkpoint_dir: str | Path, sidecar: dict[str, object], device: torch.device
 ) -> None:
-    """Load the optimizer state the sidecar names (sha256-checked) into ``optimizer``."""
-    path = checked_file(checkpoint_dir, sidecar, "optimizer")
+    """Load the optimiser, schedule and scaler state the sidecar names (sha256-checked) into ``state``."""
+    path = checked_file(checkpoint_dir, sidecar, "train_state")
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
-        optimizer.load_state_dict(state)
-    except Exception as error:  # torch.load raises many kinds of errors on a damaged file
+        state.load_train_state(torch.load(path, map_location=device, weights_only=True))
+    except Exception as error:  # torch.load and the load_state_dict methods raise many kinds of errors
         raise CheckpointError(
-            f"{path}: unreadable or unsuitable optimizer state ({type(error).__name__}: {error})"
+            f"{path}: unreadable or unsuitable optimiser/schedule/scaler state ({type(error).__name__}: {error})"
         ) from error
 
 
-def write_checkpoint(
-    root: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    state: dict[str, object],
-    identity: dict[str, object],
-    config: TrainConfig,
-    improved: bool,
-) -> None:
-    """Write epoch-named weight/optimizer files, then the sidecar (the commit point), then drop stale files."""
-    epoch = state["epoch"]
-    last, optim = f"last-e{epoch:04d}.safetensors", f"optimizer-e{epoch:04d}.pt"
-    _save_weights(root / last, model)
-    atomic_write(root / optim, lambda tmp: torch.save(optimizer.state_dict(), tmp))
-    digests = {last: _sha256(root / last), optim: _sha256(root / optim)}
-    if improved:
+def restore_checkpoint(
+    state: RunState, root: Path, identity: dict[str, object], device: torch.device, epochs: int
+) -> bool:
+    """Restore a run from the checkpoint in ``root`` into ``state`` (last weights into the model, best weights,
+    optimiser, schedule, scaler and progress); False, with ``state`` untouched, when ``root`` holds no sidecar.
+
+    CheckpointError when the sidecar or a file is damaged or edited, when the checkpoint belongs to another run
+    (``identity``) or when it has trained more than ``epochs`` epochs.
+    """
+    if not (root / SIDECAR).is_file():
+        return False
+    sidecar = read_sidecar(root)
+    check_identity(sidecar, identity, root / SIDECAR)
+    if sidecar["epoch"] > epochs:
+        raise CheckpointError(
+            f"{root / SIDECAR}: checkpoint has trained {sidecar['epoch']} epochs, this run asks for {epochs}; "
+            "resume with at least as many epochs, or train again into an empty directory"
+        )
+    for key in _FILE_KEYS:
+        checked_file(root, sidecar, key)
+    load_checkpoint(state.model, root, "best")
+    state.keep_best_weights()
+    load_checkpoint(state.model, root, "last")
+    load_train_state(state, root, sidecar, device)
+    state.set_progress(sidecar)
+    return True
+
+
+def write_checkpoint(root: Path, state: RunState, identity: dict[str, object], config: TrainConfig) -> None:
+    """Write epoch-named weight and train-state files, then the sidecar (the commit point), then drop stale files."""
+    epoch = state.epoch
+    last, train = f"last-e{epoch:04d}.safetensors", f"train-state-e{epoch:04d}.pt"
+    _save_weights(root / last, state.model)
+    atomic_write(root / train, lambda tmp: torch.save(state.train_state(), tmp))
+    digests = {last: _sha256(root / last), train: _sha256(root / train)}
+    if state.improved:
         best = f"best-e{epoch:04d}.safetensors"
-        _save_weights(root / best, model)
+        _save_weights(root / best, state.model)
         digests[best] = _sha256(root / best)
     else:
         previous = read_sidecar(root)
@@ -227,13 +324,14 @@ def write_checkpoint(
         **identity,
         "format": CHECKPOINT_FORMAT,
         "train_config": config.to_dict(),
-        **state,
+        **state.progress(),
         "last_weights": last,
-        "optimizer": optim,
+        "train_state": train,
         "best_weights": best,
         "sha256": digests,
     }
+    payload["progress_sha256"] = _progress_sha256(json.loads(json.dumps(payload, default=str)))
     _save_json(root / SIDECAR, payload)
     for path in root.glob("*-e*.*"):
-        if path.name not in (last, optim, best):
+        if path.name not in (last, train, best):
             path.unlink(missing_ok=True)

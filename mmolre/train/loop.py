@@ -8,15 +8,18 @@ over that of its best constant predictor fitted on train, averaged with the task
 largest loss; ``valid_loss`` is the weighted sum of the valid task losses, on the scale of ``train_loss``. The test
 split is evaluated once, with the selected weights.
 
-Each epoch runs with its own seed derived from ``(seed, epoch)`` (shuffling, dropout, router noise and the
-``batch_hook`` generator), so a run resumed from a checkpoint continues exactly as an uninterrupted run.
+One :class:`~mmolre.train.state.RunState` holds the run (model, optimiser, schedule, gradient scaler, progress); the
+loop trains and validates an epoch, appends its history row and calls the callbacks of
+:mod:`mmolre.train.callbacks` in order: selection, the epoch hook, early stopping, checkpointing. Resuming restores
+that state from the checkpoint, the schedule and scaler included (never replayed). Each epoch runs with its own seed
+derived from ``(seed, epoch)`` (shuffling, dropout, router noise and the ``batch_hook`` generator), so a resumed
+run continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +32,8 @@ from torch import nn
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.device import default_device
 from mmolre.models.base import AffectModel, to_device
-from mmolre.train.checkpoints import (
-    SIDECAR,
-    check_identity,
-    expected_identity,
-    load_checkpoint,
-    load_optimizer,
-    model_signature,
-    read_sidecar,
-    write_checkpoint,
-)
+from mmolre.train.callbacks import Callback, Checkpointing, EarlyStopping, EpochHook, EpochHookFunction, Selection
+from mmolre.train.checkpoints import expected_identity, model_signature
 from mmolre.train.config import TrainConfig, set_seed
 from mmolre.train.distributed import Distributed
 from mmolre.train.evaluation import (
@@ -54,11 +49,10 @@ from mmolre.train.evaluation import (
     weighted_loss,
 )
 from mmolre.train.optim import Precision, build_optimizer
+from mmolre.train.state import RunState
 
 BatchHook = Callable[[dict[str, torch.Tensor], int, torch.Generator], dict[str, torch.Tensor]]
 """``hook(batch, epoch, generator) -> batch`` rewrites each training batch (e.g. draws a modality combination)."""
-EpochHook = Callable[[nn.Module, int], None]
-"""``hook(model, epoch)`` runs after each epoch's validation (e.g. a DPFT update)."""
 
 
 @dataclass
@@ -89,18 +83,19 @@ def train_model(
     seed: int,
     checkpoint_dir: str | Path | None = None,
     batch_hook: BatchHook | None = None,
-    epoch_hook: EpochHook | None = None,
+    epoch_hook: EpochHookFunction | None = None,
     resume: bool = False,
     distributed: Distributed | None = None,
 ) -> TrainResult:
-    """Train with AdamW (see :mod:`mmolre.train.optim`), select the epoch with the lowest valid loss, evaluate the
-    test split once.
+    """Train with AdamW (see :mod:`mmolre.train.optim`), select the epoch with the lowest valid criterion, evaluate
+    the test split once.
 
     ``batch_hook(batch, epoch, generator)`` may rewrite each training batch; ``epoch_hook(model, epoch)`` runs
     after each epoch's validation. With ``checkpoint_dir`` every epoch is saved (safetensors + JSON sidecar);
-    ``resume=True`` continues from the last completed epoch there (CheckpointError when it does not match).
-    With ``distributed`` (see :mod:`mmolre.train.distributed`) this process trains its shard of every global batch
-    of ``batch_size`` rows through DistributedDataParallel and only rank 0 writes checkpoints.
+    ``resume=True`` continues from the last completed epoch there (CheckpointError when it is damaged, edited or
+    belongs to another run). With ``distributed`` (see :mod:`mmolre.train.distributed`) this process trains its
+    shard of every global batch of ``batch_size`` rows through DistributedDataParallel and only rank 0 writes
+    checkpoints.
     """
     started = time.perf_counter()
     device = default_device(config.device) if distributed is None else distributed.device
@@ -113,120 +108,123 @@ def train_model(
     steps_per_epoch = math.ceil(len(dataset.splits["train"]) / config.batch_size)
     optimizer, schedule = build_optimizer(model, config, config.epochs * steps_per_epoch)
     precision = Precision(device, config)
-    root = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    identity = expected_identity(model, dataset, config, seed)
-    rows: list[dict[str, float]] = []
-    best_epoch, best_loss, bad_epochs, start = 0, float("inf"), 0, 1
-    best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    state = RunState(model, optimizer, schedule, precision.scaler)
+    checkpointing = None
+    if checkpoint_dir is not None:
+        identity = expected_identity(model, dataset, config, seed)
+        checkpointing = Checkpointing(Path(checkpoint_dir), identity, config, distributed)
     if resume:
-        if root is None:
+        if checkpointing is None:
             raise ValueError("resume=True needs a checkpoint_dir")
-        if (root / SIDECAR).is_file():
-            sidecar = read_sidecar(root)
-            check_identity(sidecar, identity, root / SIDECAR)
-            load_checkpoint(model, root, "best")
-            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
-            load_checkpoint(model, root, "last")
-            load_optimizer(optimizer, root, sidecar, device)
-            rows = list(sidecar["history"])
-            best_epoch, best_loss, bad_epochs = (
-                int(sidecar["best_epoch"]),
-                float(sidecar["best_criterion"]),
-                int(sidecar["bad_epochs"]),
-            )
-            start = int(sidecar["epoch"]) + 1
-            with warnings.catch_warnings():  # the schedule is a function of the step count: replay it
-                warnings.simplefilter("ignore", UserWarning)
-                for _ in range((start - 1) * steps_per_epoch):
-                    schedule.step()
-            if sidecar.get("stopped_early"):
-                start = config.epochs + 1
+        checkpointing.restore(state, device)
+    callbacks: list[Callback] = [Selection()]
+    if epoch_hook is not None:
+        callbacks.append(EpochHook(epoch_hook))
+    callbacks.append(EarlyStopping(config.patience))
+    if checkpointing is not None:
+        callbacks.append(checkpointing)
     network = model if distributed is None else distributed.wrap(model)
-    for epoch in range(start, config.epochs + 1):
-        epoch_seed = _epoch_seed(seed, epoch)
+
+    while not state.finished(config.epochs):
+        state.epoch += 1
+        epoch_seed = _epoch_seed(seed, state.epoch)
         set_seed(epoch_seed)
         generator = torch.Generator().manual_seed(epoch_seed)
-        model.train()
-        total, count = 0.0, 0
         batches = dataset.loader(
             "train", config.batch_size, shuffle=True, seed=epoch_seed, bucket_by_length=config.bucket_by_length
         )
+        model.train()
+        total, count = 0.0, 0
         for batch in batches:
             if batch_hook is not None:
-                batch = batch_hook(batch, epoch, generator)
-            share = 1.0
-            if distributed is not None:
-                batch, share = distributed.shard(batch)
-            batch = to_device(batch, device)
-            with precision.autocast():
-                output = network(batch)
-                loss = weighted_loss(task_losses(output.predictions, batch, tasks, pos_weight), config)
-                if config.aux_weight > 0:
-                    loss = loss + config.aux_weight * output.aux_loss
-            optimizer.zero_grad(set_to_none=True)
-            precision.scaler.scale(loss if distributed is None else loss * share).backward()
-            if config.grad_clip > 0:
-                precision.scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            precision.scaler.step(optimizer)
-            precision.scaler.update()
-            schedule.step()
+                batch = batch_hook(batch, state.epoch, generator)
+            batch, share = (batch, 1.0) if distributed is None else distributed.shard(batch)
+            loss = _train_step(network, state, to_device(batch, device), share, precision, config, tasks, pos_weight)
             size = len(batch["mask"]) if share > 0 else 0
-            total, count = total + float(loss.detach()) * size, count + size
+            total, count = total + loss * size, count + size
         if distributed is not None:
             total, count = distributed.all_sum(total, count)
-        predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
-        losses = split_losses(predictions, dataset, "valid", tasks, pos_weight)
-        criterion = selection_criterion(losses, reference, config)
-        if distributed is not None:
-            criterion = distributed.from_main(criterion)
-        weights = task_weights(config)
-        rows.append(
-            {
-                "epoch": epoch,
-                "train_loss": total / count,
-                "valid_loss": sum(weights[task] * value for task, value in losses.items()),
-                **{f"valid_{task}_loss": value for task, value in losses.items()},
-                "criterion": criterion,
-                **split_metrics(predictions, dataset, "valid", tasks),
-            }
+        valid = _validate(model, dataset, tasks, config, pos_weight, reference, distributed)
+        state.history.append({"epoch": state.epoch, "train_loss": total / count, **valid})
+        for callback in callbacks:
+            callback.on_epoch_end(state)
+
+    if state.best_epoch == 0:
+        raise ValueError(
+            f"{model_signature(model)['model']} seed {seed}: no epoch reached a finite valid criterion "
+            f"(history: {[row['criterion'] for row in state.history]}); lower the learning rate"
         )
-        improved = criterion < best_loss
-        if improved:
-            best_epoch, best_loss, bad_epochs = epoch, criterion, 0
-            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-        if epoch_hook is not None:
-            epoch_hook(model, epoch)
-        stop = config.patience > 0 and bad_epochs >= config.patience
-        if root is not None and (distributed is None or distributed.is_main):
-            state = {
-                "epoch": epoch,
-                "best_epoch": best_epoch,
-                "best_criterion": best_loss,
-                "bad_epochs": bad_epochs,
-                "stopped_early": stop,
-                "history": rows,
-            }
-            write_checkpoint(root, model, optimizer, state, identity, config, improved)
-        if root is not None and distributed is not None:
-            distributed.barrier()
-        if stop:
-            break
-    model.load_state_dict(best_state)
+    model.load_state_dict(state.best_weights)
     test_predictions = predict(model, dataset, "test", batch_size=config.eval_batch_size)
     test_metrics = split_metrics(test_predictions, dataset, "test", tasks)
-    history = pd.DataFrame(rows)
-    valid_metrics = {
-        k: float(v) for k, v in history.loc[history["epoch"] == best_epoch].iloc[0].items() if k != "epoch"
-    }
-    seconds = time.perf_counter() - started
+    history = pd.DataFrame(state.history)
+    best_row = history.loc[history["epoch"] == state.best_epoch].iloc[0]
+    valid_metrics = {key: float(value) for key, value in best_row.items() if key != "epoch"}
     if config.verbose and (distributed is None or distributed.is_main):
         print(
-            f"{model_signature(model)['model']} seed {seed}: best epoch {best_epoch}/{len(rows)}, "
-            f"valid criterion {best_loss:.4f}"
+            f"{model_signature(model)['model']} seed {seed}: best epoch {state.best_epoch}/{state.epoch}, "
+            f"valid criterion {state.best_criterion:.4f}"
         )
     return TrainResult(
-        model, tasks, history, best_epoch, best_loss, valid_metrics, test_metrics, len(rows), seconds, test_predictions
+        model,
+        tasks,
+        history,
+        state.best_epoch,
+        state.best_criterion,
+        valid_metrics,
+        test_metrics,
+        state.epoch,
+        time.perf_counter() - started,
+        test_predictions,
     )
+
+
+def _train_step(
+    network: nn.Module,
+    state: RunState,
+    batch: dict[str, torch.Tensor],
+    share: float,
+    precision: Precision,
+    config: TrainConfig,
+    tasks: tuple[str, ...],
+    pos_weight: torch.Tensor | None,
+) -> float:
+    """One optimiser step on one batch (``share``: this process's loss weight, see distributed); its loss."""
+    with precision.autocast():
+        output = network(batch)
+        loss = weighted_loss(task_losses(output.predictions, batch, tasks, pos_weight), config)
+        if config.aux_weight > 0:
+            loss = loss + config.aux_weight * output.aux_loss
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(loss * share).backward()
+    if config.grad_clip > 0:
+        state.scaler.unscale_(state.optimizer)
+        nn.utils.clip_grad_norm_(state.model.parameters(), config.grad_clip)
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.schedule.step()
+    return float(loss.detach())
+
+
+def _validate(
+    model: nn.Module,
+    dataset: MultimodalDataset,
+    tasks: tuple[str, ...],
+    config: TrainConfig,
+    pos_weight: torch.Tensor | None,
+    reference: dict[str, float],
+    distributed: Distributed | None,
+) -> dict[str, float]:
+    """The valid split's history columns: weighted loss, per-task losses, criterion (rank 0's) and metrics."""
+    predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
+    losses = split_losses(predictions, dataset, "valid", tasks, pos_weight)
+    criterion = selection_criterion(losses, reference, config)
+    if distributed is not None:
+        criterion = distributed.from_main(criterion)
+    weights = task_weights(config)
+    return {
+        "valid_loss": sum(weights[task] * value for task, value in losses.items()),
+        **{f"valid_{task}_loss": value for task, value in losses.items()},
+        "criterion": criterion,
+        **split_metrics(predictions, dataset, "valid", tasks),
+    }
