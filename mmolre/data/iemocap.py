@@ -18,8 +18,9 @@ import torch
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.mosi import video_split
 from mmolre.data.safe_pickle import load_pickle
-from mmolre.data.sources import how_to_obtain, require
+from mmolre.data.sources import check_text, how_to_obtain, require
 from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
+from mmolre.messages import shown
 from mmolre.modalities import presence_mask
 from mmolre.tasks import EMOTION4_CLASSES
 
@@ -41,8 +42,18 @@ class IemocapLabels:
 def session(dialogue: str) -> int:
     """The IEMOCAP session (1-5) of a dialogue id such as ``Ses01F_impro01``."""
     if not (dialogue.startswith("Ses0") and dialogue[4:5].isdigit() and int(dialogue[4]) in SESSIONS):
-        raise DataError(f"dialogue id {dialogue!r} does not start with Ses01 .. Ses05")
+        raise DataError(f"dialogue id {shown(dialogue)} does not start with Ses01 .. Ses05")
     return int(dialogue[4])
+
+
+def _dialogue_ids(value: object, path: Path, what: str) -> set[str]:
+    """The train or test dialogue list of the pickle: a collection of text ids."""
+    if not isinstance(value, (set, frozenset, list, tuple)) or not all(isinstance(d, str) for d in value):
+        raise DataError(
+            f"{path}: the {what} dialogues (item [{4 if what == 'train' else 5}]) must be a collection "
+            f"of dialogue ids (text), got {shown(value)}"
+        )
+    return set(value)
 
 
 def parse_iemocap_pickle(path: Path, how: str = "") -> IemocapLabels:
@@ -50,25 +61,43 @@ def parse_iemocap_pickle(path: Path, how: str = "") -> IemocapLabels:
     items = load_pickle(path, how)
     if not isinstance(items, list) or len(items) != 6 or not all(isinstance(i, dict) for i in items[:4]):
         raise DataError(f"{path}: expected a list of 6 items (4 dicts, train and test dialogue ids)")
-    utterances, labels, speakers, transcripts, train, test = items
+    utterances, labels, speakers, transcripts = items[:4]
+    train, test = _dialogue_ids(items[4], path, "train"), _dialogue_ids(items[5], path, "test")
     dialogues: dict[str, list[str]] = {}
     label, speaker, transcript = {}, {}, {}
     for dialogue, ids in utterances.items():
-        session(str(dialogue))
-        lists = [labels.get(dialogue), speakers.get(dialogue), transcripts.get(dialogue)]
-        if any(values is None or len(values) != len(ids) for values in lists):
+        if not isinstance(dialogue, str):
+            raise DataError(f"{path}: a dialogue id is not text: {shown(dialogue)}")
+        try:
+            session(dialogue)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
+        lists = [ids, labels.get(dialogue), speakers.get(dialogue), transcripts.get(dialogue)]
+        if not all(isinstance(values, (list, tuple, np.ndarray)) for values in lists):
+            raise DataError(f"{path}: dialogue {dialogue} needs lists of utterances, classes, speakers and transcripts")
+        if any(len(values) != len(ids) for values in lists):
             raise DataError(f"{path}: dialogue {dialogue} has {len(ids)} utterances but other label/speaker counts")
-        for utterance, value, who, text in zip(ids, *lists):
-            if int(value) not in range(len(EMOTION4_CLASSES)):
-                raise DataError(f"{path}: utterance {utterance} has class {value}, expected 0..3")
-            label[str(utterance)], speaker[str(utterance)], transcript[str(utterance)] = int(value), str(who), str(text)
-        dialogues[str(dialogue)] = [str(u) for u in ids]
-    unknown = sorted((set(train) | set(test)) - set(dialogues))
+        for utterance, value, who, text in zip(*lists):
+            if not isinstance(utterance, str) or utterance in label:
+                raise DataError(f"{path}: dialogue {dialogue}: utterance id {shown(utterance)} is repeated or not text")
+            where = f"{path}: dialogue {dialogue} utterance {shown(utterance)}"
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise DataError(f"{where}: class {shown(value)} is not an integer 0..3")
+            if not 0 <= int(value) < len(EMOTION4_CLASSES):
+                raise DataError(f"{where}: class {int(value)}, expected 0..3")
+            if who not in ("F", "M"):
+                raise DataError(f"{where}: speaker {shown(who)}, expected 'F' or 'M'")
+            label[utterance], speaker[utterance] = int(value), str(who)
+            transcript[utterance] = check_text(text, f"{where}: transcript")
+        dialogues[dialogue] = list(ids)
+    unknown = sorted((train | test) - set(dialogues))
     if unknown:
-        raise DataError(f"{path}: split lists name dialogues without utterances, e.g. {unknown[:3]}")
-    if {session(d) for d in test} != {5} or set(train) | set(test) != set(dialogues):
+        raise DataError(
+            f"{path}: split lists name {len(unknown)} dialogue(s) without utterances, e.g. {shown(unknown[0])}"
+        )
+    if {session(d) for d in test} != {5} or train | test != set(dialogues) or train & test:
         raise DataError(f"{path}: the pickle's own split is not sessions 1-4 (train) / session 5 (test)")
-    return IemocapLabels(dialogues, label, speaker, transcript, {str(d) for d in test})
+    return IemocapLabels(dialogues, label, speaker, transcript, test)
 
 
 def read_iemocap_labels(data_dir: str | Path | None = None) -> IemocapLabels:

@@ -14,6 +14,8 @@ import torch
 
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
+from mmolre.data.sources import check_text
+from mmolre.messages import shown
 from mmolre.modalities import MODALITIES, presence_mask
 from mmolre.tasks import EMOTIONS
 
@@ -21,9 +23,12 @@ TEXT_FIELDS = ("text", "text_bert")
 
 
 def _array(path: Path, split: str, field: str, value: object, ndim: int, n: int | None) -> np.ndarray:
+    numeric = not isinstance(value, np.ndarray) or value.dtype.kind in "biuf"
+    if not isinstance(value, (np.ndarray, list, tuple)) or not numeric:
+        raise DataError(f"{path}: {split}/{field} is not a numeric array ({shown(value, 60)})")
     try:
         array = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DataError(f"{path}: {split}/{field} is not numeric") from None
     if array.ndim != ndim or (n is not None and array.shape[0] != n):
         expected = ", ".join(["n" if n is None else str(n)] + ["*"] * (ndim - 1))
@@ -56,6 +61,12 @@ def load_mmsa(path: str | Path, text_field: str = "text", name: str | None = Non
         n = len(sentiment)
         if n == 0:
             raise DataError(f"{path}: {split} is empty")
+        outside = np.flatnonzero(~(np.abs(sentiment) <= 3.0))  # NaN fails the test too
+        if len(outside):
+            raise DataError(
+                f"{path}: {split}/regression_labels must be finite in [-3, 3]; sample {outside[0]} is "
+                f"{sentiment[outside[0]]} ({len(outside)} such samples)"
+            )
         features = {}
         for modality, field in zip(MODALITIES, (text_field, "audio", "vision")):
             array = _array(path, split, field, part[field], 3, n)
@@ -71,9 +82,17 @@ def load_mmsa(path: str | Path, text_field: str = "text", name: str | None = Non
                 raise DataError(
                     f"{path}: {split}/emotion_labels has {emotions.shape[1]} columns, expected {len(EMOTIONS)}"
                 )
-        ids = [str(i) for i in part.get("id", range(n))]
-        if len(ids) != n:
-            raise DataError(f"{path}: {split}/id has {len(ids)} entries for {n} samples")
+            if not torch.isfinite(emotions).all():
+                row = int(torch.nonzero(~torch.isfinite(emotions))[0, 0])
+                raise DataError(f"{path}: {split}/emotion_labels are NaN or infinite at sample {row}")
+        ids = part.get("id", [str(i) for i in range(n)])
+        if not isinstance(ids, (list, tuple, np.ndarray)) or len(ids) != n:
+            count = f"{len(ids)} entries" if isinstance(ids, (list, tuple, np.ndarray)) else type(ids).__name__
+            raise DataError(f"{path}: {split}/id must list one id per sample; it has {count} for {n} samples")
+        ids = [
+            str(i) if isinstance(i, (int, np.integer)) else check_text(i, f"{path}: {split}/id[{index}]")
+            for index, i in enumerate(ids)
+        ]
         splits[split] = SplitData(
             features=features,
             mask=presence_mask(n, MODALITIES),

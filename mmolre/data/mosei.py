@@ -35,6 +35,8 @@ TEXTS = "mosei/mosei_text_label.csv"
 EXPECTED_SIZES = {"train": 16327, "valid": 1871, "test": 4662}
 _NUMERIC = {LABELS: ("start", "end", "sentiment", *EMOTIONS), TEXTS: ("label",)}
 """Columns that must hold finite numbers in every row."""
+_RANGES = {"sentiment": (-3.0, 3.0), "label": (-3.0, 3.0), **dict.fromkeys(EMOTIONS, (0.0, 3.0))}
+"""Where the label columns' values must lie (a cell outside is named by file, column and line)."""
 
 
 def _read_csv(relative: str, data_dir: str | Path | None, columns: set[str]) -> pd.DataFrame:
@@ -42,7 +44,7 @@ def _read_csv(relative: str, data_dir: str | Path | None, columns: set[str]) -> 
     missing = columns - set(frame.columns)
     if missing:
         raise DataError(f"{require(relative, data_dir)}: missing column(s) {sorted(missing)}")
-    check_numeric(frame, require(relative, data_dir), _NUMERIC.get(relative, ()), first_line=2)
+    check_numeric(frame, require(relative, data_dir), _NUMERIC.get(relative, ()), first_line=2, ranges=_RANGES)
     return frame
 
 

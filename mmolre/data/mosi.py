@@ -17,8 +17,9 @@ import torch
 
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
-from mmolre.data.sources import check_numeric, how_to_obtain, read_csv, require
+from mmolre.data.sources import check_numeric, check_text, how_to_obtain, read_csv, require
 from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
+from mmolre.messages import shown
 from mmolre.modalities import MODALITIES, presence_mask
 
 PICKLE = "mosi/CMUMOSI_features_raw_2way.pkl"
@@ -49,37 +50,52 @@ def _check_mosi_items(items: object, path: Path) -> None:
             raise DataError(
                 f"{path}: item [{index}] must be a dict video id -> {what}, got {type(items[index]).__name__}"
             )
-        wrong = [vid for vid, values in items[index].items() if not isinstance(values, sequence)]
-        if wrong:
-            raise DataError(
-                f"{path}: item [{index}] must map each video to a list of {what}; video {wrong[0]!r} does not"
-            )
+        for vid, values in items[index].items():
+            if not isinstance(vid, str):
+                raise DataError(f"{path}: item [{index}] has a video id that is not text: {shown(vid)}")
+            if not isinstance(values, sequence):
+                raise DataError(
+                    f"{path}: item [{index}] must map each video to a list of {what}; video {shown(vid)} does not"
+                )
     segments, sentiments, _, transcripts, *fold_videos = items
     for index, values in ((1, sentiments), (3, transcripts)):
         absent = sorted(set(segments) - set(values))
         if absent:
-            raise DataError(f"{path}: video(s) {absent[:3]} of item [0] have no entry in item [{index}]")
+            raise DataError(f"{path}: video(s) {shown(absent[:3])} of item [0] have no entry in item [{index}]")
+    owner: dict[str, str] = {}
     for vid, segs in segments.items():
         if len(sentiments[vid]) != len(segs) or len(transcripts[vid]) != len(segs):
             raise DataError(f"{path}: video {vid} has {len(segs)} segments but different numbers of labels/transcripts")
-        try:
-            values = np.asarray(sentiments[vid], dtype=float)
-        except (TypeError, ValueError):
-            raise DataError(f"{path}: item [1] video {vid!r} has non-numeric sentiments") from None
-        if not np.isfinite(values).all():
-            raise DataError(f"{path}: item [1] video {vid!r} has NaN or infinite sentiments")
+        for seg, value, text in zip(segs, sentiments[vid], transcripts[vid]):
+            where = f"{path}: video {shown(vid)} segment {shown(seg)}"
+            if not isinstance(seg, str):
+                raise DataError(f"{path}: item [0] video {shown(vid)} has a segment id that is not text: {shown(seg)}")
+            if seg in owner:
+                raise DataError(f"{where} is listed under video {shown(owner[seg])} too")
+            owner[seg] = vid
+            check_text(text, f"{where}: transcript (item [3])")
+            sentiment = f"{path}: item [1] video {shown(vid)} has"
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise DataError(f"{sentiment} non-numeric sentiments: segment {shown(seg)} has {shown(value)}")
+            if not np.isfinite(value):
+                raise DataError(f"{sentiment} NaN or infinite sentiments: segment {shown(seg)} has {value}")
+            if not -3.0 <= value <= 3.0:
+                raise DataError(f"{sentiment} sentiments outside [-3, 3]: segment {shown(seg)} has {value}")
     seen: dict[str, str] = {}
     for index, (split, vids) in enumerate(zip(SPLITS, fold_videos), start=4):
         if not isinstance(vids, (set, frozenset, list, tuple)) or not all(isinstance(v, str) for v in vids):
-            raise DataError(f"{path}: item [{index}] ({split} fold) must be a collection of video ids")
+            raise DataError(f"{path}: item [{index}] ({split} fold) must be a collection of video ids (text)")
         unknown = sorted(set(vids) - set(segments))
         if unknown:
-            raise DataError(f"{path}: item [{index}] ({split} fold) lists video(s) {unknown[:3]} absent from item [0]")
+            raise DataError(
+                f"{path}: item [{index}] ({split} fold) lists video(s) {shown(unknown[:3])} absent from item [0]"
+            )
         if not any(len(segments[vid]) for vid in vids):
             raise DataError(f"{path}: item [{index}] ({split} fold) has no segments; every split needs at least one")
         twice = sorted(vid for vid in vids if vid in seen)
         if twice:
-            raise DataError(f"{path}: video(s) {twice[:3]} are in both the {seen[twice[0]]} and the {split} fold")
+            first = seen[twice[0]]
+            raise DataError(f"{path}: video(s) {shown(twice[:3])} are in both the {first} and the {split} fold")
         seen.update(dict.fromkeys(vids, split))
 
 
@@ -135,7 +151,7 @@ def read_bclstm(
         if missing:
             raise DataError(
                 f"mosi/bclstm/transcripts.csv: column 0 should hold segment ids, but {len(missing)} of the rows "
-                f"that text_{part}.csv names are not segments of {PICKLE}, e.g. {missing[:3]}"
+                f"that text_{part}.csv names are not segments of {PICKLE}, e.g. {shown(missing[0])}"
             )
         expected = np.array([labels.sentiment[s] >= 0 for s in ids])
         out[part] = {"ids": ids}
@@ -208,7 +224,9 @@ def load_mosi(
         vectors = {s: v for part in bclstm.values() for s, v in zip(part["ids"], part["audio"])}
         absent = [s for s in every if s not in vectors]
         if absent:
-            raise DataError(f"mosi/bclstm audio: {len(absent)} official segments have no audio row, e.g. {absent[:3]}")
+            raise DataError(
+                f"mosi/bclstm audio: {len(absent)} official segments have no audio row, e.g. {shown(absent[0])}"
+            )
         arrays = [np.stack([vectors[s] for s in labels.folds[split]]) for split in SPLITS]
         for split, array in zip(SPLITS, _standardise(*arrays)):
             per_split[split]["audio"] = array

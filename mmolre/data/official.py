@@ -22,7 +22,8 @@ import torch
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.iemocap import dialogue_order, fold_notes, parse_iemocap_pickle, session_folds
 from mmolre.data.mosi import read_mosi_labels
-from mmolre.data.sources import check_file
+from mmolre.data.sources import check_file, inside, safe_name
+from mmolre.messages import cut, shown
 from mmolre.modalities import MODALITIES
 
 PICKLES: dict[str, str] = {
@@ -40,12 +41,13 @@ FEATURES: dict[str, str] = {"audio": "wav2vec-large-c-UTT", "text": "deberta-lar
 
 
 def _load_array(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: not a readable .npy array ({error})") from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-        raise DataError(f"{path}: expected a numeric array, got {getattr(array, 'dtype', type(array))}")
+    try:  # mapped first: a header that promises more than the file holds is refused before anything is allocated
+        mapped = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError, EOFError, TypeError) as error:
+        raise DataError(f"{path}: not a readable .npy array ({cut(str(error), 200)})") from None
+    if not isinstance(mapped, np.ndarray) or not np.issubdtype(mapped.dtype, np.number):
+        raise DataError(f"{path}: expected a numeric array, got {cut(str(getattr(mapped, 'dtype', type(mapped))))}")
+    array = np.array(mapped)
     array = np.squeeze(array)
     if array.ndim == 1:
         array = array[None, :]
@@ -56,18 +58,19 @@ def _load_array(path: Path) -> np.ndarray:
     return array.astype(np.float32)
 
 
-def _utterance_vector(folder: Path, utterance: str, speaker: str | None) -> tuple[np.ndarray | None, Path]:
+def _utterance_vector(root: Path, folder: Path, utterance: str, speaker: str | None) -> tuple[np.ndarray | None, Path]:
     """The time-averaged vector of one utterance (None when its directory has no frames of its speaker)."""
     file, directory = folder / f"{utterance}.npy", folder / utterance
     if file.is_file():
         files = [file]
     elif directory.is_dir():
         files = sorted(directory.glob("*.npy"))
+        inside(directory, root, f"utterance {shown(utterance)}")
         if speaker is not None:
             files = [f for f in files if ("F" in f.stem) == (speaker == "F")]
     else:
         raise DataError(f"{file}: feature file not found (nor a directory {directory})")
-    rows = [_load_array(f) for f in files]
+    rows = [_load_array(inside(f, root, f"utterance {shown(utterance)}")) for f in files]
     rows = [r for r in rows if len(r)]
     if not rows:
         return None, directory
@@ -81,13 +84,15 @@ def read_features(
     root: Path, name: str, utterances: list[str], speakers: dict[str, str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, d) vectors and (n,) presence of ``features/<name>`` for ``utterances``; every file is checked."""
-    folder = root / "features" / name
+    folder = root / "features" / safe_name(name, "feature folder name")
     if not folder.is_dir():
         raise DataError(f"{folder}: feature folder not found (expected features/<name>/<utterance id>.npy)")
+    inside(folder, root, f"feature folder {name}")
     vectors: list[np.ndarray | None] = []
     width, first = None, None
     for utterance in utterances:
-        vector, path = _utterance_vector(folder, utterance, None if speakers is None else speakers[utterance])
+        safe_name(utterance, f"{folder}: utterance id")
+        vector, path = _utterance_vector(root, folder, utterance, None if speakers is None else speakers[utterance])
         if vector is not None:
             if width is None:
                 width, first = vector.shape[-1], path
@@ -152,6 +157,8 @@ def load_official(
             return {"sentiment": torch.tensor([sentiment_labels.sentiment[u] for u in part], dtype=torch.float32)}
 
     every = [u for split in SPLITS for u in ids[split]]
+    for utterance in every:  # ids become file names below: none may lead out of the feature folder
+        safe_name(utterance, f"{pickle_path}: utterance id")
     vectors, presence = {}, {}
     for modality, name in chosen.items():
         vectors[modality], presence[modality] = read_features(root, name, every, speakers)
