@@ -49,6 +49,7 @@ def test_selected_epoch_is_the_best_valid_one(dataset):
     again = evaluate(result.model, dataset, "valid")
     assert again["mae"] == pytest.approx(result.valid_metrics["mae"], abs=1e-6)
     assert {"mae", "acc2_has0", "emo_wa", "emo_f1", "emo_wa_happy"} <= set(result.test_metrics)
+    assert set(result.valid_metrics) == set(result.test_metrics), "losses and criterion live in the history"
 
 
 def test_early_stopping_stops_after_patience(dataset):

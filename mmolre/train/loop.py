@@ -58,7 +58,8 @@ BatchHook = Callable[[dict[str, torch.Tensor], int, torch.Generator], dict[str, 
 @dataclass
 class TrainResult:
     """Outcome of one run; ``model`` holds the selected (best valid) weights, ``test_predictions`` its outputs on the
-    test split (see :func:`~mmolre.train.evaluation.predict`), kept for paired comparisons over utterances."""
+    test split (see :func:`~mmolre.train.evaluation.predict`), kept for paired comparisons over utterances;
+    ``valid_metrics`` and ``test_metrics`` have the same keys (losses and criterion per epoch are in ``history``)."""
 
     model: nn.Module
     tasks: tuple[str, ...]
@@ -159,7 +160,7 @@ def train_model(
     test_metrics = split_metrics(test_predictions, dataset, "test", tasks)
     history = pd.DataFrame(state.history)
     best_row = history.loc[history["epoch"] == state.best_epoch].iloc[0]
-    valid_metrics = {key: float(value) for key, value in best_row.items() if key != "epoch"}
+    valid_metrics = {key: float(best_row[key]) for key in test_metrics}
     if config.verbose and (distributed is None or distributed.is_main):
         print(
             f"{model_signature(model)['model']} seed {seed}: best epoch {state.best_epoch}/{state.epoch}, "
