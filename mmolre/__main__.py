@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmolre {reports,readme,train,check-notebooks,normalize-notebooks}``."""
+"""Command line: ``python -m mmolre {reports,readme,train,predict,data,check-notebooks,normalize-notebooks}``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmolre.data.fetch import add_arguments as add_data_arguments
+from mmolre.data.fetch import data_command
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, reports_dir
 from mmolre.predict import add_arguments as add_predict_arguments
 from mmolre.predict import predict_command
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
     add_predict_arguments(commands.add_parser("predict", help="score transcripts with an exported model"))
+    add_data_arguments(commands.add_parser("data", help="download the real data files from their sources, or check"))
     for sub in (reports, train, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
@@ -82,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "readme":
             return _readme(args.readme, args.reports_dir)
+        if args.command == "data":
+            return data_command(args.data_command, args.dir, args.only, getattr(args, "base_url", None))
         if args.command == "predict":
             print(predict_command(args.model, args.text, args.input, args.format, args.device), end="")
             return 0

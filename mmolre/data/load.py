@@ -56,7 +56,8 @@ def _no_data_dir_message(name: str) -> str:
     return (
         f"dataset {name!r} needs real data files but no data directory is set (pass data_dir=... or set "
         f"${DATA_DIR_ENV}). Files and their public sources:\n{lines}\n"
-        "Without them, use load_dataset('synthetic')."
+        "`python -m mmolre data fetch --dir <data dir>` downloads them all. Without them, use "
+        "load_dataset('synthetic')."
     )
 
 

@@ -121,7 +121,7 @@ def how_to_obtain(relative: str) -> str:
     """A sentence telling where ``relative`` comes from and how to make the loaders find it."""
     return (
         f"obtain it as {describe_source(relative)} and point ${DATA_DIR_ENV} (or the notebook parameter "
-        "data_dir) at <data dir>"
+        "data_dir) at <data dir>; `python -m mmolre data fetch --dir <data dir>` downloads every file"
     )
 
 
