@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -166,3 +167,14 @@ def test_bf16_autocast_on_cpu_runs_a_step(dataset):
     assert bf16.history["train_loss"].iloc[0] != fp32.history["train_loss"].iloc[0]
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="fp16")
+
+
+@pytest.mark.parametrize(("bf16", "dtype", "scaled"), [(True, torch.bfloat16, False), (False, torch.float16, True)])
+def test_auto_precision_on_cuda_is_bf16_or_fp16_with_loss_scaling(monkeypatch, bf16, dtype, scaled):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a CPU-only build disables the CUDA scaler with a warning
+        precision = Precision(torch.device("cuda"), _config())
+    assert precision.dtype == dtype
+    assert precision.scaler.is_enabled() == (scaled and torch.cuda.is_available())
+    assert Precision(torch.device("cuda"), _config(precision="fp32")).dtype is None
