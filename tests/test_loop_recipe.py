@@ -178,3 +178,13 @@ def test_auto_precision_on_cuda_is_bf16_or_fp16_with_loss_scaling(monkeypatch, b
     assert precision.dtype == dtype
     assert precision.scaler.is_enabled() == (scaled and torch.cuda.is_available())
     assert Precision(torch.device("cuda"), _config(precision="fp32")).dtype is None
+
+
+def test_a_diverged_epoch_is_refused_by_number_before_it_is_checkpointed(dataset, tmp_path):
+    model = _model(dataset)
+    with torch.no_grad():
+        next(p for p in model.parameters() if p.ndim >= 2).fill_(float("nan"))
+    diverged = r"epoch 1: valid predictions of \['sentiment', 'emotion'\] contain NaN or inf; the run diverged"
+    with pytest.raises(ValueError, match=diverged):
+        train_model(model, dataset, _config(epochs=2), seed=1, checkpoint_dir=tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -27,11 +26,11 @@ class Callback(Protocol):
 
 
 class Selection:
-    """Keeps the epoch with the lowest valid ``criterion`` (the first on ties; NaN never) and its weights."""
+    """Keeps the epoch with the lowest valid ``criterion`` (the first on ties) and its weights."""
 
     def on_epoch_end(self, state: RunState) -> None:
         criterion = float(state.history[-1]["criterion"])
-        state.improved = math.isfinite(criterion) and criterion < state.best_criterion
+        state.improved = criterion < state.best_criterion
         if state.improved:
             state.best_epoch, state.best_criterion, state.bad_epochs = state.epoch, criterion, 0
             state.keep_best_weights()

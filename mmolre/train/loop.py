@@ -145,16 +145,11 @@ def train_model(
             total, count = total + loss * size, count + size
         if distributed is not None:
             total, count = distributed.all_sum(total, count)
-        valid = _validate(model, dataset, tasks, config, pos_weight, reference, distributed)
+        valid = _validate(model, dataset, state.epoch, tasks, config, pos_weight, reference, distributed)
         state.history.append({"epoch": state.epoch, "train_loss": total / count, **valid})
         for callback in callbacks:
             callback.on_epoch_end(state)
 
-    if state.best_epoch == 0:
-        raise ValueError(
-            f"{model_signature(model)['model']} seed {seed}: no epoch reached a finite valid criterion "
-            f"(history: {[row['criterion'] for row in state.history]}); lower the learning rate"
-        )
     model.load_state_dict(state.best_weights)
     test_predictions = predict(model, dataset, "test", batch_size=config.eval_batch_size)
     test_metrics = split_metrics(test_predictions, dataset, "test", tasks)
@@ -210,14 +205,22 @@ def _train_step(
 def _validate(
     model: nn.Module,
     dataset: MultimodalDataset,
+    epoch: int,
     tasks: tuple[str, ...],
     config: TrainConfig,
     pos_weight: torch.Tensor | None,
     reference: dict[str, float],
     distributed: Distributed | None,
 ) -> dict[str, float]:
-    """The valid split's history columns: weighted loss, per-task losses, criterion (rank 0's) and metrics."""
+    """The valid split's history columns: weighted loss, per-task losses, criterion (rank 0's) and metrics;
+    ValueError when the model's valid predictions are not finite (the run diverged)."""
     predictions = predict(model, dataset, "valid", batch_size=config.eval_batch_size)
+    diverged = [task for task, values in predictions.items() if not np.isfinite(values).all()]
+    if diverged:
+        raise ValueError(
+            f"epoch {epoch}: valid predictions of {diverged} contain NaN or inf; the run diverged "
+            "(lower the learning rate)"
+        )
     losses = split_losses(predictions, dataset, "valid", tasks, pos_weight)
     criterion = selection_criterion(losses, reference, config)
     if distributed is not None:
