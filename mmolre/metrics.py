@@ -143,6 +143,19 @@ def classification_metrics(
     }
 
 
+def confusion_counts(
+    labels: Sequence[int] | np.ndarray, logits: np.ndarray, n_classes: int = len(EMOTION4_CLASSES)
+) -> np.ndarray:
+    """Counts of (true class, argmax(``logits``)) pairs: rows are true classes, columns predicted classes."""
+    truth = _as_array(labels, "labels").reshape(-1).astype(int)
+    scores = _as_array(logits, "logits")
+    if scores.shape != (truth.size, n_classes):
+        raise ValueError(f"logits must have shape ({truth.size}, {n_classes}), got {scores.shape}")
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (truth, scores.argmax(axis=1)), 1)
+    return counts
+
+
 HEADLINE_METRICS: dict[str, str] = {"sentiment": "acc2_non0", "emotion": "emo_wa", "emotion4": "wa"}
 """The metric each task's tables and figures lead with."""
 
@@ -152,3 +165,29 @@ def headline_metric(tasks: Sequence[str]) -> str:
     if not tasks or tasks[0] not in HEADLINE_METRICS:
         raise ValueError(f"no headline metric for tasks {tuple(tasks)}; known: {sorted(HEADLINE_METRICS)}")
     return HEADLINE_METRICS[tasks[0]]
+
+
+METRIC_LABELS: dict[str, str] = {
+    "acc2_has0": "Acc-2 (has-zero)",
+    "f1_has0": "F1 (has-zero)",
+    "acc2_non0": "Acc-2 (non-zero)",
+    "f1_non0": "F1 (non-zero)",
+    "acc5": "Acc-5",
+    "acc7": "Acc-7",
+    "mae": "MAE",
+    "corr": "Corr",
+    "mae_non0": "MAE (non-zero)",
+    "corr_non0": "Corr (non-zero)",
+    "emo_wa": "emotion WA",
+    "emo_f1": "emotion F1",
+    **{f"emo_{kind}_{e}": f"{e} {kind.upper()}" for e in EMOTIONS for kind in ("wa", "f1")},
+    "wa": "WA",
+    "ua": "UA",
+    "wf1": "weighted F1",
+}
+"""The one display name of every metric column (tables, figure axes and titles)."""
+
+
+def metric_label(name: str) -> str:
+    """The display name of a metric column (:data:`METRIC_LABELS`; the name itself when it has none)."""
+    return METRIC_LABELS.get(name, name)

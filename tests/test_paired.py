@@ -24,6 +24,7 @@ from mmolre.protocols.paired import (
 )
 from mmolre.report import plots, results
 from mmolre.report.recorded import RecordedRuns
+from mmolre.report.reporter import NoFigure
 
 
 def _runs(values: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
@@ -181,5 +182,5 @@ def test_results_table_pairs_within_a_profile_and_the_figure_has_a_panel_per_met
     assert "results_paired" in results.headline_tables(RecordedRuns(frame, pd.DataFrame(), {}, ["p"]))
     paired = paired_table(frame, by="model")
     fig = plots.plot_paired_differences(paired)
-    assert [ax.get_title() for ax in fig.axes] == ["mae (lower is better)"]
-    assert plots.plot_paired_differences(pd.DataFrame()).axes[0].get_title() == "nothing to compare"
+    assert [ax.get_title() for ax in fig.axes] == ["MAE\n(lower is better)"]
+    assert isinstance(plots.plot_paired_differences(pd.DataFrame()), NoFigure)

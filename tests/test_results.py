@@ -12,7 +12,8 @@ import pytest
 from mmolre.__main__ import main
 from mmolre.modalities import CONDITIONS
 from mmolre.paths import PROJECT_ROOT
-from mmolre.report import plots, recorded, results
+from mmolre.report import plots, published, recorded, results
+from mmolre.report.reporter import NoFigure
 from mmolre.tasks import EMOTIONS
 
 SEEDS = (1111, 1112, 1113)
@@ -122,12 +123,16 @@ def test_collect_runs_tags_dataset_and_features_and_lists_what_is_missing(report
 def test_sentiment_table_is_mean_std_over_seeds_beside_published(reports: Path) -> None:
     table = results.sentiment_table(recorded.collect_runs(reports))
     ours = _row(table, "ours: mosi", "MMoLRE")
-    assert ours["Acc-2 non0"] == "0.810 ± 0.010" and ours["seeds"] == "3"
+    assert ours["Acc-2 (non-zero)"] == "0.810 ± 0.010" and ours["seeds"] == "3"
     assert _row(table, "ours: mosi", "hard sharing")["MAE"] == "0.220 ± 0.000"
     self_mm = _row(table, "published: Self-MM", "Self-MM", "CMU-MOSI")
-    assert self_mm["Acc-2 non0"] == "0.8546" and self_mm["MAE"] == "0.7080"
+    assert self_mm["Acc-2 (non-zero)"] == "0.8546" and self_mm["MAE"] == "0.7080"
     assert "BERT" in self_mm["features"]
-    assert _row(table, "published: MMML", "MMML")["F1 non0"] == "–"
+    mmml = _row(table, "published: MMML", "MMML", "CMU-MOSI")  # the paper's row: base-size encoders, no context
+    assert (mmml["Acc-2 (non-zero)"], mmml["MAE"]) == ("0.8816", "0.6429") and "base size" in mmml["features"]
+    large = _row(table, "published: MMML large+context", "MMML (large, context)", "CMU-MOSI")
+    assert large["Acc-2 (non-zero)"] == "0.9035" and "RoBERTa-large" in large["features"]
+    assert _row(table, "published: UniMSE", "UniMSE", "CMU-MOSEI")["Acc-7"] == "–"
     # published rows only for datasets that have runs of ours, listed before ours
     assert set(table["dataset"]) == {"CMU-MOSI", "CMU-MOSEI"}
     mosi = table[table["dataset"] == "CMU-MOSI"]["source"].tolist()
@@ -137,7 +142,7 @@ def test_sentiment_table_is_mean_std_over_seeds_beside_published(reports: Path) 
 def test_emotion_table_only_for_runs_with_emotions(reports: Path) -> None:
     table = results.emotion_table(recorded.collect_runs(reports))
     assert table["source"].tolist() == ["ours: mosei"]
-    assert table.iloc[0]["happy WA"] == "0.610 ± 0.010" and table.iloc[0]["mean F1"] == "0.700 ± 0.000"
+    assert table.iloc[0]["happy WA"] == "0.610 ± 0.010" and table.iloc[0]["emotion F1"] == "0.700 ± 0.000"
 
 
 def test_incomplete_table_names_the_conditions_averaged(reports: Path) -> None:
@@ -145,9 +150,9 @@ def test_incomplete_table_names_the_conditions_averaged(reports: Path) -> None:
     table = results.incomplete_table(runs)
     mculora = _row(table, "ours: mosi", "MCULoRA")
     assert mculora["conditions"] == "3: a, t, at"
-    assert mculora["Acc-2 non0"] == "0.707 ± 0.007"  # per-seed avg over a, t, at with t rising 0.02 per seed
-    published = _row(table, "published: MCULoRA", "MCULoRA")
-    assert published["dataset"] == "CMU-MOSEI" and published["Acc-2 non0"] == "0.7961"
+    assert mculora["Acc-2 (non-zero)"] == "0.707 ± 0.007"  # per-seed avg over a, t, at with t rising 0.02 per seed
+    published = _row(table, "published: MCULoRA", "MCULoRA (selected on test)")
+    assert published["dataset"] == "CMU-MOSEI" and published["Acc-2 (non-zero)"] == "0.7961"
     assert published["conditions"] == "all 7"
     per_condition = results.conditions_table(runs)
     ours = _row(per_condition, "ours: mosi", "MCULoRA")
@@ -169,8 +174,7 @@ def test_missing_profiles_and_tables_are_reported_not_raised(tmp_path: Path) -> 
     assert any(item.startswith("profile nowhere: no folder") for item in runs.missing)
     assert results.headline_tables(runs) == {}
     assert "Not found" in results.readme_block(tmp_path)
-    fig = plots.plot_published_comparison(results.comparison_frame(runs))
-    assert fig.axes
+    assert isinstance(plots.plot_published_comparison(results.comparison_frame(runs)), NoFigure)
 
 
 def test_malformed_table_is_an_error_naming_the_file(reports: Path) -> None:
@@ -231,3 +235,12 @@ def test_features_name_context_iemocap_and_the_official_layout() -> None:
     assert recorded.features("mosi_bclstm", {"context": True}).endswith("(bc-LSTM's own split), utterance context")
     official = recorded.features("official", {"features": {"text": "deberta-large-4-UTT"}, "context": True})
     assert official == "official GCNet/MCULoRA utterance features (text: deberta-large-4-UTT), utterance context"
+
+
+def test_test_selected_published_numbers_say_so(reports: Path) -> None:
+    table = published.published_table()
+    mculora = table[table["method"] == "MCULoRA (selected on test)"]
+    assert len(mculora) and mculora["selected on test"].str.contains("test loader").all()
+    assert (table.loc[table["method"] == "Self-MM", "selected on test"] == "no (not known to)").all()
+    block = results.readme_block(reports)
+    assert "**Selected on the test split**" in block and "- MCULoRA: the official training script" in block

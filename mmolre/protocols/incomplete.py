@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -165,12 +166,15 @@ def method_arm(method: str, config: IncompleteConfig, rank: int | None = None) -
 
 @dataclass
 class IncompleteResults:
-    """Long-form results: per-condition and per-rate metrics, sampling probabilities, run facts."""
+    """Long-form results: per-condition and per-rate metrics, sampling probabilities, run facts, and the test
+    outputs with every modality the dataset has (``(arm label, seed) -> {task: outputs}``, as
+    :attr:`mmolre.protocols.driver.Experiment.predictions`)."""
 
     conditions: pd.DataFrame
     missing_rates: pd.DataFrame
     sampling: pd.DataFrame
     runs: pd.DataFrame
+    predictions: dict[tuple[str, int], dict[str, np.ndarray]]
 
 
 def run_incomplete(
@@ -193,7 +197,9 @@ def run_incomplete(
     training = conditions_split(dataset) if config.select_on_conditions else dataset
     experiment = run_experiment(arms, dataset, seeds, evaluators, train_dataset=training)
     frames = {key: experiment.extras.get(key, pd.DataFrame()) for key in ("conditions", "missing_rates", "sampling")}
-    return IncompleteResults(frames["conditions"], frames["missing_rates"], frames["sampling"], experiment.facts)
+    return IncompleteResults(
+        frames["conditions"], frames["missing_rates"], frames["sampling"], experiment.facts, experiment.predictions
+    )
 
 
 def summarize_conditions(frame: pd.DataFrame, by: Sequence[str] = ("method", "condition")) -> pd.DataFrame:

@@ -73,7 +73,9 @@ def plot_label_distribution(data: MultimodalDataset) -> Figure:
     table["class"] = table["class"].str.removeprefix("share_")
     fig, ax = plt.subplots(figsize=(7, 3.4))
     sns.barplot(data=table, x="class", y="share", hue="split", ax=ax)
+    ax.set_ylabel("share of the split (bars start at 0)")
     ax.set_title(f"{data.name}: class distribution")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -92,6 +94,7 @@ def plot_sentiment_distribution(data: MultimodalDataset) -> Figure:
         ax=ax,
     )
     ax.set_title(f"{data.name}: sentiment distribution")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -137,7 +140,8 @@ def plot_modality_availability(data: MultimodalDataset) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     sns.barplot(data=table, x="modality", y="present", hue="split", ax=ax)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share of samples present")
+    ax.set_ylabel("share of samples present (from 0)")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(f"{data.name}: modality availability")
     fig.tight_layout()
     return fig

@@ -51,6 +51,15 @@ def default_root() -> Path:
     return PROJECT_ROOT / "reports"
 
 
+def shown_path(path: Path) -> str:
+    """A reports folder as a page may show it: relative to the project when inside it, else its name only (pages
+    carry no absolute paths of the machine that made them)."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(PROJECT_ROOT):
+        return resolved.relative_to(PROJECT_ROOT).as_posix() or "."
+    return f"{resolved.name} (outside the project)"
+
+
 def list_profiles(root: Path) -> list[str]:
     """Report profiles under ``root``: folders with a ``tables/`` folder, ``benchmarks`` excluded, sorted."""
     if not root.is_dir():

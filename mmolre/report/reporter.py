@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,23 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mmolre.files import atomic_write
-from mmolre.paths import reports_dir
+from mmolre.paths import check_profile, reports_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STAGE_ENV = "MMOLRE_REPORT_STAGE"
 DISPLAY_DPI = 72
 """Resolution of a saved figure as the notebook shows it (and stores it in the executed notebook)."""
+
+
+@dataclass(frozen=True)
+class NoFigure:
+    """What a figure function returns instead of a figure that would show nothing (one point, one epoch, an empty
+    panel): the sentence the notebook prints in its place."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class Reporter:
@@ -54,9 +66,13 @@ class Reporter:
         atomic_write(self._path("tables", name, ".md"), lambda tmp: tmp.write_text(markdown, encoding="utf-8"))
         return csv_path
 
-    def figure(self, fig: Figure, name: str, dpi: int = 110) -> None:
+    def figure(self, fig: Figure | NoFigure, name: str, dpi: int = 110) -> None:
         """Save ``figures/<name>.png`` at ``dpi``; the notebook then shows the figure at :data:`DISPLAY_DPI` (the
-        copy a stored notebook and its HTML embed; the saved file is the full-resolution one)."""
+        copy a stored notebook and its HTML embed; the saved file is the full-resolution one). A :class:`NoFigure`
+        writes nothing and prints its sentence instead."""
+        if isinstance(fig, NoFigure):
+            print(f"No figure {name}: {fig.reason}")
+            return
         atomic_write(
             self._path("figures", name, ".png"),
             lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"),
@@ -72,10 +88,8 @@ class Reporter:
 
 
 def profile_root(profile: str) -> Path:
-    """``reports_dir()/<profile>``; the profile must be a plain name."""
-    if not _NAME.match(profile):
-        raise ValueError(f"profile {profile!r} must be a plain name (letters, digits, '_', '-', '.')")
-    return reports_dir() / profile
+    """``reports_dir()/<profile>``; the profile must be a plain name (:func:`mmolre.paths.check_profile`)."""
+    return reports_dir() / check_profile(profile)
 
 
 def _jsonable(value: object) -> object:

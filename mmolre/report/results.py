@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from mmolre.files import atomic_write
+from mmolre.metrics import metric_label
 from mmolre.modalities import CONDITIONS
 from mmolre.paths import PROJECT_ROOT
 from mmolre.protocols.paired import paired_table
@@ -38,26 +39,13 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 """The markers around the generated block in README.md."""
 
 SENTIMENT_METRICS: dict[str, str] = {
-    "acc2_has0": "Acc-2 has0",
-    "acc2_non0": "Acc-2 non0",
-    "f1_non0": "F1 non0",
-    "acc7": "Acc-7",
-    "mae": "MAE",
-    "corr": "Corr",
+    m: metric_label(m) for m in ("acc2_has0", "acc2_non0", "f1_non0", "acc7", "mae", "corr")
 }
 INCOMPLETE_METRICS: dict[str, str] = {
-    "acc2_non0": "Acc-2 non0",
-    "f1_non0": "F1 non0",
-    "mae": "MAE",
-    "corr": "Corr",
-    "wa": "WA",
-    "ua": "UA",
-    "wf1": "wF1",
+    m: metric_label(m) for m in ("acc2_non0", "f1_non0", "mae", "corr", "wa", "ua", "wf1")
 }
 EMOTION_METRICS: dict[str, str] = {
-    **{f"emo_{kind}_{e}": f"{e} {kind.upper()}" for e in EMOTIONS for kind in ("wa", "f1")},
-    "emo_wa": "mean WA",
-    "emo_f1": "mean F1",
+    m: metric_label(m) for m in [*(f"emo_{kind}_{e}" for e in EMOTIONS for kind in ("wa", "f1")), "emo_wa", "emo_f1"]
 }
 METHOD_NAMES: dict[str, str] = {
     "mmolre": "MMoLRE",
@@ -110,7 +98,7 @@ def _published_rows(metrics: Mapping[str, str], setting: str, datasets: Sequence
         ref = REFERENCES[p.ref]
         row = rows.setdefault(
             (p.ref, p.dataset),
-            {"dataset": p.dataset, "method": ref.method, "source": f"published: {p.ref}", "features": ref.features},
+            {"dataset": p.dataset, "method": ref.label, "source": f"published: {p.ref}", "features": ref.features},
         )
         row[metrics[p.metric]] = f"{p.value:.4f}"
     return pd.DataFrame(list(rows.values()))
@@ -193,7 +181,7 @@ def conditions_table(runs: RecordedRuns, metric: str = "f1_non0") -> pd.DataFram
     for p in PUBLISHED:
         if p.metric == metric and p.setting in CONDITIONS:
             row = rows.setdefault(
-                p.ref, {"dataset": p.dataset, "method": REFERENCES[p.ref].method, "source": f"published: {p.ref}"}
+                p.ref, {"dataset": p.dataset, "method": REFERENCES[p.ref].label, "source": f"published: {p.ref}"}
             )
             row[p.setting] = f"{p.value:.4f}"
     frame = pd.concat([pd.DataFrame(list(rows.values())), ours.drop(columns="profile")], ignore_index=True)
@@ -225,13 +213,7 @@ def efficiency_table(runs: RecordedRuns) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-PAIRED_METRICS: dict[str, str] = {
-    "mae": "MAE",
-    "acc2_non0": "Acc-2 non0",
-    "corr": "Corr",
-    "emo_wa": "mean emotion WA",
-    "wa": "WA",
-}
+PAIRED_METRICS: dict[str, str] = {m: metric_label(m) for m in ("mae", "acc2_non0", "corr", "emo_wa", "wa")}
 """Metrics of the paired table, in order."""
 
 
@@ -302,7 +284,7 @@ def comparison_frame(runs: RecordedRuns, metric: str = "acc2_non0", study: str =
     ours = frame.assign(method=names + " (" + frame["profile"] + ")", kind="ours")[columns]
     setting = "full" if study == "sentiment" else "avg7"
     published = [
-        {"dataset": p.dataset, "method": REFERENCES[p.ref].method, "kind": "published", metric: p.value}
+        {"dataset": p.dataset, "method": REFERENCES[p.ref].label, "kind": "published", metric: p.value}
         for p in PUBLISHED
         if p.setting == setting and p.metric == metric
     ]
@@ -360,6 +342,10 @@ def readme_block(root: Path | None = None) -> str:
     used = sorted({p.ref for p in PUBLISHED})
     lines += ["", "**Sources of the published numbers**", ""]
     lines += [f"- {key}: {REFERENCES[key].source}; checked: {REFERENCES[key].checked}." for key in used]
+    selected = [key for key in used if REFERENCES[key].test_selected]
+    if selected:
+        lines += ["", "**Selected on the test split** (marked *selected on test* in the tables)", ""]
+        lines += [f"- {key}: {REFERENCES[key].test_selected}." for key in selected]
     if runs.missing:
         lines += ["", "**Not found**", "", *[f"- {item}" for item in runs.missing]]
     lines.append(END)
