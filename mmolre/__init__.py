@@ -20,83 +20,73 @@ MCLA layers), ``mmolre.models`` (contract, MMoLRE + baselines, MCULoRA, registry
 evaluation, checkpoints), ``mmolre.protocols`` (driver, ablations, incomplete modalities, DPFT, summaries),
 ``mmolre.report`` (reporter, figures, notebook set-up, papermill runner); ``mmolre.modalities`` and
 ``mmolre.tasks`` own the modality and task vocabularies, ``mmolre.metrics`` every metric.
+
+Names are imported on first use (``import mmolre`` itself loads neither torch nor the report code), so the
+command line and a plugin start quickly.
 """
 
-from mmolre.data import DataError, MultimodalDataset, load_dataset
-from mmolre.exported import export, load_pretrained
-from mmolre.metrics import emotion_metrics, sentiment_metrics
-from mmolre.modalities import CONDITIONS, MODALITIES, available_combinations
-from mmolre.models import (
-    MODEL_NAMES,
-    MCULoRAConfig,
-    ModelConfig,
-    ModelOutput,
-    build_model,
-    count_parameters,
-    eval_mode,
-    model_table,
-    trace_shapes,
-)
-from mmolre.protocols import (
-    ABLATIONS,
-    Arm,
-    IncompleteConfig,
-    ablation_arms,
-    compare_encoders,
-    model_arms,
-    routing_table,
-    run_experiment,
-    run_incomplete,
-    summarize,
-    summarize_conditions,
-    token_routing,
-)
-from mmolre.report import Reporter, data_plots, plots, setup_notebook
-from mmolre.tasks import EMOTIONS, TASKS
-from mmolre.train import SEEDS, TrainConfig, evaluate, train_model
+from __future__ import annotations
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ABLATIONS",
-    "CONDITIONS",
-    "EMOTIONS",
-    "MODALITIES",
-    "MODEL_NAMES",
-    "SEEDS",
-    "TASKS",
-    "ablation_arms",
-    "Arm",
-    "available_combinations",
-    "build_model",
-    "compare_encoders",
-    "count_parameters",
-    "data_plots",
-    "DataError",
-    "emotion_metrics",
-    "eval_mode",
-    "evaluate",
-    "export",
-    "IncompleteConfig",
-    "load_dataset",
-    "load_pretrained",
-    "MCULoRAConfig",
-    "model_arms",
-    "model_table",
-    "ModelConfig",
-    "ModelOutput",
-    "MultimodalDataset",
-    "plots",
-    "Reporter",
-    "routing_table",
-    "run_experiment",
-    "run_incomplete",
-    "sentiment_metrics",
-    "setup_notebook",
-    "summarize",
-    "summarize_conditions",
-    "token_routing",
-    "trace_shapes",
-    "train_model",
-    "TrainConfig",
-]
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "mmolre.data": ("DataError", "MultimodalDataset", "load_dataset"),
+    "mmolre.exported": ("export", "load_pretrained"),
+    "mmolre.metrics": ("emotion_metrics", "sentiment_metrics"),
+    "mmolre.modalities": ("CONDITIONS", "MODALITIES", "available_combinations"),
+    "mmolre.models": (
+        "MODEL_NAMES",
+        "MCULoRAConfig",
+        "ModelConfig",
+        "ModelOutput",
+        "build_model",
+        "count_parameters",
+        "eval_mode",
+        "model_table",
+        "trace_shapes",
+    ),
+    "mmolre.protocols": (
+        "ABLATIONS",
+        "Arm",
+        "IncompleteConfig",
+        "ablation_arms",
+        "compare_encoders",
+        "model_arms",
+        "routing_table",
+        "run_experiment",
+        "run_incomplete",
+        "summarize",
+        "summarize_conditions",
+        "token_routing",
+    ),
+    "mmolre.report": ("Reporter", "data_plots", "plots", "setup_notebook"),
+    "mmolre.tasks": ("EMOTIONS", "TASKS"),
+    "mmolre.train": ("SEEDS", "TrainConfig", "evaluate", "train_model"),
+}
+"""Where each public name lives: module -> names."""
+_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_SOURCE, key=str.lower)
+
+
+def __getattr__(name: str) -> object:
+    """A public name (or a sub-package) imported on first use."""
+    if name in _SOURCE:
+        value = getattr(import_module(_SOURCE[name]), name)
+    elif not name.startswith("_"):
+        try:
+            value = import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
