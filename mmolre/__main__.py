@@ -7,19 +7,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmolre.data.fetch import add_arguments as add_data_arguments
-from mmolre.data.fetch import data_command
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, reports_dir
-from mmolre.predict import add_arguments as add_predict_arguments
-from mmolre.predict import predict_command
-from mmolre.report.cli_train import TRAINABLE, train_from_params
-from mmolre.report.parameters import RunnerError, discover_notebooks, normalize_notebook, notebook_problems
-from mmolre.report.recorded import default_root
-from mmolre.report.results import write_readme
-from mmolre.report.runner import check_param_file, run_reports
+
+# Each command imports what it needs when it runs (and only the command being run defines the arguments that come
+# from its module), so `python -m mmolre --help` answers without loading torch, papermill or the report code.
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; ``command`` (the one being run) is the only one whose module-defined arguments are added."""
     parser = argparse.ArgumentParser(prog="python -m mmolre", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     reports = commands.add_parser("reports", help="execute the notebooks into reports/<profile>/")
@@ -39,11 +34,22 @@ def _parser() -> argparse.ArgumentParser:
         "train", help="train one notebook section's runs (also under torchrun) into reports/<profile>/tables/"
     )
     train.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
-    train.add_argument("--notebook", default="04_baselines", choices=TRAINABLE, help="the section whose runs to train")
+    if command == "train":
+        from mmolre.report.cli_train import TRAINABLE
+
+        train.add_argument("--notebook", default="04_baselines", choices=TRAINABLE, help="the section to train")
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
-    add_predict_arguments(commands.add_parser("predict", help="score transcripts with an exported model"))
-    add_data_arguments(commands.add_parser("data", help="download the real data files from their sources, or check"))
+    predict = commands.add_parser("predict", help="score transcripts with an exported model")
+    if command == "predict":
+        from mmolre.predict import add_arguments
+
+        add_arguments(predict)
+    data = commands.add_parser("data", help="download the real data files from their sources, or check them")
+    if command == "data":
+        from mmolre.data.fetch import add_arguments
+
+        add_arguments(data)
     for sub in (reports, train, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
@@ -51,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _readme(readme: Path, reports: Path) -> int:
     """Regenerate the README's results block; bad reports or a README without markers exit 1 with the reason."""
+    from mmolre.report.results import write_readme
+
     try:
         changed = write_readme(readme, reports)
     except (ValueError, OSError) as error:
@@ -63,6 +71,9 @@ def _readme(readme: Path, reports: Path) -> int:
 def _reports(files: Sequence[Path | None], only: Sequence[str] | None, notebooks_dir: Path) -> None:
     """Check every parameter file, then run them in order; with several, print the wall time of each profile and,
     when they wrote to the project's own reports folder, regenerate the README's results block."""
+    from mmolre.report.recorded import default_root
+    from mmolre.report.runner import check_param_file, run_reports
+
     for param_file in files:
         check_param_file(param_file, only, notebooks_dir)
     times = []
@@ -78,7 +89,10 @@ def _reports(files: Sequence[Path | None], only: Sequence[str] | None, notebooks
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(argv[0] if argv else None).parse_args(argv)
+    from mmolre.report.parameters import RunnerError, discover_notebooks, normalize_notebook, notebook_problems
+
     try:
         if args.command == "reports":
             _reports(args.params or [None], args.only, args.notebooks_dir)
@@ -86,11 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "readme":
             return _readme(args.readme, args.reports_dir)
         if args.command == "data":
+            from mmolre.data.fetch import data_command
+
             return data_command(args.data_command, args.dir, args.only, getattr(args, "base_url", None))
         if args.command == "predict":
+            from mmolre.predict import predict_command
+
             print(predict_command(args.model, args.text, args.input, args.format, args.device), end="")
             return 0
         if args.command == "train":
+            from mmolre.report.cli_train import train_from_params
+
             try:
                 train_from_params(args.params, args.notebook, args.notebooks_dir)
             except ValueError as error:  # bad data or configuration values (DataError, StrictConfig)
