@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 
+import pandas as pd
 import torch
 
 from mmolre.models import ModelConfig
@@ -26,12 +27,13 @@ from mmolre.train import TrainConfig
 
 SETTINGS: tuple[dict[str, object], ...] = (
     {"label": "mpnet, 9 of 12 frozen", "encoder": "mpnet", "freeze_layers": 9},
-    {"label": "mpnet, 9 frozen, bf16", "encoder": "mpnet", "freeze_layers": 9, "precision": "bf16"},
-    {"label": "mpnet, 9 frozen, bucketed", "encoder": "mpnet", "freeze_layers": 9, "bucket_by_length": True},
     {"label": "mpnet, 6 of 12 frozen", "encoder": "mpnet", "freeze_layers": 6},
-    {"label": "mpnet, all 12 layers", "encoder": "mpnet", "freeze_layers": 0},
+    {"label": "mpnet, 9 frozen, bucketed", "encoder": "mpnet", "freeze_layers": 9, "bucket_by_length": True},
+    {"label": "mpnet, 9 frozen, bf16", "encoder": "mpnet", "freeze_layers": 9, "precision": "bf16"},
     {"label": "MiniLM, all 6 layers", "encoder": "minilm", "freeze_layers": 0},
+    {"label": "mpnet, all 12 layers", "encoder": "mpnet", "freeze_layers": 0},
 )
+"""In the order they run: the tables are rewritten after each setting, so an interrupted run keeps what finished."""
 METRICS = ["acc2_non0", "f1_non0", "acc2_has0", "acc7", "mae", "corr", "seconds_per_epoch", "epochs_run"]
 
 
@@ -55,13 +57,18 @@ def main() -> None:
         num_threads=args.threads,
     )
     options = {"text_kind": "finetune", "max_tokens": 64, "audio": False}
-    runs = compare_encoders("mosi", settings, ModelConfig(dropout=0.1), train, args.seeds, "linear_head", None, options)
     reporter = Reporter(profile="benchmarks")
-    reporter.table(runs, "encoder_cost_runs")
-    summary = summarize(runs, by=["encoder"], metrics=METRICS, split="test")
-    reporter.table(summary, "encoder_cost")
+    frames = []
+    for setting in settings:
+        frames.append(
+            compare_encoders("mosi", [setting], ModelConfig(), train, args.seeds, "linear_head", None, options)
+        )
+        runs = pd.concat(frames, ignore_index=True)
+        reporter.table(runs, "encoder_cost_runs")
+        summary = summarize(runs, by=["encoder"], metrics=METRICS, split="test")
+        reporter.table(summary, "encoder_cost")
+        print(summary.to_string(index=False), flush=True)
     reporter.figure(plot_encoder_comparison(runs), "encoder_cost")
-    print(summary.to_string(index=False))
 
 
 if __name__ == "__main__":
