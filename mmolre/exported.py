@@ -285,12 +285,13 @@ def _inputs(config: Mapping[str, object]) -> list[str]:
     lines = []
     for modality, width in config["dims"].items():  # type: ignore[union-attr]
         if modality == "text" and text is not None:
-            frozen = f", lower {text['freeze_layers']} layers frozen" if text["kind"] == "finetune" else ""
-            lines.append(
-                f"- text: raw transcripts (column `text`), encoded with {text['encoder']} as {text['kind']}"
-                f" (at most {text['max_tokens']} tokens{frozen}"
-                f"{', lower-cased first' if text['lowercase'] else ''})"
-            )
+            details = [] if text["kind"] == "sentence" else [f"at most {text['max_tokens']} tokens"]
+            if text["kind"] == "finetune":
+                details.append(f"lower {text['freeze_layers']} layers frozen")
+            if text["lowercase"]:
+                details.append("lower-cased first")
+            how = f" ({', '.join(details)})" if details else ""
+            lines.append(f"- text: raw transcripts (column `text`), {text['encoder']} {text['kind']} input{how}")
         else:
             lines.append(
                 f"- {modality}: a {width}-d vector per utterance (columns `{modality}_0` ... "
