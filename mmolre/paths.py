@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -13,9 +14,22 @@ REPORTS_DIR_ENV = "MMOLRE_REPORTS_DIR"
 CACHE_DIR_ENV = "MMOLRE_CACHE_DIR"
 
 
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+"""A report profile is one folder name: letters, digits, ``_`` and ``-``, at most 64 characters."""
+
+
 def reports_dir() -> Path:
-    """Root of generated reports: ``$MMOLRE_REPORTS_DIR`` or ``<project>/reports``."""
-    return Path(os.environ.get(REPORTS_DIR_ENV) or PROJECT_ROOT / "reports")
+    """Root of generated reports: ``$MMOLRE_REPORTS_DIR`` or ``<project>/reports``, as an absolute path (a relative
+    ``$MMOLRE_REPORTS_DIR`` is taken from the current directory)."""
+    return Path(os.environ.get(REPORTS_DIR_ENV) or PROJECT_ROOT / "reports").expanduser().absolute()
+
+
+def check_profile(profile: object) -> str:
+    """``profile`` if it is a valid profile name (:data:`PROFILE_NAME`), else a ValueError saying why."""
+    if not isinstance(profile, str) or not PROFILE_NAME.match(profile):
+        shown = repr(profile) if len(repr(profile)) <= 70 else repr(profile)[:66] + "...'"
+        raise ValueError(f"profile {shown} must be a plain name (letters, digits, '_' and '-', at most 64 characters)")
+    return profile
 
 
 def cache_dir() -> Path:

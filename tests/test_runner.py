@@ -250,7 +250,10 @@ def test_escaping_profile_is_a_clean_cli_error(
     params.write_text("profile: ../../escape\n", encoding="utf-8")
     assert main(["reports", "-f", str(params), "--notebooks-dir", str(notebooks)]) == 1
     err = capsys.readouterr().err
-    assert err == f"error: {params}: profile '../../escape' must be a plain name (letters, digits, '_', '-', '.')\n"
+    assert err == (
+        f"error: {params}: profile '../../escape' must be a plain name (letters, digits, '_' and '-', "
+        "at most 64 characters)\n"
+    )
     assert not reports.exists()
 
 

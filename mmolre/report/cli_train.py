@@ -13,13 +13,12 @@ rank 0 loads the dataset first (so a feature cache is written once), and only ra
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from mmolre.paths import NOTEBOOKS_DIR
 from mmolre.protocols.driver import model_arms, run_experiment
 from mmolre.report.notebook import setup_notebook
-from mmolre.report.parameters import RunnerError, declared_parameters, discover_notebooks, load_param_file
+from mmolre.report.parameters import RunnerError, discover_notebooks, load_param_file, notebook_defaults
 from mmolre.report.requirements import check_requirements
 from mmolre.report.runner import plan_run
 from mmolre.train.distributed import init_distributed, launched_by_torchrun, shutdown
@@ -41,13 +40,7 @@ def notebook_values(param_file: Path | None, notebook: str, notebooks_dir: Path 
     plan = plan_run(settings, [notebook], notebooks_dir, source)
     check_requirements(settings.get("requires"), source)
     path = next(path for path in discover_notebooks(notebooks_dir) if path.stem == notebook)
-    defaults = {}
-    for name, info in declared_parameters(path).items():
-        try:
-            defaults[name] = ast.literal_eval(str(info["default"]))
-        except (ValueError, SyntaxError) as error:
-            raise RunnerError(f"{path.name}: the default of {name!r} is not a literal: {error}") from None
-    return {**defaults, **plan.parameters[notebook]}
+    return {**notebook_defaults(path), **plan.parameters[notebook]}
 
 
 def train_from_params(

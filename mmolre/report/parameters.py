@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 
 import nbformat
 import papermill
 import yaml
 
+from mmolre.config import check_value
+from mmolre.data.load import LOADERS, check_options
 from mmolre.files import atomic_write
-from mmolre.paths import NOTEBOOKS_DIR
+from mmolre.messages import cut, shown
+from mmolre.models.registry import METHOD_NAMES, MODEL_NAMES, config_class
+from mmolre.paths import NOTEBOOKS_DIR, check_profile
+from mmolre.plugins import load_plugins
+from mmolre.protocols.ablations import ABLATIONS
+from mmolre.train.config import TrainConfig
 
 KERNEL_NAME = "python3"
 PARAMETERS_TAG = "parameters"
@@ -148,6 +155,129 @@ def check_types(path: Path, values: dict[str, object], declared: dict[str, dict[
         )
 
 
+def notebook_defaults(path: Path) -> dict[str, object]:
+    """The values of the notebook's parameters cell (each default must be a Python literal)."""
+    defaults = {}
+    for name, info in declared_parameters(path).items():
+        try:
+            defaults[name] = ast.literal_eval(str(info["default"]))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+            raise RunnerError(f"{path.name}: the default of {name!r} is not a literal: {error}") from None
+    return defaults
+
+
+def _names(known: Sequence[str], what: str) -> Callable[[object, dict[str, object], str], None]:
+    """A check that a value is a list of distinct names out of ``known``."""
+
+    def check(value: object, values: dict[str, object], where: str) -> None:
+        check_value(value, list[str], where)
+        unknown = [name for name in value if name not in known]  # type: ignore[union-attr]
+        if unknown:
+            raise ValueError(f"{where}: unknown {what} {shown(unknown, 120)}; known: {', '.join(known)}")
+        if len(set(value)) != len(value):  # type: ignore[arg-type]
+            raise ValueError(f"{where}: a {what} is listed twice in {shown(value, 120)}")
+
+    return check
+
+
+def _name(known: Sequence[str], what: str) -> Callable[[object, dict[str, object], str], None]:
+    def check(value: object, values: dict[str, object], where: str) -> None:
+        if value not in known:
+            raise ValueError(f"{where}: unknown {what} {shown(value)}; known: {', '.join(known)}")
+
+    return check
+
+
+def _seeds(value: object, values: dict[str, object], where: str) -> None:
+    check_value(value, list[int], where)
+    if not value:
+        raise ValueError(f"{where} is an empty list; give at least one seed")
+    if any(not 0 <= seed < 2**32 for seed in value) or len(set(value)) != len(value):  # type: ignore[union-attr]
+        raise ValueError(f"{where} must be distinct integers in [0, 2**32), got {shown(value, 120)}")
+
+
+def _train_config(value: object, values: dict[str, object], where: str) -> None:
+    if isinstance(value, Mapping) and "epochs" in value and "epochs" in values:
+        raise ValueError("set epochs with the notebook's `epochs` parameter (it replaces train_config's epochs)")
+    TrainConfig.from_dict(value)  # type: ignore[arg-type]
+
+
+def _model_config(family: str | None) -> Callable[[object, dict[str, object], str], None]:
+    def check(value: object, values: dict[str, object], where: str) -> None:
+        model = family or values.get("model", "mmolre")
+        config_class(str(model) if model in MODEL_NAMES else "mmolre").from_dict(value)  # type: ignore[arg-type]
+
+    return check
+
+
+def _grids(value: object, values: dict[str, object], where: str) -> None:
+    check_value(value, dict[str, list], where)
+    _names(tuple(ABLATIONS), "ablation")(list(value), values, f"{where} keys")  # type: ignore[arg-type]
+
+
+def _list_in(hint: object, low: float, high: float) -> Callable[[object, dict[str, object], str], None]:
+    def check(value: object, values: dict[str, object], where: str) -> None:
+        check_value(value, hint, where)
+        if any(not low <= item <= high for item in value):  # type: ignore[union-attr]
+            raise ValueError(f"{where}: every value must lie in [{low}, {high}], got {shown(value, 120)}")
+
+    return check
+
+
+def _at_least(low: int) -> Callable[[object, dict[str, object], str], None]:
+    def check(value: object, values: dict[str, object], where: str) -> None:
+        check_value(value, int, where)
+        if value < low:  # type: ignore[operator]
+            raise ValueError(f"{where} must be >= {low}, got {value}")
+
+    return check
+
+
+def _profiles(value: object, values: dict[str, object], where: str) -> None:
+    check_value(value, list[str], where)
+    for name in value:  # type: ignore[union-attr]
+        check_profile(name)
+
+
+NESTED_CHECKS: dict[str, Callable[[object, dict[str, object], str], None]] = {
+    "dataset": _name(LOADERS, "dataset"),  # the registry itself: a plugin's datasets count
+    "dataset_options": lambda value, values, where: check_options(str(values.get("dataset", "synthetic")), value),  # type: ignore[arg-type]
+    "seeds": _seeds,
+    "epochs": lambda value, values, where: TrainConfig.from_dict({"epochs": value}),
+    "train_config": _train_config,
+    "model_config": _model_config(None),
+    "mmolre_config": _model_config("mmolre"),
+    "mculora_config": _model_config("mculora"),
+    "model": _name(MODEL_NAMES, "model"),
+    "models": _names(MODEL_NAMES, "model"),
+    "ablations": _names(tuple(ABLATIONS), "ablation"),
+    "grids": _grids,
+    "methods": _names(METHOD_NAMES, "method"),
+    "rank_method": _name(METHOD_NAMES, "method"),
+    "rates": _list_in(list[float], 0.0, 1.0),
+    "ranks": _list_in(list[int], 1, 4096),
+    "profiles": _profiles,
+    "bootstrap_samples": _at_least(0),
+    "seq_len": _at_least(1),
+}
+"""Per notebook parameter: what its value must be beyond its declared type (nested configurations are checked
+field by field against their dataclasses, dataset options against the loader's signature)."""
+
+
+def check_nested(path: Path, values: dict[str, object], source: str) -> None:
+    """Check the values a notebook will run with (its defaults overridden by ``values``) before any kernel starts:
+    a RunnerError names the notebook, the parameter, where its value came from and what is wrong."""
+    merged = {**notebook_defaults(path), **values}
+    for name, check in NESTED_CHECKS.items():
+        if name not in merged:
+            continue
+        try:
+            check(merged[name], merged, name)
+        except ValueError as error:
+            origin = source if name in values else "the notebook's default"
+            raise RunnerError(f"{path.name}: parameter {name!r} from {origin}: {cut(str(error), 400)}") from None
+
+
 def normalize_notebook(path: Path) -> bool:
     """Set the kernelspec to ``python3``; returns True when the file changed."""
     notebook = read_notebook(path)
@@ -192,13 +322,26 @@ def load_param_file(path: Path | None) -> dict[str, object]:
     if not path.is_file():
         raise RunnerError(f"parameter file {path} does not exist")
     try:
-        content = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RunnerError(f"parameter file {path} is not UTF-8 text (byte {error.start}); it must be YAML") from None
+    except OSError as error:
+        raise RunnerError(f"parameter file {path} cannot be read: {error.strerror}") from None
+    try:
+        content = yaml.load(text, Loader=_UniqueKeyLoader)
     except _DuplicateKey as error:
         raise RunnerError(f"parameter file {path}, {error}") from None
     except yaml.YAMLError as error:
-        raise RunnerError(f"parameter file {path} is not valid YAML: {error}") from error
+        raise RunnerError(f"parameter file {path} is not valid YAML: {cut(str(error), 300)}") from None
+    except RecursionError:
+        raise RunnerError(f"parameter file {path} nests too deeply to be a parameter file") from None
     if content is None:
         return {}
     if not isinstance(content, dict):
         raise RunnerError(f"parameter file {path} must be a mapping at the top level, got {type(content).__name__}")
+    if "plugins" in content:  # modules registering models and datasets, imported before anything is checked
+        try:
+            load_plugins(content.pop("plugins"), f"parameter file {path}")
+        except ValueError as error:
+            raise RunnerError(str(error)) from None
     return content

@@ -40,7 +40,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from mmolre.files import atomic_write
-from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, reports_dir
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, check_profile, reports_dir
 from mmolre.progress import PROGRESS_ENV
 from mmolre.report import outputs
 from mmolre.report.html import describe_run, export_html, write_profile_index, write_site_index
@@ -49,6 +49,7 @@ from mmolre.report.parameters import (
     KERNEL_NAME,
     PARAMETERS_TAG,
     RunnerError,
+    check_nested,
     check_types,
     declared_parameters,
     discover_notebooks,
@@ -100,10 +101,8 @@ def plan_run(
         raise RunnerError(f"no NN_name.ipynb notebooks found in {notebooks_dir}")
     valid = ", ".join(available)
     profile = settings.get("profile", "default")
-    if not isinstance(profile, str):
-        raise RunnerError(f"{source}: 'profile' must be a string, got {profile!r}")
     try:
-        profile_root(profile)  # validates the profile name
+        check_profile(profile)
     except ValueError as error:
         raise RunnerError(f"{source}: {error}") from None
     overrides = {key: value for key, value in settings.items() if key not in _RESERVED_KEYS}
@@ -143,6 +142,8 @@ def plan_run(
                 f"its parameters are: {', '.join(declared) or '(none)'}"
             )
         check_types(path, values, declared, source)
+        if stem in selection:
+            check_nested(path, values, source)
         parameters[stem] = values
     for stem in set(listed) - set(selection):  # a common name for the file's other notebooks is not a typo
         used.update(key for key in common if key in declared_parameters(available[stem]))
