@@ -244,3 +244,16 @@ def test_test_selected_published_numbers_say_so(reports: Path) -> None:
     assert (table.loc[table["method"] == "Self-MM", "selected on test"] == "no (not known to)").all()
     block = results.readme_block(reports)
     assert "**Selected on the test split**" in block and "- MCULoRA: the official training script" in block
+
+
+def test_headline_puts_our_best_run_beside_the_strongest_published_number(reports: Path) -> None:
+    runs = recorded.collect_runs(reports)
+    records = {r["dataset"]: r for r in results.headline_records(runs)}
+    mosi = records["CMU-MOSI"]
+    assert (mosi["method"], mosi["profile"], mosi["seeds"]) == ("MMoLRE", "mosi", 3)  # 0.81 beats hard sharing 0.79
+    assert mosi["published"].key == "MMML large+context" and mosi["gap"] == pytest.approx(0.81 - 0.9035)
+    table = results.headline_table(runs)
+    assert table["dataset"].tolist() == ["CMU-MOSI", "CMU-MOSEI"]
+    row = table.iloc[0]
+    assert row["ours: value"] == "0.810 ± 0.010 (3 seeds)" and row["gap"] == "−0.0935"
+    assert "bc-LSTM audio" in row["ours: features"] and "RoBERTa-large" in row["published: features"]

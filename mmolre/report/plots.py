@@ -540,3 +540,26 @@ def plot_predicted_vs_true(truth: np.ndarray, predictions: Mapping[str, np.ndarr
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_headline_gaps(records: Sequence[Mapping[str, object]]) -> Figure | NoFigure:
+    """One row per dataset of :func:`~mmolre.report.results.headline_records` that has a published number: our
+    best run minus the strongest published number (mean, ± sd over seeds), positive when ours is better."""
+    shown = [r for r in records if r["gap"] is not None]
+    if not shown:
+        return NoFigure("no dataset has both a run of ours and a published number to compare with")
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.55 * len(shown)))
+    rows = range(len(shown))
+    spread = [0.0 if np.isnan(float(r["std"])) else float(r["std"]) for r in shown]
+    ax.errorbar([float(r["gap"]) for r in shown], rows, xerr=spread, fmt="D", color=OURS, capsize=4)
+    ax.axvline(0.0, color="0.4", linewidth=1)
+    labels = [f"{r['dataset']}, {metric_label(str(r['metric']))}\nvs {r['published'].label}" for r in shown]
+    ax.set_yticks(list(rows), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(min(-0.01, ax.get_xlim()[0]), max(0.01, ax.get_xlim()[1]))
+    ax.grid(axis="x", color="0.9")
+    ax.set_axisbelow(True)
+    ax.set_xlabel("our best run − strongest published number (test; right of 0: ours better)")
+    ax.set_title("How far our best runs are from the published numbers", fontsize=10)
+    fig.tight_layout()
+    return fig
