@@ -200,13 +200,31 @@ def test_write_readme_replaces_only_the_marked_block(reports: Path, tmp_path: Pa
     assert main(["readme", "--readme", str(readme), "--reports-dir", str(reports)]) == 1
 
 
-def test_readme_results_block_matches_the_committed_reports() -> None:
-    """Fails when README.md's results block is stale: run `python -m mmolre readme` after regenerating reports."""
-    readme = PROJECT_ROOT / "README.md"
-    current = results.readme_section(readme.read_text(encoding="utf-8"), readme)
-    assert current == results.readme_block(PROJECT_ROOT / "reports"), (
-        "README.md's results block differs from what reports/ regenerates: run `python -m mmolre readme`"
+def test_readme_headline_and_results_match_the_committed_reports() -> None:
+    """Fails when README.md's headline or docs/results.md is stale: run `python -m mmolre readme` (no arguments)
+    after regenerating reports."""
+    readme, full = PROJECT_ROOT / "README.md", results.RESULTS_FILE
+    headline = results.readme_section(
+        readme.read_text(encoding="utf-8"), readme, results.HEADLINE_BEGIN, results.HEADLINE_END
     )
+    assert headline == results.headline_block(PROJECT_ROOT / "reports"), (
+        "README.md's headline differs from what reports/ regenerates: run `python -m mmolre readme`"
+    )
+    assert results.readme_section(full.read_text(encoding="utf-8"), full) == results.readme_block(
+        PROJECT_ROOT / "reports"
+    ), "docs/results.md differs from what reports/ regenerates: run `python -m mmolre readme`"
+    assert results.BEGIN not in readme.read_text(encoding="utf-8")  # the full tables live in docs/, not the README
+
+
+def test_generated_blocks_are_written_where_their_markers_are(reports: Path, tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(f"# x\n\n{results.HEADLINE_BEGIN}\nold\n{results.HEADLINE_END}\n\nkept\n", encoding="utf-8")
+    assert results.write_readme(page, reports) and not results.write_readme(page, reports)
+    text = page.read_text(encoding="utf-8")
+    assert "| CMU-MOSI " in text and "0.810 ± 0.010 (3 seeds)" in text and text.endswith("\n\nkept\n")
+    page.write_text("no markers\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"page\.md: no generated block"):
+        results.write_readme(page, reports)
 
 
 def test_comparison_frame_keeps_encoder_settings_apart(reports: Path) -> None:
