@@ -25,6 +25,32 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STAGE_ENV = "MMOLRE_REPORT_STAGE"
 DISPLAY_DPI = 72
 """Resolution of a saved figure as the notebook shows it (and stores it in the executed notebook)."""
+SIGNIFICANT_DIGITS = 4
+"""Precision of the floats a table is written with: no two machines agree on the ninth digit of a metric, and no
+reader needs it. Columns of whole numbers (parameter counts, epochs) are written exactly."""
+
+
+def _significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (zeros, NaN and infinities unchanged)."""
+    out = values.copy()
+    finite = np.isfinite(values) & (values != 0)
+    shift = digits - 1 - np.floor(np.log10(np.abs(values[finite]))).astype(int)
+    up, down = np.power(10.0, np.maximum(shift, 0)), np.power(10.0, np.maximum(-shift, 0))
+    out[finite] = np.round(values[finite] * up / down) * down / up
+    return out
+
+
+def rounded(frame: pd.DataFrame, digits: int = SIGNIFICANT_DIGITS) -> pd.DataFrame:
+    """``frame`` with every float column that is not all whole numbers rounded to ``digits`` significant digits."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype.kind != "f":
+            continue
+        values = out[column].to_numpy(dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        if len(finite) and not np.all(finite == np.round(finite)):
+            out[column] = _significant(values, digits)
+    return out
 
 
 @dataclass(frozen=True)
@@ -59,8 +85,10 @@ class Reporter:
         return self.root / kind / f"{name}{suffix}"
 
     def table(self, frame: pd.DataFrame, name: str, index: bool = False) -> Path:
-        """Write ``tables/<name>.csv`` and ``tables/<name>.md``; returns the CSV path."""
+        """Write ``tables/<name>.csv`` (floats at :data:`SIGNIFICANT_DIGITS` significant digits, :func:`rounded`)
+        and ``tables/<name>.md``; returns the CSV path."""
         csv_path = self._path("tables", name, ".csv")
+        frame = rounded(frame)
         atomic_write(csv_path, lambda tmp: frame.to_csv(tmp, index=index))
         markdown = frame.to_markdown(index=index, floatfmt=".4f") + "\n"
         atomic_write(self._path("tables", name, ".md"), lambda tmp: tmp.write_text(markdown, encoding="utf-8"))

@@ -1,0 +1,22 @@
+"""Session order: the check that the notebooks nbval executed reproduce ``reports/default`` runs after them."""
+
+from __future__ import annotations
+
+import pytest
+
+NOTEBOOKS_RUN = pytest.StashKey[set[str]]()
+"""Stems of the notebooks nbval executes in this session."""
+LAST = "test_default_profile_tables_are_reproduced"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Record which notebooks nbval runs, and move the reproduction check after them."""
+    config.stash[NOTEBOOKS_RUN] = {item.path.stem for item in items if item.path.suffix == ".ipynb"}
+    last = [item for item in items if item.name == LAST]
+    items[:] = [item for item in items if item.name != LAST] + last
+
+
+@pytest.fixture
+def notebooks_run(request: pytest.FixtureRequest) -> set[str]:
+    """Stems of the notebooks nbval executes in this session (empty when it runs none)."""
+    return request.config.stash.get(NOTEBOOKS_RUN, set())
