@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, reports_dir
+from mmolre.interrupts import Terminated, interruptible_by_sigterm
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR_ENV, reports_dir
 
 # Each command imports what it needs when it runs (and only the command being run defines the arguments that come
 # from its module), so `python -m mmolre --help` answers without loading torch, papermill or the report code.
@@ -93,9 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(argv[0] if argv else None).parse_args(argv)
     from mmolre.report.parameters import RunnerError, discover_notebooks, normalize_notebook, notebook_problems
 
+    os.environ[REPORTS_DIR_ENV] = str(reports_dir())  # absolute from here on, for this process and its kernels
     try:
         if args.command == "reports":
-            _reports(args.params or [None], args.only, args.notebooks_dir)
+            with interruptible_by_sigterm():
+                _reports(args.params or [None], args.only, args.notebooks_dir)
             return 0
         if args.command == "readme":
             return _readme(args.readme, args.reports_dir)
@@ -112,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mmolre.report.cli_train import train_from_params
 
             try:
-                train_from_params(args.params, args.notebook, args.notebooks_dir)
+                with interruptible_by_sigterm():
+                    train_from_params(args.params, args.notebook, args.notebooks_dir)
             except ValueError as error:  # bad data or configuration values (DataError, StrictConfig)
                 raise RunnerError(str(error)) from error
             return 0
@@ -128,9 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RunnerError, ValueError) as error:  # ValueError: a bad profile name or a damaged manifest
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: the notebook that was running left the previous outputs unchanged", file=sys.stderr)
-        return 130
+    except OSError as error:  # an unwritable or missing folder: the message names it
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (Terminated); the runner says what was kept
+        print(str(interrupt) or "interrupted", file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130
 
 
 if __name__ == "__main__":

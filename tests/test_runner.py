@@ -488,7 +488,7 @@ def test_killed_run_keeps_previous_outputs_and_next_run_cleans_up(
         process.send_signal(sig)
         printed = process.communicate(timeout=60)[0].decode("utf-8", errors="replace")
         assert process.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL)
-        assert ("interrupted: the notebook that was running left the previous outputs unchanged" in printed) == (
+        assert ("interrupted: 01_tiny was cut short and left its previous outputs unchanged" in printed) == (
             sig == signal.SIGINT
         )
     finally:

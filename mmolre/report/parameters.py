@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping
 from pathlib import Path
 
 import nbformat
@@ -14,14 +14,10 @@ import papermill
 import yaml
 
 from mmolre.config import check_value
-from mmolre.data.load import LOADERS, check_options
 from mmolre.files import atomic_write
 from mmolre.messages import cut, shown
-from mmolre.models.registry import METHOD_NAMES, MODEL_NAMES, config_class
 from mmolre.paths import NOTEBOOKS_DIR, check_profile
 from mmolre.plugins import load_plugins
-from mmolre.protocols.ablations import ABLATIONS
-from mmolre.train.config import TrainConfig
 
 KERNEL_NAME = "python3"
 PARAMETERS_TAG = "parameters"
@@ -166,7 +162,7 @@ def notebook_defaults(path: Path) -> dict[str, object]:
     return defaults
 
 
-def _names(known: Sequence[str], what: str) -> Callable[[object, dict[str, object], str], None]:
+def _names(known: Collection[str], what: str) -> Callable[[object, dict[str, object], str], None]:
     """A check that a value is a list of distinct names out of ``known``."""
 
     def check(value: object, values: dict[str, object], where: str) -> None:
@@ -180,7 +176,7 @@ def _names(known: Sequence[str], what: str) -> Callable[[object, dict[str, objec
     return check
 
 
-def _name(known: Sequence[str], what: str) -> Callable[[object, dict[str, object], str], None]:
+def _name(known: Collection[str], what: str) -> Callable[[object, dict[str, object], str], None]:
     def check(value: object, values: dict[str, object], where: str) -> None:
         if value not in known:
             raise ValueError(f"{where}: unknown {what} {shown(value)}; known: {', '.join(known)}")
@@ -197,22 +193,40 @@ def _seeds(value: object, values: dict[str, object], where: str) -> None:
 
 
 def _train_config(value: object, values: dict[str, object], where: str) -> None:
+    from mmolre.train.config import TrainConfig
+
     if isinstance(value, Mapping) and "epochs" in value and "epochs" in values:
         raise ValueError("set epochs with the notebook's `epochs` parameter (it replaces train_config's epochs)")
     TrainConfig.from_dict(value)  # type: ignore[arg-type]
 
 
+def _epochs(value: object, values: dict[str, object], where: str) -> None:
+    from mmolre.train.config import TrainConfig
+
+    TrainConfig.from_dict({"epochs": value})
+
+
 def _model_config(family: str | None) -> Callable[[object, dict[str, object], str], None]:
     def check(value: object, values: dict[str, object], where: str) -> None:
+        from mmolre.models.registry import MODELS, config_class
+
         model = family or values.get("model", "mmolre")
-        config_class(str(model) if model in MODEL_NAMES else "mmolre").from_dict(value)  # type: ignore[arg-type]
+        config_class(str(model) if model in MODELS else "mmolre").from_dict(value)  # type: ignore[arg-type]
 
     return check
 
 
+def _dataset_options(value: object, values: dict[str, object], where: str) -> None:
+    from mmolre.data.load import check_options
+
+    check_options(str(values.get("dataset", "synthetic")), value)  # type: ignore[arg-type]
+
+
 def _grids(value: object, values: dict[str, object], where: str) -> None:
+    from mmolre.protocols.ablations import ABLATIONS
+
     check_value(value, dict[str, list], where)
-    _names(tuple(ABLATIONS), "ablation")(list(value), values, f"{where} keys")  # type: ignore[arg-type]
+    _names(ABLATIONS, "ablation")(list(value), values, f"{where} keys")  # type: ignore[arg-type]
 
 
 def _list_in(hint: object, low: float, high: float) -> Callable[[object, dict[str, object], str], None]:
@@ -239,36 +253,42 @@ def _profiles(value: object, values: dict[str, object], where: str) -> None:
         check_profile(name)
 
 
-NESTED_CHECKS: dict[str, Callable[[object, dict[str, object], str], None]] = {
-    "dataset": _name(LOADERS, "dataset"),  # the registry itself: a plugin's datasets count
-    "dataset_options": lambda value, values, where: check_options(str(values.get("dataset", "synthetic")), value),  # type: ignore[arg-type]
-    "seeds": _seeds,
-    "epochs": lambda value, values, where: TrainConfig.from_dict({"epochs": value}),
-    "train_config": _train_config,
-    "model_config": _model_config(None),
-    "mmolre_config": _model_config("mmolre"),
-    "mculora_config": _model_config("mculora"),
-    "model": _name(MODEL_NAMES, "model"),
-    "models": _names(MODEL_NAMES, "model"),
-    "ablations": _names(tuple(ABLATIONS), "ablation"),
-    "grids": _grids,
-    "methods": _names(METHOD_NAMES, "method"),
-    "rank_method": _name(METHOD_NAMES, "method"),
-    "rates": _list_in(list[float], 0.0, 1.0),
-    "ranks": _list_in(list[int], 1, 4096),
-    "profiles": _profiles,
-    "bootstrap_samples": _at_least(0),
-    "seq_len": _at_least(1),
-}
-"""Per notebook parameter: what its value must be beyond its declared type (nested configurations are checked
-field by field against their dataclasses, dataset options against the loader's signature)."""
+def nested_checks() -> dict[str, Callable[[object, dict[str, object], str], None]]:
+    """Per notebook parameter: what its value must be beyond its declared type (nested configurations are checked
+    field by field against their dataclasses, dataset options against the loader's signature, names against the
+    registries themselves, so that a plugin's models and datasets count)."""
+    from mmolre.data.load import LOADERS
+    from mmolre.models.registry import METHODS, MODELS
+    from mmolre.protocols.ablations import ABLATIONS
+
+    return {
+        "dataset": _name(LOADERS, "dataset"),
+        "dataset_options": _dataset_options,
+        "seeds": _seeds,
+        "epochs": _epochs,
+        "train_config": _train_config,
+        "model_config": _model_config(None),
+        "mmolre_config": _model_config("mmolre"),
+        "mculora_config": _model_config("mculora"),
+        "model": _name(MODELS, "model"),
+        "models": _names(MODELS, "model"),
+        "ablations": _names(ABLATIONS, "ablation"),
+        "grids": _grids,
+        "methods": _names(METHODS, "method"),
+        "rank_method": _name(METHODS, "method"),
+        "rates": _list_in(list[float], 0.0, 1.0),
+        "ranks": _list_in(list[int], 1, 4096),
+        "profiles": _profiles,
+        "bootstrap_samples": _at_least(0),
+        "seq_len": _at_least(1),
+    }
 
 
 def check_nested(path: Path, values: dict[str, object], source: str) -> None:
     """Check the values a notebook will run with (its defaults overridden by ``values``) before any kernel starts:
     a RunnerError names the notebook, the parameter, where its value came from and what is wrong."""
     merged = {**notebook_defaults(path), **values}
-    for name, check in NESTED_CHECKS.items():
+    for name, check in nested_checks().items():
         if name not in merged:
             continue
         try:

@@ -39,8 +39,9 @@ from pathlib import Path
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from mmolre.files import atomic_write
-from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, check_profile, reports_dir
+from mmolre.files import atomic_write, writable_folder
+from mmolre.interrupts import held_interrupts
+from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR_ENV, check_profile, reports_dir
 from mmolre.progress import PROGRESS_ENV
 from mmolre.report import outputs
 from mmolre.report.html import describe_run, export_html, write_profile_index, write_site_index
@@ -164,17 +165,20 @@ def execute_notebook(path: Path, parameters: dict[str, object], profile: str, ec
     ``notebooks/<stem>.failed.ipynb``; the staging folder is removed in every case the process survives.
     """
     root = profile_root(profile)
-    stage = outputs.new_stage(root, path.stem)
-    staged = stage / profile
-    partial = staged / "notebooks" / path.name
-    partial.parent.mkdir(parents=True)
     failed = root / "notebooks" / f"{path.stem}{outputs.FAILED_SUFFIX}"
-    progress_log = stage / "progress.log"
     start = time.perf_counter()
+    stage = partial = None
     try:
+        with held_interrupts():  # an interrupt here arrives once `stage` is set, so the `finally` removes it
+            stage = outputs.new_stage(root, path.stem)
+        staged = stage / profile
+        partial = staged / "notebooks" / path.name
+        partial.parent.mkdir(parents=True)
+        progress_log = stage / "progress.log"
         try:
+            environment = {STAGE_ENV: str(stage), PROGRESS_ENV: str(progress_log), REPORTS_DIR_ENV: str(reports_dir())}
             with (
-                kernel_environment({STAGE_ENV: str(stage), PROGRESS_ENV: str(progress_log)}),
+                kernel_environment(environment),
                 echo_progress(progress_log, path.stem, echo),
             ):
                 papermill.execute_notebook(
@@ -206,15 +210,40 @@ def execute_notebook(path: Path, parameters: dict[str, object], profile: str, ec
         seconds = time.perf_counter() - start
         finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         manifest = outputs.Manifest(path.stem, outputs.staged_files(stage, profile), finished, seconds, parameters)
-        outputs.commit(root, stage, manifest)
+        with held_interrupts():  # an interrupt now takes effect once the outputs are in place and the stage is gone
+            outputs.commit(root, stage, manifest)
+            outputs.discard_stage(stage)
     except RunnerError:
-        if partial.exists():
+        if partial is not None and partial.exists():
             failed.parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial, failed)
         raise
     finally:
-        outputs.discard_stage(stage)
+        if stage is not None:
+            with held_interrupts():
+                outputs.discard_stage(stage)
     return NotebookRun(path.stem, root / "notebooks" / path.name, seconds)
+
+
+def interrupted_message(
+    root: Path,
+    before: dict[str, outputs.Manifest],
+    finished: Sequence[str],
+    running: str | None,
+    planned: Sequence[str],
+) -> str:
+    """What an interrupt left: the notebooks whose new outputs are in place (those that ``finished``, and the one
+    ``running`` if its commit completed: its manifest differs from ``before``), the one cut short (previous outputs
+    kept) and those that did not run."""
+    committed = running is not None and outputs.manifests(root).get(running) != before.get(running)
+    done = [*finished, running] if committed else list(finished)
+    parts = [f"{', '.join(done)} finished and replaced their outputs"] if done else []
+    if running and not committed:
+        parts.append(f"{running} was cut short and left its previous outputs unchanged")
+    rest = [stem for stem in planned if stem not in done and stem != running]
+    if rest:
+        parts.append(f"{', '.join(rest)} did not run")
+    return "interrupted: " + ("; ".join(parts) or "nothing had started")
 
 
 @contextmanager
@@ -262,6 +291,11 @@ def write_index(profile: str) -> Path:
     text = "\n".join(lines).rstrip() + "\n"
     readme = atomic_write(root / "README.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     write_profile_index(root)
+    site = reports_dir() / "index.html"
+    if site.is_dir():  # a profile named index.html (no longer a valid name) would block the site index forever
+        aside = site.with_name(f".index.html.folder-{datetime.now(UTC):%Y%m%d%H%M%S}")
+        os.replace(site, aside)
+        print(f"moved the folder {site} (a profile named like the site index) to {aside}", flush=True)
     write_site_index(reports_dir())
     return readme
 
@@ -294,22 +328,32 @@ def run_reports(
 ) -> list[NotebookRun]:
     """Validate everything, then execute the selected notebooks in order; stops at the first failure."""
     plan = check_param_file(param_file, only, notebooks_dir)
-    check_kernel()
     root = profile_root(plan.profile)
+    writable_folder(root, "reports folder")
+    check_kernel()
     runs: list[NotebookRun] = []
     with profile_lock(root):
         for note in outputs.recover(root):
             if echo:
                 print(f"cleanup: {note}", flush=True)
+        before = outputs.manifests(root)
+        running = None
         try:
             for path in plan.notebooks:
+                running = path.stem
                 if echo:
                     print(f"running {path.name} ...", flush=True)
                 runs.append(execute_notebook(path, plan.parameters[path.stem], plan.profile, echo))
+                running = None
                 if echo:
                     print(f"  done in {runs[-1].seconds:.1f} s", flush=True)
+        except KeyboardInterrupt as interrupt:
+            finished = [run.notebook for run in runs]
+            message = interrupted_message(root, before, finished, running, [path.stem for path in plan.notebooks])
+            raise type(interrupt)(message) from None
         finally:
-            write_index(plan.profile)
+            with held_interrupts():
+                write_index(plan.profile)
             if echo:
                 print(summary(runs), flush=True)
     return runs
