@@ -57,6 +57,7 @@ tbody tr:nth-child(even) { background: #fafafa; }
 figure { display: inline-block; margin: 0 1em 1em 0; vertical-align: top; }
 pre { background: #f7f7f7; padding: .5em; overflow-x: auto; font-size: .85em; }
 .jp-Cell { margin: .4em 0; }
+.anchor-link { display: none; }
 .jp-OutputArea-output pre { margin: 0; }
 """
 _WARNING = re.compile(r"\b\w*Warning\b|warnings\.warn|\bWARNING\b")
