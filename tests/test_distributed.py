@@ -32,7 +32,9 @@ from mmolre.train.loop import TrainResult, train_model
 ATOL = 2e-5
 SEED = 1111
 N_TRAIN = 81  # with batch 16: five full batches and a last batch of one row (rank 1 runs a zero-weight row)
-MODEL = ModelConfig(dim=8, n_shared=2, shared_ranks=(2, 4), specific_rank=2, router_noise=0.0, dropout=0.0)
+MODEL = ModelConfig(
+    dim=8, n_shared=2, shared_ranks=(2, 4), specific_rank=2, router_noise=0.0, learned_noise=False, dropout=0.0
+)
 TRAIN = TrainConfig(epochs=2, batch_size=16, lr=0.01, patience=0, aux_weight=0.0, num_threads=1, device="cpu")
 
 

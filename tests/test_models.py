@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -34,11 +37,16 @@ def _config(name: str) -> ModelConfig | MCULoRAConfig:
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_every_registered_parameter_receives_gradient(name: str) -> None:
     """One training step on a realistic batch (L > 1, three modalities, every task, rows cycling through every
-    modality combination) gives every registered parameter a non-zero gradient: nothing is dead weight."""
+    modality combination) gives every registered parameter a non-zero gradient: nothing is dead weight.
+
+    Dense gates (``top_k=None``): with sparse per-sample routing a shared expert that no sample of the batch keeps
+    gets no gradient from that batch, as in any sparse mixture (see test_experts for the router's side)."""
     torch.manual_seed(0)
     groups = [(t,) for t in TASKS] if name == "single_task" else [TASKS]
+    config = _config(name)
+    config = config.replace(top_k=None) if isinstance(config, ModelConfig) else config
     for tasks in groups:
-        model = build_model(name, DIMS, tasks, _config(name)).train()
+        model = build_model(name, DIMS, tasks, config).train()
         with torch.no_grad():  # LoRA's B starts at zero, so A (and a stream's lower layers) learn from step two on
             for module in model.modules():
                 if isinstance(module, LoRA):
@@ -63,7 +71,7 @@ def test_output_contract(name: str, length: int) -> None:
     assert model.name == name and model.tasks == tasks and model.modalities == tuple(DIMS)
     assert {k: tuple(v.shape) for k, v in out.predictions.items()} == {k: expected[k] for k in tasks}
     assert out.aux_loss.shape == ()
-    assert all(torch.isclose(w.sum(), torch.tensor(1.0)) for w in out.routing.values())
+    assert all(0 < w.sum() <= 1 + 1e-6 for w in out.routing.values())  # top-k kept without renormalising
 
 
 def test_eval_mode_restores_the_mode_and_disables_gradients() -> None:
@@ -105,7 +113,10 @@ def test_routing_weights_per_modality_block_and_task() -> None:
     assert len(weights) == len(DIMS) * CONFIG.blocks * len(TASKS)
     assert "text/block2/emotion" in weights
     for w in weights.values():
-        assert w.shape == (CONFIG.n_shared,) and torch.isclose(w.sum(), torch.tensor(1.0))
+        assert w.shape == (CONFIG.n_shared,) and 0 < w.sum() < 1  # top 2 of 3 after the softmax, not renormalised
+    renormalised = build_model("mmolre", DIMS, TASKS, CONFIG.replace(renormalise_topk=True)).eval()
+    for w in renormalised(example_batch(DIMS)).routing.values():
+        assert torch.isclose(w.sum(), torch.tensor(1.0))
 
 
 def test_subset_of_modalities() -> None:
@@ -211,3 +222,60 @@ def test_linear_head_trains_on_fine_tuned_text(tmp_path, monkeypatch) -> None:
     still = [k for k, v in model.state_dict().items() if k.endswith(".weight") and torch.equal(v, before[k])]
     assert not still, f"weights that did not move: {still}"
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+
+
+def test_block_switches_reach_every_mixture_block() -> None:
+    from mmolre.nn import TaskMixture
+    from mmolre.nn.experts import OLD_BLOCK, BlockForm
+    from mmolre.protocols.ablations import BLOCK_VARIANTS
+
+    def forms(model: torch.nn.Module) -> set[BlockForm]:
+        return {m.form for m in model.modules() if isinstance(m, TaskMixture)}
+
+    assert forms(build_model("mmolre", DIMS, TASKS, CONFIG)) == {BlockForm()}
+    assert ModelConfig().load_balance == 3e-4 and ModelConfig().routing == "sample"
+    seen = set()
+    for name, changes in BLOCK_VARIANTS.items():
+        (form,) = forms(build_model("mmolre", DIMS, TASKS, CONFIG.replace(**changes)))
+        seen.add(form)
+        if name == "old_block":
+            assert form == OLD_BLOCK and CONFIG.replace(**changes).load_balance == 0.01
+        elif name != "mlore":
+            assert sum(a != b for a, b in zip(dataclasses.astuple(form), dataclasses.astuple(BlockForm()))) == 1, name
+    assert len(seen) == len(BLOCK_VARIANTS)  # every name is a different block
+    with pytest.raises(ValueError, match="routing must be one of"):
+        ModelConfig(routing="tokens")
+
+
+def test_baselines_share_the_block_form_and_differ_in_experts() -> None:
+    from mmolre.nn import TaskMixture
+
+    def mixtures(name: str) -> list[TaskMixture]:
+        model = build_model(name, DIMS, ("emotion",) if name == "single_task" else TASKS, CONFIG)
+        return [m for m in model.modules() if isinstance(m, TaskMixture)]
+
+    base = mixtures("mmolre")[0].form
+    for name in ("single_task", "hard_sharing", "moe_full", "mmoe", "mmoe_full"):
+        for mixture in mixtures(name):
+            assert mixture.form == (
+                base if name in ("single_task", "hard_sharing") else replace(base, learned_noise=False)
+            )
+    full = mixtures("moe_full")[0]
+    assert full.top_k is None and full.router_noise == 0 and full.shared_router and not full.specific_experts
+    assert all(expert.rank == CONFIG.dim for expert in full.shared_experts)
+    weights = full.eval().route("sentiment", torch.randn(3, 4, CONFIG.dim))
+    assert (weights > 0).all() and torch.allclose(weights.sum(-1), torch.ones(3))  # a dense softmax gate
+    hard = mixtures("hard_sharing")[0]
+    assert hard.tasks == ("shared",) and hard.n_shared == 1 and not hard.specific_experts
+
+
+def test_token_routing_table_per_position() -> None:
+    from mmolre.protocols.routing import token_routing
+
+    batch = example_batch(DIMS, batch_size=2, seq_len=5)
+    batch["text_mask"] = torch.tensor([[True] * 3 + [False] * 2, [True] * 5])
+    for routing, same in (("sample", True), ("token", False)):
+        table = token_routing(build_model("mmolre", DIMS, TASKS, CONFIG.replace(routing=routing)), batch)
+        text = table[table["router"] == "text/block1/sentiment"].pivot(index="position", columns="expert")
+        assert len(text) == 3  # the real steps of sample 0
+        assert (text.nunique() == 1).all() == same

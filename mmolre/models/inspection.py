@@ -16,7 +16,8 @@ from mmolre.models.mmolre import ModalityFusion, MultitaskModel, UniTSEStage
 from mmolre.models.registry import MMOLRE_FAMILY, build_model
 from mmolre.nn.experts import TaskMixture
 
-COMPONENTS: tuple[str, ...] = ("projections", "experts", "routers", "norms", "fusion", "heads")
+COMPONENTS: tuple[str, ...] = ("projections", "experts", "maps", "routers", "norms", "fusion", "heads")
+"""``maps``: a mixture block's task input / output maps and its static shared convolution."""
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -32,6 +33,8 @@ def _component(parameter_name: str) -> str:
         return "norms"
     if "routers" in parts or "gates" in parts:
         return "routers"
+    if "in_maps" in parts or "out_maps" in parts or "static" in parts:
+        return "maps"
     return "experts"
 
 

@@ -1,28 +1,58 @@
 """MMoLRE and its baselines: one multitask model built from :class:`mmolre.nn.experts.TaskMixture` blocks.
 
-Architecture of ``"mmolre"`` (arXiv 2505.14143; the paper has no public code, choices marked *ours*):
+Architecture of ``"mmolre"``. Sources: *MMoLRE* = the description in the MMoLRE paper (arXiv 2505.14143, no
+public code); *MLoRE* = the code of MLoRE (github.com/YuqiYang213/MLoRE, ``models/transformers/MLoRE.py``, class
+``MOEBlock``, lines 280-349; ``configs/pascal/pascal_vitLp16_MLoRE.yml``; ``losses/loss_schemes.py``), whose expert
+block MMoLRE's description matches; *ours* = our choice where neither says.
 
 1. Per modality a linear projection of the ``(B, L, d_m)`` features to width ``dim`` (masked-out modalities are
-   zeroed first).
-2. Per modality a UniTSE stage of ``blocks`` mixture blocks (own parameters per modality, *ours*). Block 1 gets the
-   projected sequence for every task and separates task-specific features; block 2 models inter-task
-   correlation: its input for task ``t`` is ``h1_t + mean_s h1_s`` over all tasks (*ours*; with one task simply
-   ``h1_t``). Every block is ``LayerNorm(x_t + mixture(x)_t)`` (*ours*). A mixture has ``n_shared`` shared
-   low-rank experts (ranks cycled from ``shared_ranks``), one gated task-specific expert per task and a noisy
-   top-k softmax router per task (the MLoRE-style router).
-3. Task-adaptive fusion (*ours*): mean-pool each modality over time, then per task a softmax attention over the
-   pooled modality vectors; a masked-out modality gets weight 0 and a sample with no modality left gets a zero
-   vector.
-4. Task heads: two-layer MLPs. Sentiment is an unbounded scalar (*ours*: no ``3 * tanh``, which saturates near
+   zeroed first) (*ours*; MMoLRE uses pretrained encoders of width 768).
+2. Per modality a UniTSE stage of two mixture blocks, block 1 on the projected sequence copied to every task
+   (*MMoLRE*). Block 2's input for task ``t`` is ``h1_t + mean_s h1_s`` (*ours*; with one task ``h1_t``; MLoRE
+   feeds block 2 the task's own output of block 1). Own parameters per modality (*ours*).
+3. A block (:class:`~mmolre.nn.experts.TaskMixture`, defaults of :class:`~mmolre.nn.experts.BlockForm`), per task:
+
+   - ``n_shared`` shared low-rank experts, ranks cycled from ``shared_ranks``, and one task-specific low-rank
+     expert; each a kernel-3 convolution down to rank ``r`` then a position-wise map up (*MMoLRE*; MLoRE
+     ``LoraBlock``, lines 208-224, kernel 3 at lines 424 and 427, per-expert ``rank_list`` in the config);
+   - a per-task linear input map before the experts and output map after them (MLoRE ``conv1`` / ``conv3``,
+     lines 298-299, 314, 348);
+   - a normalisation of the routed expert sum, a learned per-sample scale on the task-specific expert (one more
+     output of the task's router, no squashing), a full-rank kernel-3 convolution shared by the tasks on the
+     detached input, then normalisation, GELU and the output map, without a residual connection (MLoRE lines
+     293, 302-303, 311, 319, 344-348). LayerNorm instead of MLoRE's BatchNorm (*ours*: padded sequences of
+     varying length);
+   - a router per task, once per sample on features pooled over the real steps (MLoRE ``SpatialAtt``, lines
+     248-278: 1x1 conv, LayerNorm, GELU, mean pooling; its second, fixed-size spatial branch is left out and the
+     pooled width is at least ``min(dim, 16)``, *ours*), whose outputs are the logits, the std of the Gaussian
+     noise added to them in training (learned, lines 318-324) and the task-expert scale; a softmax over all
+     logits, the ``top_k`` largest kept and the rest set to zero without renormalising (lines 332-338,
+     ``pre_softmax: False``); ``top_k = 2`` of 4 in our profiles (*ours*; MLoRE keeps 9 of 15);
+   - the load-balance loss: ``load_balance`` (3e-4; MLoRE's configs use 1e-4 to 5e-4) times the squared
+     coefficient of variation of the per-expert importance, per router (*ours*; MLoRE ``loss_schemes.py`` lines
+     25-40 pools the routers of all tasks of a layer).
+
+   Each element is a :class:`ModelConfig` switch (``out_norm``, ``task_maps``, ``task_scale``,
+   ``static_shared``, ``routing``, ``learned_noise``, ``renormalise_topk``); all of them off and
+   ``load_balance = 0.01`` is our earlier block ``LayerNorm(x + sum_i w_i E_i(x) + sigmoid(g(x)) S(x))`` with
+   a per-token linear router, fixed noise 1.0 and renormalised top-k (the ``old_block`` ablation,
+   :data:`mmolre.protocols.ablations.BLOCK_VARIANTS`).
+4. Task-adaptive fusion (*MMoLRE* names it; the form is *ours*): mean-pool each modality over time, then per
+   task a softmax attention over the pooled modality vectors; a masked-out modality gets weight 0 and a sample
+   with no modality left gets a zero vector.
+5. Task heads: two-layer MLPs. Sentiment is an unbounded scalar (*ours*: no ``3 * tanh``, which saturates near
    the label range; the metrics clip where the field clips); emotion gives six logits.
 
-Baselines and ablations (same projection, fusion and heads, so only the block differs):
+Baselines and ablations (same projection, fusion and heads, and the same block form, so only the expert set and
+the gate differ; *ours*):
 
 - ``hard_sharing``: one shared expert per block of rank ``min(dim, sum(shared ranks) + tasks * specific_rank)``
-  (about the expert size of MMoLRE), shared fusion, one head per task.
+  (about the expert size of MMoLRE), one branch for all tasks (one input / output map, one static branch), shared
+  fusion, one head per task.
 - ``single_task``: the MMoLRE backbone for exactly one task (build one per task).
 - ``moe`` / ``moe_full``: shared experts (low-rank / full-rank ``rank == dim``) with one dense softmax gate for
-  all tasks; ``mmoe`` / ``mmoe_full``: the same with one dense gate per task.
+  all tasks, without noise and without a task-specific expert; ``mmoe`` / ``mmoe_full``: the same with one dense
+  gate per task. The gate routes at the granularity of ``ModelConfig.routing``.
 - ``mmolre_no_shared`` / ``mmolre_no_specific``: drop the shared or the task-specific experts (one block instead
   of two is ``ModelConfig.blocks = 1``).
 - ``linear_head`` (:class:`LinearHeadModel`): the same input path (projection, fine-tuned text encoder) with
@@ -44,13 +74,17 @@ from mmolre.config import StrictConfig
 from mmolre.data.text_encoder import TextInput
 from mmolre.modalities import MODALITIES, zero_missing
 from mmolre.models.base import AffectModel, ModelOutput
-from mmolre.nn.experts import TaskMixture
+from mmolre.nn.experts import BlockForm, TaskMixture
 from mmolre.nn.sequence import masked_mean
 from mmolre.nn.text_encoder import TextEncoder
 from mmolre.tasks import TASK_OUTPUTS
 
 SHARED = "shared"
 """The single branch of a hard-shared model (one stage and one fusion serve every task)."""
+
+
+ROUTING: tuple[str, ...] = ("sample", "token")
+"""Router granularity: once per sample on features pooled over the real steps, or at every position."""
 
 
 @dataclass
@@ -62,10 +96,18 @@ class ModelConfig(StrictConfig):
     shared_ranks: tuple[int, ...] = (4, 8)  # ranks of the shared experts, cycled over the n_shared experts
     specific_rank: int | None = 8  # rank of each task-specific expert (None: no task-specific expert)
     top_k: int | None = 2  # shared experts kept by each router (None: dense softmax)
-    router_noise: float = 1.0  # std of the Gaussian noise added to router logits in training
+    router_noise: float = 1.0  # std of the router noise in training when learned_noise is False
     blocks: int = 2  # mixture blocks per UniTSE stage (1 or 2)
     dropout: float = 0.1  # dropout on expert inputs and in the heads
-    load_balance: float = 0.01  # coefficient of the load-balance auxiliary loss
+    load_balance: float = 3e-4  # coefficient of the load-balance auxiliary loss (MLoRE's configs: 1e-4 to 5e-4)
+    # The block's form (mmolre.nn.experts.BlockForm): the defaults are MLoRE's, each switch an ablation
+    out_norm: bool = True  # norm on the routed sum, norm + GELU after the mixture (False: LayerNorm(x + mixture))
+    task_maps: bool = True  # per-task linear input and output maps around the experts
+    task_scale: bool = True  # the task expert is scaled by a router output (False: a sigmoid gate per position)
+    static_shared: bool = True  # full-rank static shared convolution on the detached input
+    routing: str = "sample"  # "sample": route per sample on pooled features; "token": per position
+    learned_noise: bool = True  # the router learns its noise std (False: fixed std router_noise)
+    renormalise_topk: bool = False  # renormalise the kept top-k weights to sum 1 (False: zero the rest, as MLoRE)
     kernel_size: int = 3  # temporal kernel of the expert's down-projection
     encoder_lora_rank: int = 0  # with a fine-tuned text encoder: 0 = full fine-tuning, r > 0 = LoRA (peft) of rank r
     encoder_lora_alpha: float | None = None  # LoRA alpha of the text encoder (None: = rank)
@@ -95,8 +137,22 @@ class ModelConfig(StrictConfig):
             problems.append("router_noise and load_balance must be >= 0")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             problems.append(f"kernel_size must be a positive odd number, got {self.kernel_size}")
+        if self.routing not in ROUTING:
+            problems.append(f"routing must be one of {ROUTING}, got {self.routing!r}")
         if problems:
             raise ValueError("ModelConfig: " + "; ".join(problems))
+
+    def block_form(self) -> BlockForm:
+        """The form of every mixture block built from this configuration."""
+        return BlockForm(
+            out_norm=self.out_norm,
+            task_maps=self.task_maps,
+            task_scale=self.task_scale,
+            static_shared=self.static_shared,
+            sample_routing=self.routing == "sample",
+            learned_noise=self.learned_noise,
+            renormalise=self.renormalise_topk,
+        )
 
     def ranks(self) -> tuple[int, ...]:
         """The rank of each of the ``n_shared`` shared experts."""
@@ -115,11 +171,12 @@ class BlockSpec:
     router_noise: float
     shared_router: bool
     blocks: int
+    form: BlockForm
     hard_shared: bool = False  # one shared branch for all tasks (hard parameter sharing)
 
 
 class UniTSEStage(nn.Module):
-    """``blocks`` residual mixture blocks for one modality; block 2 mixes in the mean over tasks."""
+    """``blocks`` mixture blocks for one modality, one after the other; block 2 mixes in the mean over tasks."""
 
     def __init__(self, dim: int, tasks: tuple[str, ...], spec: BlockSpec, config: ModelConfig) -> None:
         super().__init__()
@@ -136,10 +193,10 @@ class UniTSEStage(nn.Module):
                 config.kernel_size,
                 config.dropout,
                 spec.shared_router,
+                spec.form,
             )
             for _ in range(spec.blocks)
         )
-        self.norms = nn.ModuleList(nn.ModuleDict({t: nn.LayerNorm(dim) for t in tasks}) for _ in range(spec.blocks))
 
     def forward(
         self, x: torch.Tensor, positions: torch.Tensor | None = None
@@ -149,12 +206,11 @@ class UniTSEStage(nn.Module):
         inputs = {t: x for t in self.tasks}
         aux = x.new_zeros(())
         routing: dict[str, torch.Tensor] = {}
-        for index, (block, norms) in enumerate(zip(self.blocks, self.norms)):
+        for index, block in enumerate(self.blocks):
             if index > 0 and len(self.tasks) > 1:
                 mean = torch.stack(list(inputs.values())).mean(dim=0)
                 inputs = {t: h + mean for t, h in inputs.items()}
-            mixed, block_aux, block_routing = block(inputs, positions)
-            inputs = {t: norms[t](inputs[t] + mixed[t]) for t in self.tasks}
+            inputs, block_aux, block_routing = block(inputs, positions)
             aux = aux + block_aux
             routing.update({f"block{index + 1}/{task}": w for task, w in block_routing.items()})
         return inputs, aux, routing

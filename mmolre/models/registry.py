@@ -23,7 +23,15 @@ from mmolre.tasks import TASKS, check_tasks
 
 
 def _mmolre(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
-    return BlockSpec(config.ranks(), config.specific_rank, config.top_k, config.router_noise, False, config.blocks)
+    return BlockSpec(
+        config.ranks(),
+        config.specific_rank,
+        config.top_k,
+        config.router_noise,
+        False,
+        config.blocks,
+        config.block_form(),
+    )
 
 
 def _dense(full_rank: bool, shared_router: bool) -> Callable[[ModelConfig, tuple[str, ...]], BlockSpec]:
@@ -31,14 +39,16 @@ def _dense(full_rank: bool, shared_router: bool) -> Callable[[ModelConfig, tuple
         ranks = tuple(config.dim for _ in config.ranks()) if full_rank else config.ranks()
         if not ranks:
             raise ValueError("MoE / MMoE models need n_shared >= 1")
-        return BlockSpec(ranks, None, None, 0.0, shared_router, config.blocks)
+        # a dense softmax gate without noise; the block's form (maps, norms, static branch, granularity) as MMoLRE's
+        form = dataclasses.replace(config.block_form(), learned_noise=False)
+        return BlockSpec(ranks, None, None, 0.0, shared_router, config.blocks, form)
 
     return spec
 
 
 def _hard_sharing(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:
     rank = min(config.dim, sum(config.ranks()) + len(tasks) * (config.specific_rank or 0))
-    return BlockSpec((max(rank, 1),), None, None, 0.0, False, config.blocks, hard_shared=True)
+    return BlockSpec((max(rank, 1),), None, None, 0.0, False, config.blocks, config.block_form(), hard_shared=True)
 
 
 def _single_task(config: ModelConfig, tasks: tuple[str, ...]) -> BlockSpec:

@@ -1,23 +1,28 @@
-"""The one expert layer used by every mixture model (MMoLRE experts, full-rank MoE / MMoE baselines).
+"""The one expert layer used by every mixture model (MMoLRE experts, full-rank MoE / MMoE baselines) and the one
+mixture block built from it.
 
 An expert maps ``(..., L, d_in)`` to ``(..., L, d_out)`` through a rank-``r`` bottleneck: a 1-D convolution
 with kernel ``k`` over the sequence from ``d_in`` down to ``r`` (factor ``A``), then a position-wise map from ``r``
 up to ``d_out`` (factor ``B``). With ``r == d`` it is the full-rank expert of the same shape. Both factors are
 registered ``nn.Parameter`` objects. (The LoRA adapter of a linear layer is :class:`mmolre.nn.lora.LoRA`.)
 
-:class:`TaskMixture` is the one mixture layer built from these experts: per task a router over ``N`` shared
-experts plus an optional gated task-specific expert. MMoLRE, its ablations and the MoE / MMoE baselines are
-all configurations of it (see :mod:`mmolre.models`).
+:class:`TaskMixture` is the one mixture block built from these experts: per task a router over ``N`` shared
+experts plus an optional task-specific expert, in the form MLoRE's code gives its expert block by default
+(:class:`BlockForm`; every departure is a switch). MMoLRE, its ablations and the MoE / MMoE / hard-sharing
+baselines are all configurations of it (see :mod:`mmolre.models`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mmolre.nn.sequence import masked_mean
 
 
 class LowRankExpert(nn.Module):
@@ -69,26 +74,110 @@ class LowRankExpert(nn.Module):
         return 2 * (self.rank * self.in_dim * self.kernel_size + self.out_dim * self.rank)
 
 
+class SequenceConv(nn.Conv1d):
+    """Full-rank convolution with bias over the sequence: ``(B, L, d_in) -> (B, L, d_out)``, kernel ``k``."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int = 3) -> None:
+        super().__init__(in_dim, out_dim, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class BlockForm:
+    """The form of a mixture block; the defaults are MLoRE's expert block (``MOEBlock`` in
+    ``models/transformers/MLoRE.py`` of YuqiYang213/MLoRE), each ``False`` an ablation of one element.
+
+    - ``out_norm``: a LayerNorm on the routed expert sum, then LayerNorm + GELU after the mixture and no residual
+      (MLoRE: ``bn_all`` and ``bn`` + GELU, lines 302-303 and 344-346). ``False``: our earlier residual form
+      ``LayerNorm(x + mixture)``.
+    - ``task_maps``: a per-task linear input map before the experts and output map after them (MLoRE: the 1x1
+      ``conv1`` / ``conv3`` of each task, lines 298-299, 314 and 348).
+    - ``task_scale``: the task-specific expert is scaled by one more output of the task's router (MLoRE:
+      ``prob_mix``, lines 311, 319 and 344). ``False``: a sigmoid gate per position (ours, earlier).
+    - ``static_shared``: a full-rank kernel-``k`` convolution shared by all tasks on the *detached* input, added to
+      the mixture (MLoRE: ``share_conv``, lines 293 and 344).
+    - ``sample_routing``: route once per sample on features pooled over the real steps (MLoRE: ``SpatialAtt``,
+      lines 248-278). ``False``: a linear router per position.
+    - ``learned_noise``: the router also outputs the std of the Gaussian noise on its logits, training only
+      (MLoRE: lines 320-324). ``False``: a fixed std.
+    - ``renormalise``: softmax over the top-k logits only (weights sum to 1). ``False``: softmax over all logits,
+      then everything outside the top k set to zero, without renormalising (MLoRE with ``pre_softmax: False``, lines
+      332-338, as in its PASCAL configurations).
+    """
+
+    out_norm: bool = True
+    task_maps: bool = True
+    task_scale: bool = True
+    static_shared: bool = True
+    sample_routing: bool = True
+    learned_noise: bool = True
+    renormalise: bool = False
+
+
+OLD_BLOCK = BlockForm(
+    out_norm=False,
+    task_maps=False,
+    task_scale=False,
+    static_shared=False,
+    sample_routing=False,
+    learned_noise=False,
+    renormalise=True,
+)
+"""Our block before the MLoRE form: ``LayerNorm(x + sum_i w_i E_i(x) + sigmoid(g(x)) S(x))``, per-token routing,
+fixed noise, renormalised top-k."""
+
+
+class Router(nn.Module):
+    """A router's raw outputs: per position a linear map ``(B, L, d) -> (B, L, n)``, or per sample (``pooled``) a
+    position-wise Linear + LayerNorm + GELU of width ``d // 4`` (as MLoRE's ``SpatialAtt``) but at least
+    ``min(d, 16)`` (a LayerNorm over two features is a sign function), mean-pooled over the real steps, then a
+    linear map to ``(B, n)``."""
+
+    def __init__(self, dim: int, outputs: int, pooled: bool) -> None:
+        super().__init__()
+        self.pooled = pooled
+        if pooled:
+            hidden = max(dim // 4, min(dim, 16))
+            self.features = nn.Sequential(nn.Linear(dim, hidden), nn.LayerNorm(hidden), nn.GELU())
+            self.out = nn.Linear(hidden, outputs)
+        else:
+            self.out = nn.Linear(dim, outputs)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.pooled:
+            return self.out(x)
+        return self.out(masked_mean(self.features(x), positions))
+
+
 class TaskMixture(nn.Module):
-    """Mixture of ``N`` shared low-rank experts plus one gated task-specific expert per task.
+    """Mixture block of ``N`` shared low-rank experts plus one task-specific expert per task.
 
-    For task ``t`` with input ``x_t`` of shape ``(B, L, d)``, at every position::
+    For task ``t`` with input ``x_t`` of shape ``(B, L, d)`` and the default :class:`BlockForm` (MLoRE's)::
 
-        y_t = sum_i w_{t,i}(x_t) * E_i(x_t) + g_t(x_t) * S_t(x_t)
+        h_t = I_t(x_t)
+        m_t = LN_t(sum_i w_{t,i} E_i(h_t)) + s_t S_t(h_t) + F(stopgrad(h_t))
+        y_t = O_t(GELU(LN'_t(m_t)))
 
-    - ``w_t``: router of task ``t`` (a linear map ``d -> N``) followed by a noisy top-k softmax: Gaussian noise
-      of std ``router_noise`` is added to the logits in training only, all but the ``top_k`` largest logits are
-      dropped, the rest are softmax-normalised (``top_k=None`` keeps all: a dense softmax gate).
-      ``shared_router=True`` uses one router for all tasks (classic MoE).
-    - ``S_t``: task-specific expert of rank ``specific_rank`` with a learned per-position sigmoid gate ``g_t``
+    - ``I_t`` / ``O_t``: per-task linear input / output maps; ``F``: full-rank kernel-``k`` convolution shared by
+      all tasks, on the detached input; ``S_t``: task-specific expert of rank ``specific_rank``
       (``specific_rank=None`` drops it; ``shared_ranks=()`` drops the shared experts).
+    - ``w_t`` and ``s_t``: outputs of the task's :class:`Router` (per sample on pooled features, or per position):
+      ``N`` logits, with learned noise ``N`` noise stds, and the scale ``s_t`` of the task-specific expert. In
+      training Gaussian noise (learned std, or fixed std ``router_noise``) is added to the logits; then a softmax
+      keeps the ``top_k`` largest weights, the others set to zero without renormalising (``renormalise``: softmax
+      over the top ``top_k`` logits only). ``top_k=None`` keeps all: a dense softmax gate. ``shared_router=True``
+      uses one router for all tasks (classic MoE).
+    - ``form`` switches each element off (:class:`BlockForm`); :data:`OLD_BLOCK` gives our earlier block
+      ``LayerNorm(x_t + sum_i w_{t,i} E_i(x_t) + sigmoid(g_t(x_t)) S_t(x_t))`` with a linear per-position router.
     - Experts are linear, so all of them are evaluated densely and the sparse weights are applied afterwards;
-      when several tasks receive the very same tensor, the shared experts run on it once.
+      when several tasks receive the very same tensor and there are no input maps, the shared experts run once.
 
     ``forward`` returns ``(outputs, aux_loss, routing)``; ``aux_loss`` is ``load_balance`` times the sum over
-    routers of the squared coefficient of variation of the per-expert importance (total routing weight in the
-    batch), which is zero when every expert gets the same share; ``routing`` maps each task to its mean routing
-    weight per shared expert in this forward (empty without shared experts).
+    routers of the squared coefficient of variation of the per-expert importance (total routing weight over the
+    samples, or positions, of the batch), which is zero when every expert gets the same share; ``routing`` maps each
+    task to its mean routing weight per shared expert in this forward (empty without shared experts).
     """
 
     def __init__(
@@ -103,6 +192,7 @@ class TaskMixture(nn.Module):
         kernel_size: int = 3,
         dropout: float = 0.0,
         shared_router: bool = False,
+        form: BlockForm = BlockForm(),
     ) -> None:
         super().__init__()
         self.tasks = tuple(tasks)
@@ -119,40 +209,80 @@ class TaskMixture(nn.Module):
         self.router_noise = router_noise
         self.load_balance = load_balance
         self.shared_router = shared_router
+        self.form = form
         n_shared = len(shared_ranks)
         self.shared_experts = nn.ModuleList(
             LowRankExpert(dim, rank, kernel_size=kernel_size, dropout=dropout) for rank in shared_ranks
         )
+        # router outputs: N logits (a single shared expert always gets weight 1), N noise stds, the task scale
+        self.n_logits = n_shared if n_shared > 1 else 0
+        self.n_noise = self.n_logits if form.learned_noise else 0
+        self.scaled = specific_rank is not None and form.task_scale
+        if shared_router and self.scaled:
+            raise ValueError("a shared router (shared_router=True) cannot scale task-specific experts; use task_scale")
+        width = self.n_logits + self.n_noise + int(self.scaled)
         router_names = ("all",) if shared_router else self.tasks
-        # A single shared expert always gets weight 1, so it needs no router.
-        self.routers = nn.ModuleDict({t: nn.Linear(dim, n_shared) for t in router_names} if n_shared > 1 else {})
+        self.routers = nn.ModuleDict(
+            {t: Router(dim, width, form.sample_routing) for t in router_names} if width else {}
+        )
+        task_modules = lambda build: nn.ModuleDict({t: build() for t in self.tasks})  # noqa: E731
         if specific_rank is None:
             self.specific_experts = nn.ModuleDict()
-            self.gates = nn.ModuleDict()
         else:
-            self.specific_experts = nn.ModuleDict(
-                {t: LowRankExpert(dim, specific_rank, kernel_size=kernel_size, dropout=dropout) for t in self.tasks}
+            self.specific_experts = task_modules(
+                lambda: LowRankExpert(dim, specific_rank, kernel_size=kernel_size, dropout=dropout)
             )
-            self.gates = nn.ModuleDict({t: nn.Linear(dim, 1) for t in self.tasks})
+        self.gates = task_modules(lambda: nn.Linear(dim, 1)) if specific_rank is not None and not self.scaled else None
+        self.in_maps = task_modules(lambda: nn.Linear(dim, dim)) if form.task_maps else None
+        self.out_maps = task_modules(lambda: nn.Linear(dim, dim)) if form.task_maps else None
+        self.static = SequenceConv(dim, dim, kernel_size) if form.static_shared else None
+        norms = {}
+        if form.out_norm:
+            if n_shared:
+                norms["experts"] = task_modules(lambda: nn.LayerNorm(dim))
+            norms["out"] = task_modules(lambda: nn.LayerNorm(dim))
+        else:
+            norms["residual"] = task_modules(lambda: nn.LayerNorm(dim))
+        self.norms = nn.ModuleDict(norms)
 
     @property
     def n_shared(self) -> int:
         return len(self.shared_experts)
 
-    def _route(self, task: str, x: torch.Tensor) -> torch.Tensor:
-        """Routing weights ``(B, L, N)`` of ``task`` for input ``x``; each position sums to 1."""
-        if not self.routers:
-            return x.new_ones(*x.shape[:-1], self.n_shared)
-        logits = self.routers["all" if self.shared_router else task](x)
-        if self.training and self.router_noise > 0:
-            logits = logits + self.router_noise * torch.randn_like(logits)
-        if self.top_k is not None and self.top_k < self.n_shared:
-            kth = logits.topk(self.top_k, dim=-1).values[..., -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        return logits.softmax(dim=-1)
+    def _router_outputs(
+        self, task: str, h: torch.Tensor, positions: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Routing weights ``(B, N)`` per sample or ``(B, L, N)`` per position (all ones with one shared expert,
+        ``None`` without any) and the scale of the task-specific expert (``None`` unless ``task_scale``), for the
+        (input-mapped) block input ``h``."""
+        raw = self.routers["all" if self.shared_router else task](h, positions) if self.routers else None
+        scale = raw[..., -1:] if self.scaled else None
+        if not self.n_logits:
+            if not self.n_shared:
+                return None, scale
+            return h.new_ones((h.shape[0], 1) if self.form.sample_routing else (*h.shape[:2], 1)), scale
+        logits = raw[..., : self.n_logits]
+        if self.training:
+            std = raw[..., self.n_logits : self.n_logits + self.n_noise] if self.n_noise else self.router_noise
+            if self.n_noise or self.router_noise > 0:
+                logits = logits + torch.randn_like(logits) * std
+        if self.top_k is None or self.top_k >= self.n_logits:
+            return logits.softmax(dim=-1), scale
+        keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, logits.topk(self.top_k, dim=-1).indices, True)
+        if self.form.renormalise:
+            return logits.masked_fill(~keep, float("-inf")).softmax(dim=-1), scale
+        return logits.softmax(dim=-1) * keep, scale
+
+    def route(self, task: str, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Routing weights of ``task`` for the block input ``x`` (B, L, d): ``(B, N)`` per sample or ``(B, L, N)``
+        per position."""
+        if not self.n_shared:
+            raise ValueError("a mixture without shared experts has no routing weights")
+        h = self.in_maps[task](x) if self.in_maps is not None else x
+        return self._router_outputs(task, h, positions)[0]
 
     def _balance(self, weights: torch.Tensor) -> torch.Tensor:
-        """Squared coefficient of variation of the per-expert importance over the given ``(positions, N)`` weights."""
+        """Squared coefficient of variation of the per-expert importance over the given ``(rows, N)`` weights."""
         importance = weights.sum(dim=0)
         if importance.numel() < 2:
             return importance.new_zeros(())
@@ -164,38 +294,58 @@ class TaskMixture(nn.Module):
         """Map ``{task: (B, L, d)}`` to ``{task: (B, L, d)}``, the load-balance loss and the routing weights.
 
         ``positions`` (B, L) marks real steps: padding is zeroed before the experts (so a temporal kernel never
-        reads it), gets zero output, and counts neither in the routing statistics nor in the load balance.
+        reads it), gets zero output, and counts neither in the pooled router input, nor in the routing statistics,
+        nor in the load balance.
         """
         if set(inputs) != set(self.tasks):
             raise ValueError(f"mixture expects inputs for tasks {self.tasks}, got {tuple(inputs)}")
+        for task, x in inputs.items():
+            if x.ndim != 3 or x.shape[-1] != self.dim:
+                raise ValueError(f"mixture input for {task!r} must be (B, L, {self.dim}), got {tuple(x.shape)}")
         keep = None if positions is None else positions.to(inputs[self.tasks[0]].dtype).unsqueeze(-1)
         if keep is not None:  # mask each distinct tensor once, so tasks that share an input still share experts
             masked: dict[int, torch.Tensor] = {}
             for x in inputs.values():
                 masked.setdefault(id(x), x * keep)
             inputs = {task: masked[id(x)] for task, x in inputs.items()}
-        first = inputs[self.tasks[0]]
-        aux = first.new_zeros(())
+        aux = inputs[self.tasks[0]].new_zeros(())
         outputs: dict[str, torch.Tensor] = {}
         routing: dict[str, torch.Tensor] = {}
-        expert_cache: dict[int, torch.Tensor] = {}
+        expert_cache: dict[int | str, torch.Tensor] = {}
         for task in self.tasks:
             x = inputs[task]
-            if x.ndim != 3 or x.shape[-1] != self.dim:
-                raise ValueError(f"mixture input for {task!r} must be (B, L, {self.dim}), got {tuple(x.shape)}")
-            out = torch.zeros_like(x)
+            h = x
+            if self.in_maps is not None:
+                h = self.in_maps[task](x)
+                h = h if keep is None else h * keep
+            weights, scale = self._router_outputs(task, h, positions)
+            out = torch.zeros_like(h)
             if self.n_shared:
-                if id(x) not in expert_cache:
-                    expert_cache[id(x)] = torch.stack([expert(x) for expert in self.shared_experts], dim=-1)
-                weights = self._route(task, x)
-                out = out + (expert_cache[id(x)] * weights.unsqueeze(-2)).sum(dim=-1)
-                real = weights.reshape(-1, self.n_shared)
+                # keyed by the input tensor, which `inputs` keeps alive (a mapped h would free its id for reuse)
+                key = id(x) if self.in_maps is None else task
+                if key not in expert_cache:
+                    expert_cache[key] = torch.stack([expert(h) for expert in self.shared_experts], dim=-1)
+                share = weights.unsqueeze(-2) if weights.ndim == 3 else weights[:, None, None, :]
+                routed = (expert_cache[key] * share).sum(dim=-1)
+                out = out + (self.norms["experts"][task](routed) if "experts" in self.norms else routed)
+                real = weights.reshape(-1, weights.shape[-1])
                 if positions is not None:
-                    real = real[positions.reshape(-1)]
+                    real = real[positions.reshape(-1) if weights.ndim == 3 else positions.any(dim=1)]
                 routing[task] = real.detach().mean(dim=0)
                 aux = aux + self._balance(real)
             if task in self.specific_experts:
-                gate = torch.sigmoid(self.gates[task](x))
-                out = out + gate * self.specific_experts[task](x)
+                if scale is None:
+                    scale = torch.sigmoid(self.gates[task](h))
+                elif scale.ndim == 2:
+                    scale = scale.unsqueeze(1)
+                out = out + scale * self.specific_experts[task](h)
+            if self.static is not None:
+                out = out + self.static(h.detach())
+            if self.form.out_norm:
+                out = F.gelu(self.norms["out"][task](out))
+            if self.out_maps is not None:
+                out = self.out_maps[task](out)
+            if not self.form.out_norm:
+                out = self.norms["residual"][task](x + out)
             outputs[task] = out if keep is None else out * keep
         return outputs, self.load_balance * aux, routing

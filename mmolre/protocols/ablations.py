@@ -8,14 +8,40 @@ from mmolre.models.mmolre import ModelConfig
 from mmolre.protocols.driver import Arm
 from mmolre.train.config import TrainConfig
 
+BLOCK_VARIANTS: dict[str, dict[str, object]] = {
+    "mlore": {},  # the default block: MLoRE's form
+    "no_out_norm": {"out_norm": False},  # LayerNorm(x + mixture) instead of the norms and GELU
+    "no_task_maps": {"task_maps": False},  # no per-task input / output maps
+    "no_task_scale": {"task_scale": False},  # a sigmoid gate per position on the task expert
+    "no_static_shared": {"static_shared": False},  # no static full-rank shared branch
+    "token_routing": {"routing": "token"},  # a linear router per position
+    "fixed_noise": {"learned_noise": False},  # router noise of fixed std (router_noise)
+    "renormalise_topk": {"renormalise_topk": True},  # softmax over the kept top-k logits only
+    "old_block": {  # our block before the MLoRE form, with its load-balance weight
+        "out_norm": False,
+        "task_maps": False,
+        "task_scale": False,
+        "static_shared": False,
+        "routing": "token",
+        "learned_noise": False,
+        "renormalise_topk": True,
+        "load_balance": 0.01,
+    },
+}
+"""One name per switch of the block (:class:`~mmolre.models.mmolre.ModelConfig` changes around the base), and
+``old_block`` with every switch at our earlier choice."""
+
 ABLATIONS: dict[str, tuple[object, ...]] = {
     "n_shared": (1, 2, 4, 8, 16),
     "rank": (4, 8, 16, 32, 64),
     "blocks": (1, 2),
     "experts": ("shared+specific", "no_shared", "no_specific"),
     "emotion_weight": (0.25, 0.5, 1.0, 2.0, 4.0),
+    "block": tuple(BLOCK_VARIANTS),
+    "load_balance": (0.0, 1e-4, 3e-4, 1e-3, 1e-2),
 }
-"""The standard grids (``rank`` sets every shared and task-specific expert rank)."""
+"""The standard grids (``rank`` sets every shared and task-specific expert rank; ``block`` names the variants of
+:data:`BLOCK_VARIANTS`; ``load_balance`` spans MLoRE's 1e-4 to 5e-4 and our earlier 0.01)."""
 
 _EXPERT_VARIANTS = {"shared+specific": "mmolre", "no_shared": "mmolre_no_shared", "no_specific": "mmolre_no_specific"}
 
@@ -43,6 +69,13 @@ def ablation_arms(
         ]
     elif kind == "blocks":
         variants = [(f"blocks={b}", "mmolre", {"blocks": int(b)}, {}) for b in values]
+    elif kind == "block":
+        unknown = [v for v in values if v not in BLOCK_VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown block variant(s) {unknown}; expected {sorted(BLOCK_VARIANTS)}")
+        variants = [(str(v), "mmolre", BLOCK_VARIANTS[str(v)], {}) for v in values]
+    elif kind == "load_balance":
+        variants = [(f"load_balance={w:g}", "mmolre", {"load_balance": float(w)}, {}) for w in values]
     else:
         variants = [(f"emotion_weight={w}", "mmolre", {}, {"emotion_weight": float(w)}) for w in values]
     return [

@@ -38,7 +38,8 @@ def routing_table(
 
 def token_routing(model: AffectModel, batch: dict[str, torch.Tensor], sample: int = 0) -> pd.DataFrame:
     """Routing weights at every real position of one sample of ``batch``: each mixture's task routers applied to
-    that mixture's input in evaluation mode (no router noise).
+    that mixture's input in evaluation mode (no router noise). A router per sample gives the same weights at
+    every position.
 
     Columns: ``router`` (``<modality>/block<i>/<task>``), ``position``, ``expert``, ``weight``.
     """
@@ -59,8 +60,11 @@ def token_routing(model: AffectModel, batch: dict[str, torch.Tensor], sample: in
             rows = []
             for key, (mixture, inputs, positions) in captured.items():
                 for task, x in inputs.items():
-                    weights = mixture._route(task, x[sample : sample + 1])[0]
-                    steps = int(positions[sample].sum()) if positions is not None else len(weights)
+                    real = None if positions is None else positions[sample : sample + 1]
+                    weights = mixture.route(task, x[sample : sample + 1], real)[0]
+                    steps = int(positions[sample].sum()) if positions is not None else x.shape[1]
+                    if weights.ndim == 1:  # one weight vector per sample
+                        weights = weights.expand(steps, -1)
                     rows.extend(
                         {"router": f"{key}/{task}", "position": p, "expert": e, "weight": float(weights[p, e])}
                         for p in range(steps)
