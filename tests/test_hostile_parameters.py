@@ -139,3 +139,18 @@ def test_a_new_field_is_checked_from_its_type_hint():
     ):
         with pytest.raises(ValueError, match=message):
             Later.from_dict(values)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "common: {seeds: " + "x" * 100_000 + "}",
+        "common: {model_config: {dim: " + "[" * 500 + "]" * 500 + "}}",
+        "05_ablations: {ablations: [" + ", ".join(f"a{i}" for i in range(20_000)) + "]}",
+        "notebooks: " + "y" * 100_000,
+    ],
+)
+def test_huge_or_deep_values_give_a_bounded_message(tmp_path, text):
+    with pytest.raises(RunnerError) as caught:
+        check_param_file(_file(tmp_path, BASE.splitlines()[0] + "\n" + text))
+    assert len(str(caught.value)) < 700 and "\n" not in str(caught.value)

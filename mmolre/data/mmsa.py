@@ -39,7 +39,7 @@ def _array(path: Path, split: str, field: str, value: object, ndim: int, n: int 
 def load_mmsa(path: str | Path, text_field: str = "text", name: str | None = None) -> MultimodalDataset:
     """Load an MMSA pickle; ``text_field`` picks ``text`` (GloVe/BERT features) or ``text_bert`` (token ids etc.)."""
     if text_field not in TEXT_FIELDS:
-        raise ValueError(f"text_field must be one of {TEXT_FIELDS}, got {text_field!r}")
+        raise ValueError(f"text_field must be one of {TEXT_FIELDS}, got {shown(text_field)}")
     path = Path(path)
     content = load_pickle(
         path,

@@ -27,6 +27,7 @@ from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
 from mmolre.data.sources import check_numeric, how_to_obtain, read_csv, require
 from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
+from mmolre.messages import shown
 from mmolre.modalities import presence_mask
 from mmolre.tasks import EMOTIONS
 
@@ -61,7 +62,7 @@ def read_fold(split: str, data_dir: str | Path | None = None) -> pd.DataFrame:
             segment, start, end = value
             rows.append((str(segment), str(segment).rsplit("[", 1)[0], float(start), float(end)))
         except (TypeError, ValueError):
-            raise DataError(f"{path}: entry {value!r} is not [segment, start, end]") from None
+            raise DataError(f"{path}: entry {shown(value)} is not [segment, start, end]") from None
     return pd.DataFrame(rows, columns=["segment", "video", "start", "end"])
 
 

@@ -120,7 +120,7 @@ def load_official(
     for validation (default 0.1, drawn with ``seed``).
     """
     if dataset not in PICKLES:
-        raise ValueError(f"dataset must be one of {sorted(PICKLES)}, got {dataset!r}")
+        raise ValueError(f"dataset must be one of {sorted(PICKLES)}, got {shown(dataset)}")
     chosen = dict(FEATURES if features is None else features)
     unknown = sorted(set(chosen) - set(MODALITIES))
     if unknown or not chosen:

@@ -234,7 +234,7 @@ def check_numeric(
     frame's first row)."""
     for column in columns:
         if column not in frame.columns:
-            raise DataError(f"{path}: missing column {column!r}; found {list(frame.columns)}")
+            raise DataError(f"{path}: missing column {column!r}; found {shown(list(frame.columns), 200)}")
         raw = frame[column]
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
         text = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())

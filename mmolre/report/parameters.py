@@ -142,12 +142,12 @@ def check_types(path: Path, values: dict[str, object], declared: dict[str, dict[
         hint = ""
         if isinstance(value, str) and float in types and re.fullmatch(r"[-+]?[\d.]+[eE][-+]?\d+", value):
             hint = " (YAML reads 1e-3 as text: write 1.0e-3)"
-        shown, declaration = (
+        expected, declaration = (
             (wanted, f"{name} = {default}") if type_name == "None" else (type_name, f"{name}: {type_name} = {default}")
         )
         raise RunnerError(
-            f"{path.name}: parameter {name!r} from {source} must be {shown} (declared `{declaration}`), "
-            f"got {type(value).__name__} {value!r}{hint}"
+            f"{path.name}: parameter {name!r} from {source} must be {expected} (declared `{declaration}`), "
+            f"got {type(value).__name__} {shown(value)}{hint}"
         )
 
 
@@ -327,7 +327,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             line = key_node.start_mark.line + 1
             if key in first:
                 raise _DuplicateKey(
-                    f"line {line}: duplicate key {key!r} (first given at line {first[key]}); "
+                    f"line {line}: duplicate key {shown(key)} (first given at line {first[key]}); "
                     "each key may appear only once in a mapping"
                 )
             first[key] = line

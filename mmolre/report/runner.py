@@ -41,6 +41,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from mmolre.files import atomic_write, writable_folder
 from mmolre.interrupts import held_interrupts
+from mmolre.messages import shown
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR_ENV, check_profile, reports_dir
 from mmolre.progress import PROGRESS_ENV
 from mmolre.report import outputs
@@ -113,7 +114,7 @@ def plan_run(
     listed = settings.get("notebooks") or list(available)  # the file's notebooks (``only`` narrows the run)
     for names in (listed, list(only or ())):
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise RunnerError(f"{source}: 'notebooks' must be a list of notebook names, got {names!r}")
+            raise RunnerError(f"{source}: 'notebooks' must be a list of notebook names, got {shown(names)}")
         missing = [name for name in names if name not in available]
         if missing:
             raise RunnerError(f"unknown notebook(s) {missing}; notebooks are: {valid}")
