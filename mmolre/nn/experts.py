@@ -104,7 +104,12 @@ class BlockForm:
       (MLoRE: lines 320-324). ``False``: a fixed std.
     - ``renormalise``: softmax over the top-k logits only (weights sum to 1). ``False``: softmax over all logits,
       then everything outside the top k set to zero, without renormalising (MLoRE with ``pre_softmax: False``, lines
-      332-338, as in its PASCAL configurations).
+      332-338, as in its PASCAL ViT-B and ViT-L configurations; its NYUD ones renormalise, lines 325-331).
+
+    With ``sample_routing`` and a few experts, a router can settle on the same top k for every sample: measured on
+    the planted synthetic data of ``tests/test_synthetic_recovery.py`` (4 experts, top 2, seed 1111), 5 of 12
+    routers left two of the four experts at a mean test weight of 0.01 or less (two decimals), against 0 of 12 with
+    per-position routing; test MAE 0.834 against 0.837.
     """
 
     out_norm: bool = True
