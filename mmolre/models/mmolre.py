@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -83,8 +84,9 @@ SHARED = "shared"
 """The single branch of a hard-shared model (one stage and one fusion serve every task)."""
 
 
-ROUTING: tuple[str, ...] = ("sample", "token")
+Routing = Literal["sample", "token"]
 """Router granularity: once per sample on features pooled over the real steps, or at every position."""
+ROUTING: tuple[str, ...] = get_args(Routing)
 
 
 @dataclass
@@ -105,7 +107,7 @@ class ModelConfig(StrictConfig):
     task_maps: bool = True  # per-task linear input and output maps around the experts
     task_scale: bool = True  # the task expert is scaled by a router output (False: a sigmoid gate per position)
     static_shared: bool = True  # full-rank static shared convolution on the detached input
-    routing: str = "sample"  # "sample": route per sample on pooled features; "token": per position
+    routing: Routing = "sample"  # "sample": route per sample on pooled features; "token": per position
     learned_noise: bool = True  # the router learns its noise std (False: fixed std router_noise)
     renormalise_topk: bool = False  # renormalise the kept top-k weights to sum 1 (False: zero the rest, as MLoRE)
     kernel_size: int = 3  # temporal kernel of the expert's down-projection
