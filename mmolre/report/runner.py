@@ -189,6 +189,8 @@ def execute_notebook(path: Path, parameters: dict[str, object], profile: str, ec
                     kernel_name=KERNEL_NAME,
                     cwd=str(PROJECT_ROOT),
                     progress_bar=False,
+                    # the kernel's own start-up warning (TCP transport) is noise in the terminal, not a result
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                 )
         except PapermillExecutionError as error:
             first_line = next((line for line in (error.source or "").splitlines() if line.strip()), "")
