@@ -54,6 +54,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ablation_arms",
         "compare_encoders",
         "model_arms",
+        "paired_ablations",
         "routing_table",
         "run_experiment",
         "run_incomplete",

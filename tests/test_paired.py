@@ -184,3 +184,28 @@ def test_results_table_pairs_within_a_profile_and_the_figure_has_a_panel_per_met
     fig = plots.plot_paired_differences(paired)
     assert [ax.get_title() for ax in fig.axes] == ["MAE\n(lower is better)"]
     assert isinstance(plots.plot_paired_differences(pd.DataFrame()), NoFigure)
+
+
+def test_ablations_pair_every_variant_with_the_base_configuration() -> None:
+    from mmolre.models import ModelConfig
+    from mmolre.protocols.ablations import ablation_arms, base_arm, paired_ablations
+    from mmolre.train import TrainConfig
+
+    model, train = ModelConfig(), TrainConfig(epochs=1)
+    arms = ablation_arms("block", model, train, ["old_block", "mlore", "no_task_maps"])
+    assert base_arm(arms, model, train) == "mlore"
+    assert base_arm(ablation_arms("block", model, train, ["old_block"]), model, train) is None
+    assert base_arm(ablation_arms("n_shared", model, train, [1, 4, 8]), model, train) == "n_shared=4"
+    rows = [
+        {"variant": variant, "seed": seed, "split": "test", "mae": 0.6 + shift + 0.01 * seed}
+        for variant, shift in (("mlore", 0.0), ("old_block", 0.05), ("no_task_maps", -0.02))
+        for seed in range(3)
+    ]
+    runs = {"block": pd.DataFrame(rows), "rank": pd.DataFrame(rows).assign(variant="rank=64")}
+    grid = {"block": ["old_block", "mlore", "no_task_maps"], "rank": [64]}
+    table = paired_ablations(runs, grid, model, train)
+    assert set(table["ablation"]) == {"block"}  # the rank grid leaves out the base configuration
+    by_baseline = table.set_index("baseline")
+    assert by_baseline.loc["old_block", "difference"] == pytest.approx(-0.05)
+    assert by_baseline.loc["no_task_maps", "difference"] == pytest.approx(0.02)
+    assert (table["reference"] == "mlore").all()

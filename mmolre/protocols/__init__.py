@@ -1,7 +1,7 @@
 """Protocols: the one experiment driver, ablation grids, the incomplete-modality protocol with its combination
 samplers (DPFT), routing statistics, the one summariser and paired comparisons."""
 
-from mmolre.protocols.ablations import ABLATIONS, ablation_arms
+from mmolre.protocols.ablations import ABLATIONS, ablation_arms, paired_ablations
 from mmolre.protocols.driver import Arm, Experiment, model_arms, run_experiment
 from mmolre.protocols.encoders import ENCODER_SETTINGS, compare_encoders
 from mmolre.protocols.incomplete import IncompleteConfig, IncompleteResults, run_incomplete, summarize_conditions
@@ -21,6 +21,7 @@ __all__ = [
     "IncompleteResults",
     "metric_columns",
     "model_arms",
+    "paired_ablations",
     "paired_table",
     "routing_table",
     "run_experiment",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
 
 from mmolre.models.mmolre import ModelConfig
 from mmolre.protocols.driver import Arm
+from mmolre.protocols.paired import paired_table
 from mmolre.train.config import TrainConfig
 
 BLOCK_VARIANTS: dict[str, dict[str, object]] = {
@@ -88,3 +91,32 @@ def ablation_arms(
         )
         for label, model, model_changes, train_changes in variants
     ]
+
+
+def base_arm(arms: Sequence[Arm], model_config: ModelConfig, train_config: TrainConfig) -> str | None:
+    """The label of the arm that *is* the base configuration (MMoLRE with ``model_config`` and ``train_config``),
+    or None when the grid leaves it out."""
+    for arm in arms:
+        if arm.model == "mmolre" and arm.model_config == model_config and arm.train_config == train_config:
+            return arm.label
+    return None
+
+
+def paired_ablations(
+    runs: Mapping[str, pd.DataFrame],
+    grid: Mapping[str, Sequence[object]],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    split: str = "test",
+) -> pd.DataFrame:
+    """Per ablation (``runs``: kind -> its run table, ``grid``: kind -> the values run), the base configuration
+    against every other variant, paired over the seeds both ran (:func:`~mmolre.protocols.paired.paired_table`),
+    tagged with the ``ablation``. A kind whose grid leaves out the base configuration has nothing to pair with and is
+    left out."""
+    tables = []
+    for kind, frame in runs.items():
+        reference = base_arm(ablation_arms(kind, model_config, train_config, grid[kind]), model_config, train_config)
+        if reference is not None:
+            table = paired_table(frame, reference=reference, by="variant", split=split)
+            tables.append(table.assign(ablation=kind)[["ablation", *table.columns]])
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
