@@ -361,6 +361,17 @@ def _datasets(frame: pd.DataFrame, metric: str) -> list[str]:
     return [d for d in DATASET_ORDER if d in found] + sorted(found - set(DATASET_ORDER))
 
 
+def _dataset_panels(sizes: list[int]) -> tuple[Figure, np.ndarray]:
+    """One full-width panel per dataset, each as tall as its number of rows (``sizes``)."""
+    return plt.subplots(
+        len(sizes),
+        1,
+        figsize=(7.5, 0.9 * len(sizes) + 0.32 * sum(sizes)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": sizes},
+    )
+
+
 def plot_published_comparison(frame: pd.DataFrame, metric: str = "acc2_non0", title: str = "") -> Figure | NoFigure:
     """One panel per dataset, one row per method: ours as mean ± sd over seeds (each seed a grey dot), published
     numbers as red squares, on an axis zoomed to the data; from :func:`~mmolre.report.results.comparison_frame`."""
@@ -368,13 +379,7 @@ def plot_published_comparison(frame: pd.DataFrame, metric: str = "acc2_non0", ti
     if not datasets:
         return NoFigure(f"no recorded run has {metric_label(metric)}")
     sizes = [frame[(frame["dataset"] == d) & frame[metric].notna()]["method"].nunique() for d in datasets]
-    fig, axes = plt.subplots(
-        len(datasets),
-        1,
-        figsize=(7.5, 0.9 * len(datasets) + 0.32 * sum(sizes)),
-        squeeze=False,
-        gridspec_kw={"height_ratios": sizes},
-    )
+    fig, axes = _dataset_panels(sizes)
     for ax, dataset in zip(axes[:, 0], datasets):
         part = frame[(frame["dataset"] == dataset) & frame[metric].notna()]
         order = list(dict.fromkeys(part["method"]))
@@ -432,13 +437,7 @@ def plot_published_gaps(frame: pd.DataFrame, metric: str = "acc2_non0") -> Figur
     if not datasets:
         return NoFigure(f"no dataset has both a run of ours and a published {metric_label(metric)}")
     sizes = [gaps[gaps["dataset"] == d]["method"].nunique() for d in datasets]
-    fig, axes = plt.subplots(
-        len(datasets),
-        1,
-        figsize=(7.5, 0.9 * len(datasets) + 0.32 * sum(sizes)),
-        squeeze=False,
-        gridspec_kw={"height_ratios": sizes},
-    )
+    fig, axes = _dataset_panels(sizes)
     for ax, dataset in zip(axes[:, 0], datasets):
         part = gaps[gaps["dataset"] == dataset]
         _points(ax, part, "gap", "method", list(dict.fromkeys(part["method"])))

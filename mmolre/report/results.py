@@ -56,6 +56,7 @@ METHOD_NAMES: dict[str, str] = {
     "mmolre": "MMoLRE",
     "single_task": "single-task (x2)",
     "hard_sharing": "hard sharing",
+    "linear_head": "encoder + linear head",
     "moe_full": "MoE, full rank",
     "mmoe_full": "MMoE, full rank",
     "mculora": "MCULoRA",
