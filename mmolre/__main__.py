@@ -1,4 +1,5 @@
-"""Command line: ``python -m mmolre {reports,readme,train,predict,data,check-notebooks,normalize-notebooks}``."""
+"""Command line of mmolre: run the notebooks into reports, train one section, score transcripts with an exported
+model, fetch or check the real data, and keep the README and notebooks tidy."""
 
 from __future__ import annotations
 
@@ -9,17 +10,46 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mmolre.interrupts import Terminated, interruptible_by_sigterm
-from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR_ENV, reports_dir
+from mmolre.paths import DATA_DIR_ENV, NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR_ENV, reports_dir
 
 # Each command imports what it needs when it runs (and only the command being run defines the arguments that come
 # from its module), so `python -m mmolre --help` answers without loading torch, papermill or the report code.
 
 
+EXAMPLES = """examples:
+  python -m mmolre reports                                    every notebook on built-in data -> reports/default/
+  python -m mmolre reports -f params/mosi.yaml --data-dir D   a real-data profile (D holds mosi/, mosei/, iemocap/)
+  python -m mmolre reports -f params/mosi.yaml -p seeds "[1111]" -p epochs 2 --only 04_baselines
+  python -m mmolre data fetch --dir D && python -m mmolre data check --dir D
+  python -m mmolre predict --model FOLDER --text "what a wonderful film"
+"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mmolre")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line; ``command`` (the one being run) is the only one whose module-defined arguments are added."""
-    parser = argparse.ArgumentParser(prog="python -m mmolre", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    reports = commands.add_parser("reports", help="execute the notebooks into reports/<profile>/")
+    parser = argparse.ArgumentParser(
+        prog="python -m mmolre",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mmolre {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    reports = commands.add_parser(
+        "reports",
+        help="execute the notebooks into reports/<profile>/",
+        description="Check every parameter file, then execute its notebooks with papermill into reports/<profile>/ "
+        "(staged: an interrupted run keeps the previous outputs).",
+    )
     reports.add_argument(
         "-f",
         "--params",
@@ -29,9 +59,21 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         help="YAML parameter file(s) (see params/); several run one after another, all checked first",
     )
     reports.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="notebook stems to run, e.g. 01_data")
-    readme = commands.add_parser("readme", help="regenerate README.md's results block from the reports' tables")
+    reports.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override one parameter for every notebook (VALUE read as YAML, checked like the file's values)",
+    )
+    reports.add_argument("--data-dir", type=Path, help=f"folder of the real data files (default: ${DATA_DIR_ENV})")
+    readme = commands.add_parser("readme", help="regenerate the results of README.md and docs/results.md from reports/")
     readme.add_argument("--reports-dir", type=Path, default=PROJECT_ROOT / "reports", help="reports to read")
-    readme.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md", help="README file to update")
+    readme.add_argument(
+        "--readme", type=Path, default=None, help="one file to update (default: README.md and docs/results.md)"
+    )
     train = commands.add_parser(
         "train", help="train one notebook section's runs (also under torchrun) into reports/<profile>/tables/"
     )
@@ -57,7 +99,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _readme(readme: Path, reports: Path) -> int:
+def _readme(readme: Path | None, reports: Path) -> int:
     """Regenerate the README's results block; bad reports or a README without markers exit 1 with the reason."""
     from mmolre.report.results import write_readme
 
@@ -66,27 +108,32 @@ def _readme(readme: Path, reports: Path) -> int:
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"{readme}: results block {'regenerated' if changed else 'already up to date'}")
+    print(f"{readme or 'README.md, docs/results.md'}: results {'regenerated' if changed else 'already up to date'}")
     return 0
 
 
-def _reports(files: Sequence[Path | None], only: Sequence[str] | None, notebooks_dir: Path) -> None:
+def _reports(
+    files: Sequence[Path | None],
+    only: Sequence[str] | None,
+    notebooks_dir: Path,
+    overrides: Sequence[tuple[str, str]] = (),
+) -> None:
     """Check every parameter file, then run them in order; with several, print the wall time of each profile and,
     when they wrote to the project's own reports folder, regenerate the README's results block."""
     from mmolre.report.recorded import default_root
     from mmolre.report.runner import check_param_file, run_reports
 
     for param_file in files:
-        check_param_file(param_file, only, notebooks_dir)
+        check_param_file(param_file, only, notebooks_dir, overrides)
     times = []
     for param_file in files:
-        runs = run_reports(param_file, only, notebooks_dir)
+        runs = run_reports(param_file, only, notebooks_dir, overrides=overrides)
         times.append((str(param_file), sum(run.seconds for run in runs)))
     if len(files) > 1:
         print("\n".join(f"{name:<40} {seconds:>8.1f} s" for name, seconds in times))
         print(f"{'all profiles':<40} {sum(seconds for _, seconds in times):>8.1f} s")
         if reports_dir().resolve() == default_root().resolve():
-            _readme(PROJECT_ROOT / "README.md", default_root())
+            _readme(None, default_root())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,8 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ[REPORTS_DIR_ENV] = str(reports_dir())  # absolute from here on, for this process and its kernels
     try:
         if args.command == "reports":
+            if args.data_dir is not None:
+                if not args.data_dir.is_dir():
+                    raise RunnerError(f"--data-dir {args.data_dir} is not a folder")
+                os.environ[DATA_DIR_ENV] = str(args.data_dir.resolve())  # read by this process and its kernels
             with interruptible_by_sigterm():
-                _reports(args.params or [None], args.only, args.notebooks_dir)
+                _reports(args.params or [None], args.only, args.notebooks_dir, [tuple(p) for p in args.parameter])
             return 0
         if args.command == "readme":
             return _readme(args.readme, args.reports_dir)

@@ -49,11 +49,15 @@ def _params(tmp_path: Path, text: str = TINY_PARAMS) -> Path:
     return path
 
 
-def test_train_command_records_the_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_command_records_the_notebook_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     assert main(["train", "-f", str(_params(tmp_path))]) == 0
+    printed = capsys.readouterr().out
+    assert "test split, mean ± std over seeds" in printed and "mae" in printed and "hard_sharing" in printed
     recorded = pd.read_csv(tmp_path / "reports" / "ddp_tiny" / "tables" / "baselines_runs.csv")
     # the notebook's own code path with the same parameters gives the same table
     values = notebook_values(_params(tmp_path), "04_baselines")

@@ -26,6 +26,7 @@ from mmolre.files import writable_folder
 from mmolre.interrupts import held_interrupts
 from mmolre.paths import NOTEBOOKS_DIR
 from mmolre.protocols.driver import model_arms, run_experiment
+from mmolre.protocols.summary import summarize
 from mmolre.report import outputs
 from mmolre.report.kernel import kernel_environment
 from mmolre.report.notebook import setup_notebook
@@ -122,6 +123,8 @@ def train_from_params(
                 outputs.commit(root, stage, manifest)
             path = root / "tables" / f"{table}.csv"
             print(f"{len(experiment.facts)} runs on {processes} process(es), global batch {nb.train_config.batch_size}")
+            test = summarize(experiment.runs, split="test")
+            print(f"test split, mean ± std over seeds:\n{test.to_string(index=False)}")
             print(f"wrote {path}")
             return path
         finally:

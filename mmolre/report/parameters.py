@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Collection, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from pathlib import Path
 
 import nbformat
@@ -365,3 +365,30 @@ def load_param_file(path: Path | None) -> dict[str, object]:
         except ValueError as error:
             raise RunnerError(str(error)) from None
     return content
+
+
+def apply_overrides(
+    settings: dict[str, object], overrides: Sequence[tuple[str, str]], source: str
+) -> dict[str, object]:
+    """``settings`` of a parameter file with command-line ``-p NAME VALUE`` overrides applied: each VALUE is read as
+    YAML (``3``, ``[1111, 1112]``, ``{dim: 64}``, text), ``profile`` replaces the profile, any other name is set for
+    every notebook (in ``common`` and in each notebook section that sets it), so it is checked like a file value."""
+    result = dict(settings)
+    common = result.get("common") or {}
+    if not isinstance(common, dict):
+        raise RunnerError(f"{source}: 'common' must be a mapping, got {shown(common)}")
+    common = dict(common)
+    for name, text in overrides:
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise RunnerError(f"-p {name}: the value {shown(text)} is not valid YAML") from None
+        if name == "profile":
+            result["profile"] = value
+            continue
+        common[name] = value
+        for section, content in result.items():
+            if isinstance(content, dict) and section != "common" and name in content:
+                result[section] = {**content, name: value}
+    result["common"] = common
+    return result

@@ -51,6 +51,7 @@ from mmolre.report.parameters import (
     KERNEL_NAME,
     PARAMETERS_TAG,
     RunnerError,
+    apply_overrides,
     check_nested,
     check_types,
     declared_parameters,
@@ -312,12 +313,15 @@ def _markdown_files(files: Sequence[str]) -> list[str]:
 
 
 def check_param_file(
-    param_file: Path | None, only: Sequence[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR
+    param_file: Path | None,
+    only: Sequence[str] | None = None,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    overrides: Sequence[tuple[str, str]] = (),
 ) -> RunPlan:
-    """Everything checked before a parameter file runs: its names and types against the notebooks, and its
-    ``requires`` (GPU, checkpoint folders)."""
+    """Everything checked before a parameter file runs: its names and types (after the ``-p NAME VALUE``
+    ``overrides``) against the notebooks, and its ``requires`` (GPU, checkpoint folders)."""
     source = str(param_file) if param_file else "parameters"
-    settings = load_param_file(param_file)
+    settings = apply_overrides(load_param_file(param_file), overrides, source)
     plan = plan_run(settings, only, notebooks_dir, source)
     check_requirements(settings.get("requires"), source)
     return plan
@@ -328,9 +332,10 @@ def run_reports(
     only: Sequence[str] | None = None,
     notebooks_dir: Path = NOTEBOOKS_DIR,
     echo: bool = True,
+    overrides: Sequence[tuple[str, str]] = (),
 ) -> list[NotebookRun]:
     """Validate everything, then execute the selected notebooks in order; stops at the first failure."""
-    plan = check_param_file(param_file, only, notebooks_dir)
+    plan = check_param_file(param_file, only, notebooks_dir, overrides)
     root = profile_root(plan.profile)
     writable_folder(root, "reports folder")
     check_kernel()
