@@ -2,9 +2,10 @@
 
 The notebook API, re-exported here (``import mmolre as mm``):
 
-- data: :func:`load_dataset`, :class:`MultimodalDataset`, :class:`DataError`;
-- models: :func:`build_model` (:data:`MODEL_NAMES`), :class:`ModelConfig` (MMoLRE family), :class:`MCULoRAConfig`,
-  :class:`ModelOutput`, :func:`eval_mode`, :func:`count_parameters`, :func:`model_table`, :func:`trace_shapes`;
+- data: :func:`load_dataset`, :class:`MultimodalDataset`, :class:`DataError`, :func:`register_dataset`;
+- models: :func:`build_model` (:data:`MODEL_NAMES`), :func:`register_model` (see ``docs/extending.md``),
+  :class:`ModelConfig` (MMoLRE family), :class:`MCULoRAConfig`, :class:`ModelOutput`, :func:`eval_mode`,
+  :func:`count_parameters`, :func:`model_table`, :func:`trace_shapes`;
 - training: :class:`TrainConfig`, :func:`train_model`, :func:`evaluate`, :data:`SEEDS`;
 - protocols: :class:`Arm`, :func:`model_arms`, :func:`ablation_arms`, :func:`run_experiment` (the one experiment
   driver), :func:`run_incomplete` (:class:`IncompleteConfig`), :func:`compare_encoders` (frozen vs fine-tuned text),
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "mmolre.data": ("DataError", "MultimodalDataset", "load_dataset"),
+    "mmolre.data.load": ("register_dataset",),
     "mmolre.exported": ("export", "load_pretrained"),
     "mmolre.metrics": ("emotion_metrics", "sentiment_metrics"),
     "mmolre.modalities": ("CONDITIONS", "MODALITIES", "available_combinations"),
@@ -47,6 +49,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "model_table",
         "trace_shapes",
     ),
+    "mmolre.models.registry": ("register_model",),
     "mmolre.protocols": (
         "ABLATIONS",
         "Arm",

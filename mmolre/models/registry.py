@@ -10,15 +10,18 @@ same :class:`~mmolre.models.mmolre.ModelConfig` and input path without any mixtu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from mmolre.config import StrictConfig
 from mmolre.data.text_encoder import TextInput
+from mmolre.messages import shown
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import AffectModel
 from mmolre.models.mculora import MCULoRA, MCULoRAConfig
 from mmolre.models.mmolre import BlockSpec, LinearHeadModel, ModelConfig, MultitaskModel
+from mmolre.plugins import import_env_plugins
 from mmolre.tasks import TASKS, check_tasks
 
 
@@ -120,7 +123,39 @@ MODELS: dict[str, ModelEntry] = {
     "mcla_inline": ModelEntry(MCULoRAConfig, _mculora),  # ablation: the combination's LoRA inline at every layer
     "mculora_plain": ModelEntry(MCULoRAConfig, _mculora),  # the same backbone with plain linear layers
 }
-MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
+_MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class RegistryNames(Sequence[str]):
+    """The names of a registry as a read-only sequence that stays current (a plugin's registrations included);
+    equal to the tuple of the names."""
+
+    def __init__(self, registry: Mapping[str, object]) -> None:
+        self._registry = registry
+
+    def __getitem__(self, index):  # an int or a slice, as for a tuple
+        return tuple(self._registry)[index]
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(self._registry))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._registry
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == other if isinstance(other, tuple) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+MODEL_NAMES: Sequence[str] = RegistryNames(MODELS)
+"""Every registered model name, :func:`register_model`'s included."""
 MMOLRE_FAMILY: tuple[str, ...] = (*_BLOCK_SPECS, "linear_head")
 """Names that take a :class:`ModelConfig`: :class:`MultitaskModel` (MMoLRE, its ablations and the multitask
 baselines) and the linear head."""
@@ -148,8 +183,39 @@ METHODS: dict[str, Method] = {
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 
 
+def register_model(
+    name: str,
+    build: Callable[..., AffectModel] | None = None,
+    config: type[StrictConfig] = ModelConfig,
+    replace: bool = False,
+) -> Callable:
+    """Register ``build`` as the model ``name`` configured by ``config`` (a :class:`StrictConfig` dataclass; default
+    the MMoLRE family's :class:`ModelConfig`), without editing the package (see ``docs/extending.md``); without
+    ``build``, a decorator. Returns ``build``.
+
+    ``build(name, dims, tasks, config, text_input) -> AffectModel``: an :class:`AffectModel` subclass with that
+    constructor is its own builder. A name already registered is refused unless ``replace``.
+    """
+    if build is None:
+        return lambda function: register_model(name, function, config, replace)
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        raise ValueError(f"model name must be lower-case letters, digits and '_', got {shown(name)}")
+    if name in MODELS and not replace:
+        raise ValueError(f"model {name!r} is already registered; pass replace=True to replace it")
+    if not (isinstance(config, type) and issubclass(config, StrictConfig) and dataclasses.is_dataclass(config)):
+        raise ValueError(
+            f"model {name!r}: config must be a StrictConfig dataclass (e.g. ModelConfig), got {shown(config)}"
+        )
+    if not callable(build):
+        raise ValueError(f"model {name!r}: the builder must be callable, got {type(build).__name__}")
+    MODELS[name] = ModelEntry(config, build)
+    return build
+
+
 def config_class(name: str) -> type[StrictConfig]:
     """The configuration class of a registered model."""
+    if name not in MODELS:
+        import_env_plugins()  # a notebook kernel imports the plugins its parameter file named
     if name not in MODELS:
         raise ValueError(f"unknown model name {name!r}; known models are {MODEL_NAMES}")
     return MODELS[name].config_class

@@ -1,0 +1,117 @@
+"""docs/extending.md as written: its `# my_plugin.py` blocks become a module outside the package (in tmp_path), its
+`# session` blocks run in order (training the new baseline on the new dataset, then `python -m mmolre train` with a
+parameter file naming the plugin), and a fresh interpreter that inherits the environment (as a notebook kernel does)
+finds the plugin's model; registration and plugin errors are one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mmolre as mm
+from mmolre.data import load as data_load
+from mmolre.data.sources import FILES, Source
+from mmolre.models import registry
+from mmolre.paths import PROJECT_ROOT
+from mmolre.plugins import PLUGIN_PATH_ENV, PLUGINS_ENV, load_plugins
+from mmolre.report.parameters import RunnerError
+from mmolre.report.runner import check_param_file
+
+DOC = PROJECT_ROOT / "docs" / "extending.md"
+BLOCK = re.compile(r"```(python|yaml)\n(.*?)```", re.S)
+
+
+def doc_blocks(first_line: str) -> list[str]:
+    return [code for _, code in BLOCK.findall(DOC.read_text()) if code.splitlines()[0].strip() == first_line]
+
+
+@pytest.fixture
+def clean_registries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Whatever a test registers is gone afterwards, and the plugin environment is the test's own."""
+    models, loaders, real, files = dict(registry.MODELS), dict(data_load.LOADERS), set(data_load.REAL), dict(FILES)
+    for name in (PLUGINS_ENV, PLUGIN_PATH_ENV):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"MMOLRE_CACHE_DIR": "cache", "MMOLRE_REPORTS_DIR": "reports"}.items():
+        monkeypatch.setenv(name, str(tmp_path / value))
+    yield
+    for table, saved in ((registry.MODELS, models), (data_load.LOADERS, loaders), (FILES, files)):
+        table.clear()
+        table.update(saved)
+    data_load.REAL.clear()
+    data_load.REAL.update(real)
+    sys.modules.pop("my_plugin", None)
+
+
+def test_walkthrough_runs_from_a_module_outside_the_package(
+    clean_registries, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "my_plugin.py").write_text("\n\n".join(doc_blocks("# my_plugin.py")))
+    (tmp_path / "my_profile.yaml").write_text(doc_blocks("# my_profile.yaml")[0])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MMOLRE_DATA_DIR", str(tmp_path / "toy-data"))
+    sessions = doc_blocks("# session")
+    assert len(sessions) == 3 and "late_fusion" not in mm.MODEL_NAMES
+    namespace: dict[str, object] = {}
+    exec(compile(sessions[0], "extending.md session 1", "exec"), namespace)
+    assert "late_fusion" in mm.MODEL_NAMES and "toy_reviews" in mm.data.LOADERS
+    assert "late_fusion test MAE" in capsys.readouterr().out
+    exec(compile(sessions[1], "extending.md session 2", "exec"), namespace)
+    runs = pd.read_csv(tmp_path / "reports" / "toy" / "tables" / "baselines_runs.csv")
+    assert sorted(set(runs["model"])) == ["late_fusion", "mmolre"]
+    assert os.environ[PLUGINS_ENV] == "my_plugin" and os.environ[PLUGIN_PATH_ENV] == str(tmp_path)
+    capsys.readouterr()
+    exec(compile(sessions[2], "extending.md session 3", "exec"), namespace)
+    scored = json.loads(capsys.readouterr().out)
+    assert [row["id"] for row in scored] == ["r0", "r1", "r2"] and all(-3 <= row["sentiment"] <= 3 for row in scored)
+    assert "late_fusion trained on toy_reviews" in (tmp_path / "toy-export" / "README.md").read_text()
+    # a notebook kernel: a new interpreter in the project folder, tmp_path not on its path, the environment inherited
+    code = "import mmolre as mm; print(type(mm.build_model('late_fusion', {'text': 6}, ('sentiment',))).__name__)"
+    child = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert child.stdout.strip() == "LateFusion", child.stderr[-2000:]
+
+
+def test_plugins_key_is_checked_with_the_file(clean_registries, tmp_path: Path) -> None:
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("profile: plug\nplugins: [no_such_plugin_module]\nnotebooks: [04_baselines]\n")
+    with pytest.raises(RunnerError, match=r"profile.yaml: plugin module 'no_such_plugin_module' not found") as error:
+        check_param_file(profile)
+    assert "\n" not in str(error.value)
+    profile.write_text("profile: plug\nplugins: my_plugin\n")
+    with pytest.raises(RunnerError, match="plugins must be a list of module names"):
+        check_param_file(profile)
+    (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('half-written plugin')\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(ValueError, match=r"'broken_plugin' failed on import \(RuntimeError: half-written"):
+            load_plugins(["broken_plugin"])
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("broken_plugin", None)
+
+
+def test_registration_refuses_clashes_and_wrong_parts(clean_registries) -> None:
+    with pytest.raises(ValueError, match="'mmolre' is already registered"):
+        mm.register_model("mmolre", lambda *args: None)
+    with pytest.raises(ValueError, match="config must be a StrictConfig dataclass"):
+        mm.register_model("odd", lambda *args: None, config=dict)
+    with pytest.raises(ValueError, match="model name must be"):
+        mm.register_model("Bad Name", lambda *args: None)
+    with pytest.raises(ValueError, match="'mosi' is already registered"):
+        mm.register_dataset("mosi", lambda **options: None)
+    source = Source("a/b", "c" * 40, "x.csv", "0" * 64)
+    with pytest.raises(ValueError, match="mosi/bclstm/transcripts.csv is already recorded with another source"):
+        mm.register_dataset("clash", lambda **options: None, files={"mosi/bclstm/transcripts.csv": source})
+    mm.register_dataset("pinned", lambda data_dir=None: None, files={"pinned/x.csv": source})
+    assert FILES["pinned/x.csv"] == source and "pinned" in data_load.REAL
+    with pytest.raises(ValueError, match=r"unknown model name 'late_fusion'"):
+        mm.build_model("late_fusion", {"text": 4})
