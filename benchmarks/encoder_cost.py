@@ -7,18 +7,25 @@ setting trains with the same schedule and seed; the epoch kept is chosen on the 
 
 Usage: ``MMOLRE_DATA_DIR=... python benchmarks/encoder_cost.py [--epochs 3] [--threads 2] [--only LABEL ...]``.
 Writes ``encoder_cost_runs`` (one row per setting and seed), ``encoder_cost`` (test metrics and seconds per epoch)
-and a figure with ``Reporter(profile="benchmarks")``. Wall times depend on what else runs on the machine: compare
-settings measured in one sitting.
+and a figure with ``Reporter(profile="benchmarks")``. Wall times depend on what else runs on the machine.
+
+``--steps N`` instead times N training steps (forward, backward, optimiser) of every setting, the settings taking
+turns ``--rounds`` times, so that a machine shared with other jobs slows each of them alike; writes
+``encoder_cost_steps`` (median seconds per step and the ratio to the first setting).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
-from mmolre.models import ModelConfig
+from mmolre.data.load import load_dataset
+from mmolre.models import ModelConfig, build_model
+from mmolre.models.base import to_device
 from mmolre.protocols.encoders import compare_encoders
 from mmolre.protocols.summary import summarize
 from mmolre.report import Reporter
@@ -37,15 +44,58 @@ SETTINGS: tuple[dict[str, object], ...] = (
 METRICS = ["acc2_non0", "f1_non0", "acc2_has0", "acc7", "mae", "corr", "seconds_per_epoch", "epochs_run"]
 
 
+def time_steps(settings: list[dict[str, object]], steps: int, rounds: int, batch_size: int) -> pd.DataFrame:
+    """Median seconds per training step of each setting over ``rounds`` turns of ``steps`` steps each."""
+    cases = []
+    for setting in settings:
+        options = {k: setting[k] for k in ("encoder", "freeze_layers") if k in setting}
+        data = load_dataset("mosi", text_kind="finetune", max_tokens=64, audio=False, **options)
+        model = build_model("linear_head", data.dims, data.tasks, ModelConfig(), data.text_input).train()
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+        bucket = bool(setting.get("bucket_by_length", False))
+        loader = data.loader("train", batch_size, shuffle=True, seed=1111, bucket_by_length=bucket)
+        dtype = torch.bfloat16 if setting.get("precision") == "bf16" else None
+        cases.append((str(setting["label"]), model, optimizer, loader, dtype, iter(loader), []))
+    for _ in range(rounds):
+        for index, (label, model, optimizer, loader, dtype, batches, times) in enumerate(cases):
+            start = time.perf_counter()
+            for _ in range(steps):
+                batch = next(batches, None)
+                if batch is None:
+                    batches = iter(loader)
+                    batch = next(batches)
+                batch = to_device(batch, torch.device("cpu"))
+                with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+                    output = model(batch).predictions["sentiment"]
+                loss = F.l1_loss(output.float(), batch["sentiment"])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            times.append((time.perf_counter() - start) / steps)
+            cases[index] = (label, model, optimizer, loader, dtype, batches, times)
+    medians = {label: float(pd.Series(times).median()) for label, *_, times in cases}
+    first = next(iter(medians.values()))
+    return pd.DataFrame(
+        [{"setting": k, "seconds_per_step": v, "relative_to_first": v / first} for k, v in medians.items()]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1111])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", nargs="+", help="labels of the settings to run (default: all)")
+    parser.add_argument("--steps", type=int, default=0, help="time this many training steps per turn instead")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of --steps steps per setting")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = [s for s in SETTINGS if not args.only or s["label"] in args.only]
+    if args.steps:
+        steps = time_steps(settings, args.steps, args.rounds, batch_size=16)
+        Reporter(profile="benchmarks").table(steps, "encoder_cost_steps")
+        print(steps.to_string(index=False))
+        return
     train = TrainConfig(
         epochs=args.epochs,
         batch_size=16,
