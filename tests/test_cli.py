@@ -48,3 +48,14 @@ def test_overrides_are_checked_like_file_values(tmp_path: Path) -> None:
 def test_data_dir_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reports", "--data-dir", str(tmp_path / "missing")]) == 1
     assert f"--data-dir {tmp_path / 'missing'} is not a folder" in capsys.readouterr().err
+
+
+def test_an_install_without_the_notebooks_is_told_to_clone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import mmolre.report.runner as runner
+
+    monkeypatch.setattr(runner, "NOTEBOOKS_DIR", tmp_path)
+    with pytest.raises(RunnerError, match="clone it and run `pip install -e .`"):
+        runner.plan_run({}, notebooks_dir=tmp_path)
+    with pytest.raises(RunnerError) as other:
+        runner.plan_run({}, notebooks_dir=tmp_path / "elsewhere")
+    assert "clone" not in str(other.value)

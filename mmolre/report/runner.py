@@ -101,7 +101,10 @@ def plan_run(
     """Validate the settings of a parameter file against the notebooks and return what to run."""
     available = {path.stem: path for path in discover_notebooks(notebooks_dir)}
     if not available:
-        raise RunnerError(f"no NN_name.ipynb notebooks found in {notebooks_dir}")
+        hint = ""
+        if Path(notebooks_dir) == NOTEBOOKS_DIR:  # an install without the repository (pip install mmolre, not -e)
+            hint = " (the notebooks live in the repository: clone it and run `pip install -e .` or ./run.sh there)"
+        raise RunnerError(f"no NN_name.ipynb notebooks found in {notebooks_dir}{hint}")
     valid = ", ".join(available)
     profile = settings.get("profile", "default")
     try:
@@ -364,6 +367,7 @@ def run_reports(
                 write_index(plan.profile)
             if echo:
                 print(summary(runs), flush=True)
+                print(f"open {reports_dir() / 'index.html'} (this profile: {root / 'html' / 'index.html'})", flush=True)
     return runs
 
 
