@@ -153,6 +153,16 @@ def _finite(metrics: Mapping[str, float]) -> dict[str, float | None]:
     return {key: float(v) if math.isfinite(float(v)) else None for key, v in metrics.items()}
 
 
+def _is_export(folder: Path) -> bool:
+    """Whether ``folder`` holds an earlier export (its config names this format) and nothing else."""
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    names = {path.name for path in folder.iterdir()}
+    return isinstance(config, dict) and config.get("format") == EXPORT_FORMAT and names <= {CONFIG, WEIGHTS, CARD}
+
+
 def export(
     run: TrainResult, folder: str | Path, dataset: MultimodalDataset, text: TextEncoding | Mapping | None = None
 ) -> Path:
@@ -172,7 +182,7 @@ def export(
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ExportError(f"{folder}: export folder is a file")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / CONFIG).is_file():
+    if folder.is_dir() and any(folder.iterdir()) and not _is_export(folder):
         raise ExportError(f"{folder}: folder holds other files than an export; export into a new or empty folder")
     encoding = text_encoding(dataset, text)
     config: dict[str, object] = {
@@ -304,7 +314,7 @@ def model_card(config: Mapping[str, object]) -> str:
     """The Markdown model card of an export (see the module docstring)."""
     data = config["dataset"]
     metrics = config["metrics"]
-    keys = sorted(metrics["test"])  # type: ignore[index]  # the metrics (valid also has losses and the criterion)
+    keys = sorted(metrics["test"])  # type: ignore[index]  # valid and test have the same keys
     rows = [f"| {key} | {_number(metrics['valid'].get(key))} | {_number(metrics['test'].get(key))} |" for key in keys]  # type: ignore[index]
     fingerprint = data["fingerprint"]  # type: ignore[index]
     outputs = []

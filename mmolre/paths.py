@@ -26,7 +26,7 @@ def reports_dir() -> Path:
 
 def check_profile(profile: object) -> str:
     """``profile`` if it is a valid profile name (:data:`PROFILE_NAME`), else a ValueError saying why."""
-    if not isinstance(profile, str) or not PROFILE_NAME.match(profile):
+    if not isinstance(profile, str) or not PROFILE_NAME.fullmatch(profile):
         shown = repr(profile) if len(repr(profile)) <= 70 else repr(profile)[:66] + "...'"
         raise ValueError(f"profile {shown} must be a plain name (letters, digits, '_' and '-', at most 64 characters)")
     return profile

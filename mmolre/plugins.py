@@ -33,12 +33,12 @@ def load_plugins(names: object, where: str = "plugins") -> list[str]:
     if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
         raise ValueError(f"{where}: plugins must be a list of module names, got {shown(names)}")
     for name in names:
-        if not _MODULE.match(name):
+        if not _MODULE.fullmatch(name):
             raise ValueError(f"{where}: plugin {shown(name)} is not a module name (e.g. my_baselines or pkg.models)")
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if error.name and name.startswith(error.name):
+            if error.name and (error.name == name or name.startswith(error.name + ".")):
                 raise ValueError(
                     f"{where}: plugin module {name!r} not found; install it or put its folder on PYTHONPATH"
                 ) from None

@@ -191,6 +191,14 @@ def test_export_refuses_foreign_folder_and_unknown_text(synthetic_export, tmp_pa
     run = mm.train_model(mm.build_model("linear_head", data.dims, data.tasks, SMALL), data, QUICK, seed=1)
     with pytest.raises(ExportError, match="holds other files"):
         mm.export(run, tmp_path, data)
+    checkpoint = tmp_path / "hf-checkpoint"  # a folder with a config.json that no export wrote is never replaced
+    checkpoint.mkdir()
+    (checkpoint / CONFIG).write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ExportError, match="holds other files"):
+        mm.export(run, checkpoint, data)
+    assert (checkpoint / CONFIG).is_file()
+    again = mm.export(run, tmp_path / "mine", data)
+    assert mm.export(run, again, data) == again  # an earlier export is replaced
     hand_built = tiny_text_dataset()
     with pytest.raises(ValueError, match="does not record how its text was encoded"):
         text_encoding(hand_built)

@@ -105,7 +105,8 @@ def _download(url: str, part: Path, out: TextIO, label: str) -> int:
                 handle.write(block)
                 done += len(block)
                 if out.isatty():
-                    print(f"\r{label}  {done:>12,} / {total or '?':>12,} bytes", end="", file=out, flush=True)
+                    of = f"{total:>12,}" if total else f"{'?':>12}"
+                    print(f"\r{label}  {done:>12,} / {of} bytes", end="", file=out, flush=True)
     if out.isatty():
         print("\r", end="", file=out)
     return start

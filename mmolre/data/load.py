@@ -18,7 +18,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mmolre.config import check_value
 from mmolre.data.context import to_context
@@ -66,7 +66,7 @@ def register_dataset(
     """
     if loader is None:
         return lambda function: register_dataset(name, function, files, needs_data_dir, replace)
-    if not isinstance(name, str) or not _DATASET_NAME.match(name):
+    if not isinstance(name, str) or not _DATASET_NAME.fullmatch(name):
         raise ValueError(f"dataset name must be lower-case letters, digits and '_', got {shown(name)}")
     if name in LOADERS and not replace:
         raise ValueError(f"dataset {name!r} is already registered; pass replace=True to replace it")
@@ -74,6 +74,9 @@ def register_dataset(
         raise ValueError(f"dataset {name!r}: the loader must be callable, got {type(loader).__name__}")
     files = dict(files or {})
     for relative, source in files.items():
+        parts = PurePosixPath(str(relative)).parts
+        if not parts or PurePosixPath(str(relative)).is_absolute() or ".." in parts or "\\" in str(relative):
+            raise ValueError(f"dataset {name!r}: files key {shown(relative)} must be a path inside the data folder")
         if not isinstance(source, Source):
             raise ValueError(f"dataset {name!r}: files[{relative!r}] must be a Source, got {type(source).__name__}")
         if FILES.get(relative, source) != source and not replace:

@@ -198,7 +198,7 @@ def register_model(
     """
     if build is None:
         return lambda function: register_model(name, function, config, replace)
-    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise ValueError(f"model name must be lower-case letters, digits and '_', got {shown(name)}")
     if name in MODELS and not replace:
         raise ValueError(f"model {name!r} is already registered; pass replace=True to replace it")

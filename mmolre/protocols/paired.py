@@ -309,6 +309,8 @@ def add_bootstrap(
         base = bootstrap_scores(truth, [models[baseline][s] for s in seeds], wanted, index)
         for metric in wanted:
             d = (ref[metric] - base[metric]).dropna().to_numpy()
+            if d.size == 0:  # undefined on every resample (e.g. Corr of a constant prediction): left as NaN
+                continue
             where = rows.index[rows["metric"] == metric]
             p = min(1.0, 2 * (min(int((d <= 0).sum()), int((d >= 0).sum())) + 1) / (len(d) + 1))
             table.loc[where, ["boot_low", "boot_high", "p_bootstrap"]] = [*np.percentile(d, [2.5, 97.5]), p]

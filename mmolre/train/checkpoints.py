@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import torch
@@ -39,6 +40,10 @@ RESUME_FREE_KEYS = ("epochs", "device", "num_threads", "verbose")
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable or belongs to another model, configuration, seed or dataset."""
+
+
+_EPOCH_FILE = re.compile(r"(last|best)-e\d{4}\.safetensors|train-state-e\d{4}\.pt")
+"""The names of the per-epoch files :func:`save_checkpoint` writes (the only files it ever removes)."""
 
 
 def data_fingerprint(dataset: MultimodalDataset) -> dict[str, object]:
@@ -332,6 +337,6 @@ def write_checkpoint(root: Path, state: RunState, identity: dict[str, object], c
     }
     payload["progress_sha256"] = _progress_sha256(json.loads(json.dumps(payload, default=str)))
     _save_json(root / SIDECAR, payload)
-    for path in root.glob("*-e*.*"):
-        if path.name not in (last, train, best):
+    for path in root.glob("*-e*.*"):  # earlier epochs' files of this code only, never anything else in the folder
+        if _EPOCH_FILE.fullmatch(path.name) and path.name not in (last, train, best):
             path.unlink(missing_ok=True)
