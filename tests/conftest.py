@@ -1,8 +1,16 @@
-"""Session order: the check that the notebooks nbval executed reproduce ``reports/default`` runs after them."""
+"""Session set-up: Ctrl-C is live in the test process, and the check that the notebooks nbval executed reproduce
+``reports/default`` runs after them."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
+
+# A shell without job control starts background commands with SIGINT ignored, and Python then never raises
+# KeyboardInterrupt (nor do the processes it starts). The interrupt tests need SIGINT as a terminal delivers it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 NOTEBOOKS_RUN = pytest.StashKey[set[str]]()
 """Stems of the notebooks nbval executes in this session."""
