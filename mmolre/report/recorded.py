@@ -199,7 +199,7 @@ def _profile_runs(root: Path, profile: str, missing: list[str]) -> tuple[list[pd
         else:
             sentiment.append(_tag(frame, profile, dataset, features(dataset, options)))
     if not found:
-        missing.append(f"profile {profile}: none of {', '.join(f'{n}.csv' for n in RUN_TABLES)} in {tables}")
+        missing.append(f"profile {profile}: none of {', '.join(f'{n}.csv' for n in RUN_TABLES)} in {profile}/tables")
     return sentiment, incomplete
 
 
