@@ -251,6 +251,8 @@ def test_run_context_falls_back_to_the_committed_notebook_default(tmp_path: Path
 def test_features_name_context_iemocap_and_the_official_layout() -> None:
     assert recorded.features("iemocap", {}) == "all-MiniLM-L6-v2 sentence vectors, frozen text only"
     assert recorded.features("mosi_bclstm", {"context": True}).endswith("(bc-LSTM's own split), utterance context")
+    assert recorded.features("mosi", {"audio": False}).endswith(" text only")  # MOSI without its audio
+    assert recorded.features("mosi", {}).endswith(" text + bc-LSTM audio; no video")
     official = recorded.features("official", {"features": {"text": "deberta-large-4-UTT"}, "context": True})
     assert official == "official GCNet/MCULoRA utterance features (text: deberta-large-4-UTT), utterance context"
 

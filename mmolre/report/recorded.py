@@ -153,6 +153,8 @@ def features(dataset: str, options: Mapping[str, object], label: str | None = No
         return "synthetic features (no real modality)"
     if dataset == "mosi_bclstm":
         return f"bc-LSTM text + audio + video vectors (bc-LSTM's own split){context}"
+    if dataset == "mosi" and options.get("audio") is False:
+        return f"{text_features(options, label)} text only{context}"
     if dataset == "mosi":
         return f"{text_features(options, label)} text + bc-LSTM audio; no video{context}"
     if dataset in ("mosei", "iemocap"):
