@@ -279,3 +279,35 @@ def test_token_routing_table_per_position() -> None:
         text = table[table["router"] == "text/block1/sentiment"].pivot(index="position", columns="expert")
         assert len(text) == 3  # the real steps of sample 0
         assert (text.nunique() == 1).all() == same
+
+
+class _CancelledShift(torch.nn.Module):
+    """A learned shift that a LayerNorm cancels: its gradient is zero in exact arithmetic, rounding noise in floats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shift = torch.nn.Parameter(torch.full((1,), 0.3))
+        self.linear = torch.nn.Linear(4, 4)
+        self.norm = torch.nn.LayerNorm(4)
+        self.register_buffer("readout", torch.arange(1.0, 5.0))
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        from mmolre.models.base import ModelOutput
+
+        out = (self.norm(self.linear(batch["text"]) + self.shift) * self.readout).sum(-1)
+        return ModelOutput(predictions={"sentiment": out}, aux_loss=out.new_zeros(()))
+
+
+def test_trained_parameter_count_ignores_gradients_that_are_zero_in_exact_arithmetic() -> None:
+    """The shift's float32 gradient is rounding noise (non-zero on some CPUs, zero on others); the count leaves it
+    out on every machine, and the model keeps its dtype and gradients."""
+    torch.manual_seed(0)
+    model = _CancelledShift()
+    batch = {"text": torch.randn(8, 4) * 100}
+    out = model(batch)
+    out.predictions["sentiment"].pow(2).mean().backward()
+    assert float(model.shift.grad.abs()) < 1e-5 * float(model.linear.weight.grad.abs().max())
+    before = model.shift.grad.clone()
+    counted = trained_parameter_count(model, batch)
+    assert counted == sum(p.numel() for n, p in model.named_parameters() if n != "shift")
+    assert model.shift.dtype == torch.float32 and torch.equal(model.shift.grad, before)
