@@ -226,8 +226,11 @@ def _mismatched_keys(found: dict[str, object], expected: dict[str, object]) -> l
 
 
 def check_identity(sidecar: dict[str, object], expected: dict[str, object], where: Path) -> None:
+    """CheckpointError unless the sidecar's identity equals ``expected``; a TrainConfig field that the sidecar lacks
+    (added to the code after the checkpoint was written) counts as its default value."""
     found = {key: sidecar.get(key) for key in expected}
-    found["train_config"] = {k: v for k, v in (found["train_config"] or {}).items() if k not in RESUME_FREE_KEYS}
+    recorded = {**TrainConfig().to_dict(), **(found["train_config"] or {})}
+    found["train_config"] = {k: v for k, v in recorded.items() if k not in RESUME_FREE_KEYS}
     expected = json.loads(json.dumps(expected, default=str))
     differences = _mismatched_keys(found, expected)
     if differences:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -12,6 +13,9 @@ from mmolre.config import StrictConfig
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 """``TrainConfig.precision``: ``bf16`` autocasts to bfloat16 on any device (CPU included), ``fp32`` never."""
+SENTIMENT_LOSSES: tuple[str, ...] = ("l1", "mse")
+"""``TrainConfig.sentiment_loss``: L1 (ours, every profile by default) or MSE (the official MCULoRA code's masked MSE,
+``MCULoRA/loss.py`` ``MaskedMSELoss``, used for CMU-MOSI / CMU-MOSEI in ``MCULoRA/train_MCULoRA.py``)."""
 SEEDS: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
 """The seeds every reported mean ± std is taken over."""
 
@@ -32,10 +36,11 @@ class TrainConfig(StrictConfig):
 
     Model selection and early stopping use the valid split's *normalised* loss: each task's valid loss divided by
     the valid loss of that task's best constant predictor fitted on the train split (the train median sentiment for
-    L1; per emotion the logit that minimises the weighted BCE at the train prevalence; the train class frequencies
-    for four-class CE), averaged over the tasks with the weights ``sentiment_weight`` / ``emotion_weight`` (1 for
-    emotion4). 1.0 is "no better than a constant", so the tasks weigh comparably whatever their losses' scales; for a
-    single task the criterion is its loss over a constant and selects the same epoch as the loss itself.
+    L1, the train mean for MSE; per emotion the logit that minimises the weighted BCE at the train prevalence; the
+    train class frequencies for four-class CE), averaged over the tasks with the weights ``sentiment_weight`` /
+    ``emotion_weight`` (1 for emotion4). 1.0 is "no better than a constant", so the tasks weigh comparably whatever
+    their losses' scales; for a single task the criterion is its loss over a constant and selects the same epoch as
+    the loss itself. ``sentiment_loss`` is one of :data:`SENTIMENT_LOSSES`.
     """
 
     epochs: int = 20
@@ -48,6 +53,7 @@ class TrainConfig(StrictConfig):
     weight_decay: float = 1e-4  # AdamW decay of weight matrices (never of norms and biases)
     patience: int = 5
     sentiment_weight: float = 1.0
+    sentiment_loss: Literal["l1", "mse"] = "l1"  # l1 (ours) | mse (official MCULoRA: masked MSE for MOSI / MOSEI)
     emotion_weight: float = 1.0
     balance_emotions: bool = True  # BCE pos_weight = negatives / positives per emotion (train split)
     aux_weight: float = 1.0  # weight of the model's auxiliary loss, which already includes its own coefficient
@@ -68,6 +74,10 @@ class TrainConfig(StrictConfig):
         if self.lr <= 0 or self.encoder_lr <= 0 or self.lora_lr <= 0:
             raise ValueError(
                 f"TrainConfig: lr, encoder_lr and lora_lr must be > 0, got {self.lr}, {self.encoder_lr}, {self.lora_lr}"
+            )
+        if self.sentiment_loss not in SENTIMENT_LOSSES:
+            raise ValueError(
+                f"TrainConfig: sentiment_loss must be one of {SENTIMENT_LOSSES}, got {self.sentiment_loss!r}"
             )
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig: precision must be one of {PRECISIONS}, got {self.precision!r}")

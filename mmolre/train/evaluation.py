@@ -4,7 +4,9 @@ Loss: ``sentiment_weight * L1(sentiment) + emotion_weight * BCEWithLogits(emotio
 emotion is present when its intensity is > 0 and ``emotion4`` (IEMOCAP four classes) has weight 1 (it is the only task
 of its datasets). With ``balance_emotions`` (default) each emotion's positive term is weighted by negatives /
 positives on the train split, so rare emotions (surprise, fear) are not simply never predicted: this matches the
-class-balanced weighted accuracy (WA) the field reports.
+class-balanced weighted accuracy (WA) the field reports. ``TrainConfig.sentiment_loss = "mse"`` replaces L1 by the
+mean squared error, the official MCULoRA choice (``MaskedMSELoss`` in ``MCULoRA/loss.py`` of gdace829/MCULoRA: the
+squared error summed over the real utterances and divided by their number, i.e. the MSE over valid positions).
 
 Selection criterion (:func:`selection_criterion`): each task's valid loss over the valid loss of its best constant
 predictor fitted on train (:func:`reference_losses`), averaged with the task weights; see
@@ -25,7 +27,7 @@ from mmolre.metrics import classification_metrics, emotion_metrics, sentiment_me
 from mmolre.modalities import restrict
 from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
 from mmolre.tasks import EMOTION4_CLASSES, TASK_LABELS
-from mmolre.train.config import TrainConfig
+from mmolre.train.config import SENTIMENT_LOSSES, TrainConfig
 
 
 def model_tasks(model: AffectModel, dataset: MultimodalDataset) -> tuple[str, ...]:
@@ -84,18 +86,28 @@ def emotion_pos_weight(dataset: MultimodalDataset, config: TrainConfig) -> torch
     return (len(present) - positives).clamp(min=1.0) / positives
 
 
+def sentiment_loss(prediction: torch.Tensor, label: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """The sentiment regression loss ``kind`` (:data:`~mmolre.train.config.SENTIMENT_LOSSES`) over all rows."""
+    if kind not in SENTIMENT_LOSSES:
+        raise ValueError(f"sentiment loss must be one of {SENTIMENT_LOSSES}, got {kind!r}")
+    loss = F.l1_loss if kind == "l1" else F.mse_loss
+    return loss(prediction.reshape(-1), label.reshape(-1))
+
+
 def task_losses(
     outputs: dict[str, torch.Tensor],
     batch: dict[str, torch.Tensor],
     tasks: tuple[str, ...],
     pos_weight: torch.Tensor | None = None,
+    sentiment: str = "l1",
 ) -> dict[str, torch.Tensor]:
-    """Per-task losses; with ``batch["positions"]`` outputs and labels are first reduced to the valid positions."""
+    """Per-task losses (``sentiment``: the sentiment loss, see :func:`sentiment_loss`); with ``batch["positions"]``
+    outputs and labels are first reduced to the valid positions."""
     outputs = per_utterance({task: outputs[task] for task in tasks}, batch)
     labels = per_utterance({task: batch[TASK_LABELS[task]] for task in tasks}, batch)
     losses = {}
     if "sentiment" in tasks:
-        losses["sentiment"] = F.l1_loss(outputs["sentiment"].reshape(-1), labels["sentiment"].reshape(-1))
+        losses["sentiment"] = sentiment_loss(outputs["sentiment"], labels["sentiment"], sentiment)
     if "emotion" in tasks:
         weight = None if pos_weight is None else pos_weight.to(outputs["emotion"].device)
         losses["emotion"] = F.binary_cross_entropy_with_logits(
@@ -122,23 +134,25 @@ def split_losses(
     split: str,
     tasks: tuple[str, ...],
     pos_weight: torch.Tensor | None,
+    sentiment: str = "l1",
 ) -> dict[str, float]:
     """Each task's loss over a whole split (per utterance, no auxiliary term)."""
     outputs = {task: torch.as_tensor(predictions[task]) for task in tasks}
     labels = dataset.splits[split].utterance_labels()
-    return {task: float(value) for task, value in task_losses(outputs, labels, tasks, pos_weight).items()}
+    return {task: float(value) for task, value in task_losses(outputs, labels, tasks, pos_weight, sentiment).items()}
 
 
 def constant_predictions(
-    dataset: MultimodalDataset, tasks: tuple[str, ...], pos_weight: torch.Tensor | None, n: int
+    dataset: MultimodalDataset, tasks: tuple[str, ...], pos_weight: torch.Tensor | None, n: int, sentiment: str = "l1"
 ) -> dict[str, np.ndarray]:
-    """``n`` rows of each task's best constant prediction fitted on the train split: the median sentiment (L1), per
-    emotion the logit that minimises the (pos_weight-weighted) BCE at the train prevalence, and the log train class
-    frequencies (four-class CE)."""
+    """``n`` rows of each task's best constant prediction fitted on the train split: the median sentiment (L1) or
+    the mean (MSE), per emotion the logit that minimises the (pos_weight-weighted) BCE at the train prevalence, and
+    the log train class frequencies (four-class CE)."""
     labels = dataset.splits["train"].utterance_labels()
     constants: dict[str, torch.Tensor] = {}
     if "sentiment" in tasks:
-        constants["sentiment"] = labels["sentiment"].reshape(-1).median().reshape(1)
+        values = labels["sentiment"].reshape(-1)
+        constants["sentiment"] = (values.median() if sentiment == "l1" else values.mean()).reshape(1)
     if "emotion" in tasks:
         prevalence = (labels["emotions"] > 0).float().mean(0).clamp(1e-6, 1 - 1e-6)
         weight = torch.ones_like(prevalence) if pos_weight is None else pos_weight.cpu()
@@ -150,11 +164,16 @@ def constant_predictions(
 
 
 def reference_losses(
-    dataset: MultimodalDataset, split: str, tasks: tuple[str, ...], pos_weight: torch.Tensor | None
+    dataset: MultimodalDataset,
+    split: str,
+    tasks: tuple[str, ...],
+    pos_weight: torch.Tensor | None,
+    sentiment: str = "l1",
 ) -> dict[str, float]:
     """Each task's loss on ``split`` of :func:`constant_predictions`: the scale the selection criterion divides by."""
     n = len(next(iter(dataset.splits[split].utterance_labels().values())))
-    losses = split_losses(constant_predictions(dataset, tasks, pos_weight, n), dataset, split, tasks, pos_weight)
+    constants = constant_predictions(dataset, tasks, pos_weight, n, sentiment)
+    losses = split_losses(constants, dataset, split, tasks, pos_weight, sentiment)
     for task, value in losses.items():
         if not value > 0:
             raise ValueError(

@@ -32,6 +32,7 @@ from torch import nn
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.device import default_device
 from mmolre.models.base import AffectModel, to_device
+from mmolre.progress import tracked
 from mmolre.train.callbacks import Callback, Checkpointing, EarlyStopping, EpochHook, EpochHookFunction, Selection
 from mmolre.train.checkpoints import expected_identity, model_signature
 from mmolre.train.config import TrainConfig, set_seed
@@ -105,7 +106,7 @@ def train_model(
     model.to(device)
     tasks = model_tasks(model, dataset)
     pos_weight = emotion_pos_weight(dataset, config)
-    reference = reference_losses(dataset, "valid", tasks, pos_weight)
+    reference = reference_losses(dataset, "valid", tasks, pos_weight, config.sentiment_loss)
     steps_per_epoch = math.ceil(len(dataset.splits["train"]) / config.batch_size)
     optimizer, schedule = build_optimizer(model, config, config.epochs * steps_per_epoch)
     precision = Precision(device, config)
@@ -136,7 +137,7 @@ def train_model(
         )
         model.train()
         total, count = 0.0, 0
-        for batch in batches:
+        for batch in tracked(batches, f"epoch {state.epoch}/{config.epochs}", steps_per_epoch):
             if batch_hook is not None:
                 batch = batch_hook(batch, state.epoch, generator)
             batch, share = (batch, 1.0) if distributed is None else distributed.shard(batch)
@@ -188,7 +189,8 @@ def _train_step(
     """One optimiser step on one batch (``share``: this process's loss weight, see distributed); its loss."""
     with precision.autocast():
         output = network(batch)
-        loss = weighted_loss(task_losses(output.predictions, batch, tasks, pos_weight), config)
+        losses = task_losses(output.predictions, batch, tasks, pos_weight, config.sentiment_loss)
+        loss = weighted_loss(losses, config)
         if config.aux_weight > 0:
             loss = loss + config.aux_weight * output.aux_loss
     state.optimizer.zero_grad(set_to_none=True)
@@ -221,7 +223,7 @@ def _validate(
             f"epoch {epoch}: valid predictions of {diverged} contain NaN or inf; the run diverged "
             "(lower the learning rate)"
         )
-    losses = split_losses(predictions, dataset, "valid", tasks, pos_weight)
+    losses = split_losses(predictions, dataset, "valid", tasks, pos_weight, config.sentiment_loss)
     criterion = selection_criterion(losses, reference, config)
     if distributed is not None:
         criterion = distributed.from_main(criterion)
