@@ -274,7 +274,16 @@ def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> No
         strength={"text": 2.0, "audio": 1.4, "vision": 1.0},
     )
     config = IncompleteConfig(
-        model=MCULoRAConfig(hidden=32, depth=1, dropout=0.1),
+        model=MCULoRAConfig(  # our earlier block, as the profile sets it
+            hidden=32,
+            depth=1,
+            dropout=0.1,
+            pre_norm=True,
+            attention_projection=True,
+            attention_dropout=0.1,
+            fusion_norm=True,
+            residual="sequential",
+        ),
         train=TrainConfig(epochs=10, batch_size=32, lr=3e-3, patience=0, num_threads=1),
         rates=(0.0,),
     )
