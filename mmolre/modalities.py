@@ -94,3 +94,17 @@ def restrict(batch: Mapping[str, torch.Tensor], keep: torch.Tensor | str) -> dic
     mask = batch["mask"].bool() & keep.to(batch["mask"].device)
     features = {m: batch[m] for m in MODALITIES if m in batch}
     return {**batch, **zero_missing(features, mask), "mask": mask}
+
+
+def drop_modalities(
+    batch: Mapping[str, torch.Tensor], rate: float, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """Modality dropout for training: every present modality of every sample is dropped with probability ``rate``
+    (``generator`` draws), except that a sample never loses all of them (where every draw drops, the sample keeps
+    its mask); dropped modalities are zeroed like any missing one."""
+    mask = batch["mask"].bool()
+    keep = torch.rand(mask.shape, generator=generator).to(mask.device) >= rate
+    dropped = mask & keep
+    dropped = torch.where(dropped.any(dim=-1, keepdim=True), dropped, mask)
+    features = {m: batch[m] for m in MODALITIES if m in batch}
+    return {**batch, **zero_missing(features, dropped), "mask": dropped}

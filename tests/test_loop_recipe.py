@@ -188,3 +188,33 @@ def test_a_diverged_epoch_is_refused_by_number_before_it_is_checkpointed(dataset
     with pytest.raises(ValueError, match=diverged):
         train_model(model, dataset, _config(epochs=2), seed=1, checkpoint_dir=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+# --- modality dropout ---------------------------------------------------------------------------------------------
+
+
+def test_modality_dropout_drops_at_its_rate_zeroes_what_it_drops_and_never_empties_a_sample():
+    from mmolre.modalities import drop_modalities, presence_mask
+
+    n = 4000
+    batch = {"mask": presence_mask(n, ("text", "audio")), "text": torch.ones(n, 3, 2), "audio": torch.ones(n, 3, 2)}
+    out = drop_modalities(batch, 0.3, torch.Generator().manual_seed(0))
+    mask = out["mask"]
+    assert mask.any(dim=1).all() and not mask[:, 2].any()  # nobody empty, vision never appears
+    kept_alone = mask[:, :2].sum(dim=1) == 1
+    assert abs(float(kept_alone.float().mean()) - 2 * 0.3 * 0.7) < 0.03  # exactly one of two dropped
+    assert abs(float(mask[:, :2].float().mean()) - (0.7 + 0.3 * 0.3)) < 0.03  # both-dropped draws keep both
+    assert torch.equal(out["audio"][:, 0, 0].bool(), mask[:, 1]) and torch.equal(
+        out["text"][:, 0, 0].bool(), mask[:, 0]
+    )
+    assert torch.equal(batch["mask"], presence_mask(n, ("text", "audio")))  # the input batch is left as it was
+
+
+def test_modality_dropout_changes_training_only_and_is_checked(dataset):
+    plain = train_model(_model(dataset), dataset, _config(epochs=2), seed=1)
+    dropped = train_model(_model(dataset), dataset, _config(epochs=2, modality_dropout=0.5), seed=1)
+    assert plain.history["train_loss"].tolist() != dropped.history["train_loss"].tolist()
+    again = train_model(_model(dataset), dataset, _config(epochs=2, modality_dropout=0.5), seed=1)
+    assert again.history["train_loss"].tolist() == dropped.history["train_loss"].tolist()
+    with pytest.raises(ValueError, match="modality_dropout"):
+        TrainConfig(modality_dropout=1.0)

@@ -63,6 +63,7 @@ class TrainConfig(StrictConfig):
     num_threads: int = 0  # torch CPU threads for the run (0: leave torch's setting)
     precision: str = "auto"  # auto: CUDA autocast (bf16, else fp16 + loss scaling), fp32 on CPU | fp32 | bf16
     bucket_by_length: bool = False  # train batches of rows of similar length (less padding; see MultimodalDataset)
+    modality_dropout: float = 0.0  # training only: drop each present modality of a sample with this probability
     verbose: bool = False
 
     def __post_init__(self) -> None:
@@ -75,6 +76,8 @@ class TrainConfig(StrictConfig):
             raise ValueError(
                 f"TrainConfig: lr, encoder_lr and lora_lr must be > 0, got {self.lr}, {self.encoder_lr}, {self.lora_lr}"
             )
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"TrainConfig: modality_dropout must be in [0, 1), got {self.modality_dropout}")
         if self.sentiment_loss not in SENTIMENT_LOSSES:
             raise ValueError(
                 f"TrainConfig: sentiment_loss must be one of {SENTIMENT_LOSSES}, got {self.sentiment_loss!r}"

@@ -31,6 +31,7 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.device import default_device
+from mmolre.modalities import drop_modalities
 from mmolre.models.base import AffectModel, to_device
 from mmolre.progress import tracked
 from mmolre.train.callbacks import Callback, Checkpointing, EarlyStopping, EpochHook, EpochHookFunction, Selection
@@ -140,6 +141,8 @@ def train_model(
         for batch in tracked(batches, f"epoch {state.epoch}/{config.epochs}", steps_per_epoch):
             if batch_hook is not None:
                 batch = batch_hook(batch, state.epoch, generator)
+            if config.modality_dropout > 0:
+                batch = drop_modalities(batch, config.modality_dropout, generator)
             batch, share = (batch, 1.0) if distributed is None else distributed.shard(batch)
             loss = _train_step(network, state, to_device(batch, device), share, precision, config, tasks, pos_weight)
             size = len(batch["mask"]) if share > 0 else 0
