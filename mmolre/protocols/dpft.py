@@ -92,8 +92,12 @@ def _stream_model(model: nn.Module, rule: str) -> MCULoRA:
 class UniformSampler:
     """Draws each available combination with equal, fixed probability (the uniform modality-dropout baseline).
 
-    Base class of every sampler: ``probabilities`` over ``combinations``, ``sample``, ``update`` and ``history``.
+    Base class of every sampler: ``probabilities`` over ``combinations``, ``sample``, ``update`` and ``history``;
+    ``state_dict`` / ``load_state_dict`` carry what the next draw and update depend on (the attributes named in
+    ``_state``) and the history, as JSON values, so that a resumed run continues the same sampling.
     """
+
+    _state: tuple[str, ...] = ("probabilities",)
 
     def __init__(self, modalities: Sequence[str]) -> None:
         self.combinations = available_combinations(modalities)
@@ -125,6 +129,22 @@ class UniformSampler:
         """One row per epoch (0 = before training), one column per combination (plus rule-specific columns)."""
         return pd.DataFrame(self._rows)
 
+    def state_dict(self) -> dict[str, object]:
+        """The sampler's state (``_state`` attributes) and history rows, as JSON values."""
+        state = {name: getattr(self, name) for name in self._state}
+        state["probabilities"] = self.probabilities.tolist()
+        return {"state": state, "rows": [dict(row) for row in self._rows]}
+
+    def load_state_dict(self, saved: Mapping[str, object]) -> None:
+        """Take over a :meth:`state_dict` of a sampler of the same kind and combinations."""
+        state = dict(saved["state"])  # type: ignore[arg-type]
+        if sorted(state) != sorted(self._state) or len(state["probabilities"]) != len(self.combinations):
+            raise ValueError(f"{type(self).__name__}: saved state {sorted(state)} does not fit this sampler")
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.probabilities = torch.tensor(state["probabilities"], dtype=torch.float64)
+        self._rows = [dict(row) for row in saved["rows"]]  # type: ignore[union-attr]
+
 
 def js_rule_step(
     p: Mapping[str, float], change: Mapping[str, float], step: float = 0.003, clip: tuple[float, float] = (0.4, 0.6)
@@ -142,6 +162,8 @@ def js_rule_step(
 
 class ModalityJSSampler(UniformSampler):
     """``dpft_js``: per-modality Bernoulli sampling moved by the April JS rule (see the module docstring)."""
+
+    _state = ("probabilities", "p", "reference")
 
     def __init__(
         self,
@@ -227,6 +249,8 @@ def accuracy_rule_probabilities(delta: Sequence[float]) -> torch.Tensor:
 class AccuracySampler(UniformSampler):
     """``dpft_acc``: combination probabilities from the August accuracy-change rule (see the module docstring)."""
 
+    _state = ("probabilities", "last")
+
     def __init__(self, modalities: Sequence[str], batch_size: int = 512) -> None:
         super().__init__(modalities)
         self.batch_size = batch_size
@@ -264,6 +288,8 @@ def project_to_band(p: torch.Tensor, low: float, high: float, iterations: int = 
 
 class FusionJSSampler(UniformSampler):
     """``dpft_fusion_js``: our earlier categorical rule from the fusion-layer JS statistic (module docstring)."""
+
+    _state = ("probabilities", "last_statistic")
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ from mmolre.models.inspection import trained_parameter_count
 from mmolre.models.registry import build_model
 from mmolre.progress import progress
 from mmolre.protocols.dpft import UniformSampler, combination_hook
+from mmolre.protocols.sampler_state import restore_sampler_state, save_sampler_state
 from mmolre.train.config import SEEDS, TrainConfig, set_seed
 from mmolre.train.distributed import Distributed
 from mmolre.train.loop import TrainResult, train_model
@@ -123,6 +124,20 @@ def _rows(tags: Mapping[str, object], seed: int, params: int, results: Sequence[
     return rows
 
 
+def _sampler_hook(
+    sampler: UniformSampler, dataset: MultimodalDataset, checkpoint: Path | None, distributed: Distributed | None
+) -> Callable[[torch.nn.Module, int], None]:
+    """The epoch hook of a sampled arm: the sampler's update, then (with a checkpoint, on rank 0) its saved state."""
+    saves = checkpoint is not None and (distributed is None or distributed.is_main)
+
+    def hook(model: torch.nn.Module, epoch: int) -> None:
+        sampler.update(model, dataset)
+        if saves:
+            save_sampler_state(sampler, checkpoint, epoch)
+
+    return hook
+
+
 def _tag(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
     return frame.assign(**columns)[[*columns, *frame.columns]]
 
@@ -144,7 +159,8 @@ def run_experiment(
     ``checkpoint_root`` every run checkpoints to ``<root>/<label>-<tasks>-seed<seed>`` after each epoch, and with
     ``resume`` an interrupted run continues where it stopped (a finished one is only re-evaluated). With
     ``distributed`` every run trains data-parallel (see :mod:`mmolre.train.distributed`); every process gets the
-    same results.
+    same results. A sampled arm's sampler state is kept beside its checkpoint (:mod:`mmolre.protocols.sampler_state`)
+    and restored with it.
     """
     labels = [arm.label for arm in arms]
     if len(set(labels)) != len(labels):
@@ -166,6 +182,8 @@ def run_experiment(
                 checkpoint = None
                 if checkpoint_root is not None:
                     checkpoint = Path(checkpoint_root) / f"{arm.label}-{'+'.join(group)}-seed{seed}"
+                    if sampler is not None and resume:
+                        restore_sampler_state(sampler, checkpoint)
                 result = train_model(
                     model,
                     train_dataset or dataset,
@@ -175,9 +193,7 @@ def run_experiment(
                     resume=resume and checkpoint is not None,
                     distributed=distributed,
                     batch_hook=None if sampler is None else combination_hook(sampler),
-                    epoch_hook=None
-                    if sampler is None
-                    else (lambda trained, epoch, s=sampler: s.update(trained, dataset)),
+                    epoch_hook=None if sampler is None else _sampler_hook(sampler, dataset, checkpoint, distributed),
                 )
                 runs.append(result)
                 params += trained_parameter_count(result.model, probe_batch(dataset))

@@ -23,6 +23,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -183,8 +184,11 @@ def run_incomplete(
     config: IncompleteConfig | None = None,
     seeds: Sequence[int] = SEEDS,
     ranks: Sequence[int | None] = (None,),
+    checkpoint_root: str | Path | None = None,
 ) -> IncompleteResults:
-    """Every method x rank x seed; ``ranks`` other than None override the MCLA rank (see :func:`method_arm`)."""
+    """Every method x rank x seed; ``ranks`` other than None override the MCLA rank (see :func:`method_arm`). With
+    ``checkpoint_root`` every run checkpoints there after each epoch and an interrupted one resumes (its DPFT
+    sampler included, see :func:`~mmolre.protocols.driver.run_experiment`)."""
     config = config or IncompleteConfig()
     unknown = sorted(set(methods) - set(METHOD_NAMES))
     if unknown:
@@ -195,7 +199,15 @@ def run_incomplete(
         "missing_rates": partial(evaluate_missing_rates, rates=config.rates, seed=config.missing_seed),
     }
     training = conditions_split(dataset) if config.select_on_conditions else dataset
-    experiment = run_experiment(arms, dataset, seeds, evaluators, train_dataset=training)
+    experiment = run_experiment(
+        arms,
+        dataset,
+        seeds,
+        evaluators,
+        train_dataset=training,
+        checkpoint_root=checkpoint_root,
+        resume=checkpoint_root is not None,
+    )
     frames = {key: experiment.extras.get(key, pd.DataFrame()) for key in ("conditions", "missing_rates", "sampling")}
     return IncompleteResults(
         frames["conditions"], frames["missing_rates"], frames["sampling"], experiment.facts, experiment.predictions
