@@ -16,7 +16,8 @@ WA = (TP * N / P + TN) / (2N) (the mean of TPR and TNR) and weighted F1; plus th
 
 Four-class emotions (IEMOCAP, one class per utterance, predicted class = argmax of the logits), as GCNet / MCULoRA
 report them, pooled over all utterances of the split: WA = accuracy, UA = mean per-class recall (over the classes
-present in the truth), wF1 = scikit-learn weighted F1 (weights = class support in the truth).
+present in the truth), wF1 = scikit-learn weighted F1 (weights = class support in the truth); the confusion counts
+(:func:`confusion_counts`) and the recall of each class (:func:`class_recall`) give the per-class view.
 """
 
 from __future__ import annotations
@@ -135,10 +136,9 @@ def classification_metrics(
         raise ValueError(f"labels must be class indices in 0..{n_classes - 1}")
     truth = truth.astype(int)
     pred = scores.argmax(axis=1)
-    recalls = [float(np.mean(pred[truth == c] == c)) for c in np.unique(truth)]
     return {
         "wa": float(np.mean(pred == truth)),
-        "ua": float(np.mean(recalls)),
+        "ua": float(np.nanmean(class_recall(confusion_counts(truth, scores, n_classes)))),
         "wf1": float(f1_score(truth, pred, average="weighted", zero_division=0)),
     }
 
@@ -154,6 +154,17 @@ def confusion_counts(
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(counts, (truth, scores.argmax(axis=1)), 1)
     return counts
+
+
+def class_recall(counts: np.ndarray) -> np.ndarray:
+    """Recall of each true class from :func:`confusion_counts` (rows = true classes): the diagonal over the row
+    sums; NaN for a class absent from the truth."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"confusion counts must be a square matrix, got shape {counts.shape}")
+    support = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(counts) / support, np.nan)
 
 
 HEADLINE_METRICS: dict[str, str] = {"sentiment": "acc2_non0", "emotion": "emo_wa", "emotion4": "wa"}

@@ -35,6 +35,7 @@ from mmolre.models.base import AffectModel
 from mmolre.models.mculora import MCULoRAConfig
 from mmolre.models.mmolre import ModelConfig
 from mmolre.models.registry import METHOD_NAMES, METHODS, config_class
+from mmolre.protocols.classes import confusion_frame
 from mmolre.protocols.dpft import SAMPLERS, make_sampler
 from mmolre.protocols.driver import Arm, run_experiment
 from mmolre.protocols.summary import summarize
@@ -167,15 +168,17 @@ def method_arm(method: str, config: IncompleteConfig, rank: int | None = None) -
 
 @dataclass
 class IncompleteResults:
-    """Long-form results: per-condition and per-rate metrics, sampling probabilities, run facts, and the test
+    """Long-form results: per-condition and per-rate metrics, sampling probabilities, run facts, the test
     outputs with every modality the dataset has (``(arm label, seed) -> {task: outputs}``, as
-    :attr:`mmolre.protocols.driver.Experiment.predictions`)."""
+    :attr:`mmolre.protocols.driver.Experiment.predictions`) and, for four-class emotions, the test confusion counts
+    of every run (:func:`mmolre.protocols.classes.confusion_frame`; empty otherwise)."""
 
     conditions: pd.DataFrame
     missing_rates: pd.DataFrame
     sampling: pd.DataFrame
     runs: pd.DataFrame
     predictions: dict[tuple[str, int], dict[str, np.ndarray]]
+    classes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def run_incomplete(
@@ -197,6 +200,7 @@ def run_incomplete(
     evaluators = {
         "conditions": evaluate_conditions,
         "missing_rates": partial(evaluate_missing_rates, rates=config.rates, seed=config.missing_seed),
+        "classes": confusion_frame,
     }
     training = conditions_split(dataset) if config.select_on_conditions else dataset
     experiment = run_experiment(
@@ -208,9 +212,17 @@ def run_incomplete(
         checkpoint_root=checkpoint_root,
         resume=checkpoint_root is not None,
     )
-    frames = {key: experiment.extras.get(key, pd.DataFrame()) for key in ("conditions", "missing_rates", "sampling")}
+    frames = {
+        key: experiment.extras.get(key, pd.DataFrame())
+        for key in ("conditions", "missing_rates", "sampling", "classes")
+    }
     return IncompleteResults(
-        frames["conditions"], frames["missing_rates"], frames["sampling"], experiment.facts, experiment.predictions
+        frames["conditions"],
+        frames["missing_rates"],
+        frames["sampling"],
+        experiment.facts,
+        experiment.predictions,
+        frames["classes"],
     )
 
 

@@ -13,6 +13,7 @@ ID_COLUMNS: tuple[str, ...] = (
     "ablation",
     "rank",
     "rate",
+    "fold",
     "seed",
     "split",
     "params",

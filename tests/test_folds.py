@@ -1,0 +1,104 @@
+"""IEMOCAP's leave-one-session-out folds through the incomplete-modality protocol, and the per-class view (recall per
+class, confusion counts) of four-class results; the text encoder is replaced to stay fast."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import mmolre.data.iemocap as iemocap
+from mmolre.data.text_encoder import TextFeatures
+from mmolre.metrics import class_recall, confusion_counts
+from mmolre.models import MCULoRAConfig
+from mmolre.paths import PROJECT_ROOT
+from mmolre.protocols.classes import plot_confusion, pooled_confusion, recall_per_class
+from mmolre.protocols.folds import fold_loader, fold_matrix, run_folds
+from mmolre.protocols.incomplete import IncompleteConfig, summarize_conditions
+from mmolre.tasks import EMOTION4_CLASSES
+from mmolre.train import TrainConfig
+
+DATA_DIR = next(
+    (
+        Path(c)
+        for c in (os.environ.get("MMOLRE_DATA_DIR"), PROJECT_ROOT.parent / "shared" / "data")
+        if c and (Path(c) / iemocap.PICKLE).is_file()
+    ),
+    None,
+)
+pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="no IEMOCAP pickle: set MMOLRE_DATA_DIR")
+
+
+@pytest.fixture(autouse=True)
+def fake_encoder(monkeypatch):
+    """Two text features per utterance (transcript length and a constant)."""
+    monkeypatch.setattr(
+        iemocap,
+        "text_features",
+        lambda texts, *_: TextFeatures(np.array([[[len(t) / 50, 1.0]] for t in texts], dtype=np.float32), None, None),
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_class_recall_from_confusion_counts() -> None:
+    truth = [0, 0, 1, 1, 2, 3]
+    counts = confusion_counts(truth, np.eye(4)[[0, 1, 1, 1, 2, 0]])
+    assert class_recall(counts).tolist() == [0.5, 1.0, 1.0, 0.0]
+    assert np.isnan(class_recall(np.array([[1, 0], [0, 0]]))[1])
+    with pytest.raises(ValueError, match="square"):
+        class_recall(np.zeros((2, 3)))
+
+
+def test_folds_stack_runs_and_give_per_class_results(tmp_path) -> None:
+    load = fold_loader("iemocap", DATA_DIR, {"fold": 5})
+    config = IncompleteConfig(
+        model=MCULoRAConfig(hidden=8, depth=1),
+        train=TrainConfig(epochs=1, batch_size=256, patience=0),
+        rates=(0.0,),
+    )
+    results = run_folds(["mculora_js", "full_only"], load, [1, 2], config, seeds=(1,), checkpoint_root=tmp_path)
+    assert set(results.conditions["fold"]) == {1, 2} and list(results.conditions.columns[:3]) == [
+        "method",
+        "rank",
+        "fold",
+    ]
+    assert {key[0] for key in results.predictions} == {
+        f"{m}/fold{k}" for m in ("mculora_js-r4", "full_only-r0") for k in (1, 2)
+    }
+    assert {p.name for p in tmp_path.iterdir()} == {"fold1", "fold2"}
+    # every run's confusion counts cover its fold's whole test session, and its recalls follow from them
+    totals = results.classes.groupby(["method", "fold", "seed"])["count"].sum()
+    assert totals.xs(1, level="fold").tolist() == [load(1).sizes()["test"]] * 2
+    recall = recall_per_class(results.classes)
+    assert len(recall) == 2 * 2 * len(EMOTION4_CLASSES) and set(recall["class"]) == set(EMOTION4_CLASSES)
+    run = results.classes[(results.classes["method"] == "full_only") & (results.classes["fold"] == 2)]
+    matrix = run.pivot(index="true", columns="predicted", values="count").loc[
+        list(EMOTION4_CLASSES), list(EMOTION4_CLASSES)
+    ]
+    mine = recall[(recall["method"] == "full_only") & (recall["fold"] == 2)].set_index("class")["recall"]
+    np.testing.assert_allclose(mine[list(EMOTION4_CLASSES)].to_numpy(), class_recall(matrix.to_numpy()))
+    pooled = pooled_confusion(results.classes, "mculora_js")
+    assert pooled.to_numpy().sum() == load(1).sizes()["test"] + load(2).sizes()["test"]
+    assert plot_confusion(pooled, "pooled").axes[0].get_xlabel() == "predicted class"
+    # the t row: mean over folds and seeds, and per fold
+    summary = summarize_conditions(results.conditions)
+    assert summary.loc[summary["condition"] == "t", "seeds"].tolist() == [2, 2]
+    folds = fold_matrix(results.conditions, "wa", "t")
+    assert list(folds.columns) == ["fold 1", "fold 2", "mean", "std"]
+    t = results.conditions[results.conditions["condition"] == "t"]
+    expected = t[t["method"] == "full_only"].groupby("fold")["wa"].mean()
+    assert folds.loc["full_only", "mean"] == pytest.approx(expected.mean())
+    assert folds.loc["full_only", "std"] == pytest.approx(expected.std(ddof=1))
+
+
+def test_fold_loader_needs_a_dataset_with_folds() -> None:
+    with pytest.raises(ValueError, match="no folds"):
+        fold_loader("mosi_bclstm")
+    with pytest.raises(ValueError, match="distinct fold numbers"):
+        run_folds(["full_only"], fold_loader("iemocap", DATA_DIR), [1, 1])
