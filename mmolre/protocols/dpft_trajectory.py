@@ -1,0 +1,115 @@
+"""DPFT's per-modality sampling probability over the epochs, how far it moved, and its figure beside uniform draws.
+
+From the sampling histories of :func:`mmolre.protocols.incomplete.run_incomplete` (one row per method, seed and
+epoch; epoch 0 is before training), two quantities per modality:
+
+- ``presence``: the probability that a training batch keeps the modality, the sum of the probabilities of the
+  combinations that contain it. Every sampler has it (uniform draws over the seven combinations: 4/7 each), so
+  DPFT and the uniform baseline are drawn on one axis.
+- ``keep``: the ``dpft_js`` rule's own per-modality keep probability ``p_m`` (start 0.5, clipped to [0.4, 0.6]).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from mmolre.modalities import CONDITIONS, MODALITIES, combination_modalities
+from mmolre.models.registry import METHODS
+
+RUN_COLUMNS: tuple[str, ...] = ("method", "rank", "fold", "seed", "epoch")
+"""Columns of a sampling history that identify one run and epoch (``fold`` only with several folds)."""
+UNIFORM = "uniform draws"
+"""The label of the uniform baseline in the figure and the tables."""
+
+
+def modality_trajectories(sampling: pd.DataFrame) -> pd.DataFrame:
+    """Long form: the run columns, ``modality``, ``quantity`` (``presence`` or ``keep``) and ``probability``; the
+    methods with uniform draws are relabelled :data:`UNIFORM` and kept once (the first of them)."""
+    if sampling.empty:
+        return pd.DataFrame(columns=[*RUN_COLUMNS, "modality", "quantity", "probability"])
+    uniform = [m for m in sampling["method"].unique() if METHODS.get(m) and METHODS[m].sampler == "uniform"]
+    kept = sampling[~sampling["method"].isin(uniform[1:])].replace({"method": dict.fromkeys(uniform[:1], UNIFORM)})
+    ids = [c for c in RUN_COLUMNS if c in kept.columns]
+    combinations = [c for c in CONDITIONS if c in kept.columns]
+    frames = []
+    for m in MODALITIES:
+        members = [c for c in combinations if m in combination_modalities(c)]
+        if not members or kept[members].isna().all().all():
+            continue
+        presence = kept[members].fillna(0.0).sum(axis=1)
+        frames.append(kept[ids].assign(modality=m, quantity="presence", probability=presence))
+        if f"p_{m}" in kept.columns:
+            keep = kept[ids].assign(modality=m, quantity="keep", probability=kept[f"p_{m}"])
+            frames.append(keep.dropna(subset=["probability"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def trajectory_range(trajectories: pd.DataFrame) -> pd.DataFrame:
+    """Per method, quantity and modality: ``start`` (epoch 0), ``min`` and ``max`` over every epoch and run,
+    ``final`` (mean over runs at the last epoch) and ``moved`` = max - min."""
+    rows = []
+    for (method, quantity, modality), part in trajectories.groupby(["method", "quantity", "modality"], sort=False):
+        last = part[part["epoch"] == part["epoch"].max()]["probability"]
+        rows.append(
+            {
+                "method": method,
+                "quantity": quantity,
+                "modality": modality,
+                "start": part[part["epoch"] == 0]["probability"].mean(),
+                "min": part["probability"].min(),
+                "max": part["probability"].max(),
+                "final": last.mean(),
+                "moved": part["probability"].max() - part["probability"].min(),
+                "epochs": int(part["epoch"].max()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def movement_sentence(ranges: pd.DataFrame) -> str:
+    """One line per DPFT method: per modality the presence probability's start and its [min, max] over the run."""
+    lines = []
+    for method, part in ranges[(ranges["quantity"] == "presence") & (ranges["method"] != UNIFORM)].groupby(
+        "method", sort=False
+    ):
+        spans = ", ".join(
+            f"{r.modality} {r.start:.3f} -> [{r.min:.3f}, {r.max:.3f}] (moved {r.moved:.3f})" for r in part.itertuples()
+        )
+        lines.append(f"- **{method}** over {int(part['epochs'].max())} epochs: {spans}.")
+    if not lines:
+        return "No DPFT method among the methods: the sampling probabilities never move."
+    return "Probability that a training batch keeps each modality:\n" + "\n".join(lines)
+
+
+def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
+    """One panel per modality: the presence probability per epoch of every DPFT method (mean over runs, band =
+    min to max over runs) and the uniform baseline (dashed)."""
+    presence = trajectories[trajectories["quantity"] == "presence"]
+    modalities = [m for m in MODALITIES if m in set(presence["modality"])]
+    methods = [m for m in presence["method"].unique() if m != UNIFORM]
+    colours = dict(zip(methods, sns.color_palette(n_colors=max(len(methods), 1))))
+    fig, axes = plt.subplots(1, len(modalities), figsize=(4.2 * len(modalities) + 1.8, 3.6), sharey=True, squeeze=False)
+    for ax, modality in zip(axes[0], modalities):
+        for method, part in presence[presence["modality"] == modality].groupby("method", sort=False):
+            stats = part.groupby("epoch")["probability"].agg(["mean", "min", "max"])
+            uniform = method == UNIFORM
+            colour = "0.35" if uniform else colours[method]
+            ax.plot(stats.index, stats["mean"], color=colour, linestyle="--" if uniform else "-", label=method)
+            if not uniform:
+                ax.fill_between(stats.index, stats["min"], stats["max"], color=colour, alpha=0.2, linewidth=0)
+        ax.set_title(modality)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    values = presence["probability"]
+    pad = max(0.02, 0.1 * float(values.max() - values.min()))
+    axes[0][0].set_ylim(float(np.clip(values.min() - pad, 0, 1)), float(np.clip(values.max() + pad, 0, 1)))
+    axes[0][0].set_ylabel("P(modality kept in a batch)")
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    fig.suptitle("DPFT: probability that a training batch keeps each modality (band: min to max over runs)")
+    fig.tight_layout()
+    return fig
