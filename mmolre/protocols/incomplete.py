@@ -232,12 +232,12 @@ def summarize_conditions(frame: pd.DataFrame, by: Sequence[str] = ("method", "co
 
 
 def sampling_long(sampling: pd.DataFrame, kind: str = "combination") -> pd.DataFrame:
-    """Sampling histories in long form: method, rank, seed, epoch, ``kind``, probability. ``kind`` is
+    """Sampling histories in long form: method, rank, (fold,) seed, epoch, ``kind``, probability. ``kind`` is
     ``"combination"`` (combination probabilities, every sampler) or ``"modality"`` (per-modality keep
     probabilities of the ``dpft_js`` rule, history columns ``p_<modality>``)."""
     if kind not in ("combination", "modality"):
         raise ValueError(f"sampling_long kind must be 'combination' or 'modality', got {kind!r}")
-    ids = [c for c in ("method", "rank", "seed", "epoch") if c in sampling.columns]
+    ids = [c for c in ("method", "rank", "fold", "seed", "epoch") if c in sampling.columns]
     if kind == "combination":
         values = [c for c in sampling.columns if c in CONDITIONS]
     else:
