@@ -2,7 +2,8 @@
 
 The notebook API, re-exported here (``import mmolre as mm``):
 
-- data: :func:`load_dataset`, :class:`MultimodalDataset`, :class:`DataError`, :func:`register_dataset`;
+- data: :func:`load_dataset`, :class:`MultimodalDataset`, :class:`DataError`, :data:`DATASETS` (one
+  :class:`DatasetSpec` record per dataset, :func:`dataset_spec`), :func:`register_dataset`;
 - models: :func:`build_model` (:data:`MODEL_NAMES`), :func:`register_model` (see ``docs/extending.md``),
   :class:`ModelConfig` (MMoLRE family), :class:`MCULoRAConfig`, :class:`ModelOutput`, :func:`eval_mode`,
   :func:`count_parameters`, :func:`model_table`, :func:`trace_shapes`;
@@ -16,11 +17,14 @@ The notebook API, re-exported here (``import mmolre as mm``):
 - vocabulary: :data:`MODALITIES`, :data:`CONDITIONS` (:func:`available_combinations`), :data:`TASKS`,
   :data:`EMOTIONS`.
 
-Sub-packages: ``mmolre.data`` (sources, loaders, safe loading, text encoder cache), ``mmolre.nn`` (expert, LoRA,
-MCLA layers), ``mmolre.models`` (contract, MMoLRE + baselines, MCULoRA, registry), ``mmolre.train`` (loop,
-evaluation, checkpoints), ``mmolre.protocols`` (driver, ablations, incomplete modalities, DPFT, summaries),
-``mmolre.report`` (reporter, figures, notebook set-up, papermill runner); ``mmolre.modalities`` and
-``mmolre.tasks`` own the modality and task vocabularies, ``mmolre.metrics`` every metric.
+Sub-packages: ``mmolre.data`` (sources, dataset records and loaders, safe loading, text encoder cache), ``mmolre.nn``
+(expert, LoRA, MCLA layers), ``mmolre.models`` (contract, MMoLRE + baselines, MCULoRA, registry), ``mmolre.train``
+(loop, evaluation, checkpoints), ``mmolre.protocols`` (driver, ablations, incomplete modalities, DPFT, summaries),
+``mmolre.report`` (in a notebook: reporter, figures, notebook set-up), ``mmolre.runner`` (on the host: the papermill
+runner, parameter files, report pages), ``mmolre.results`` (recorded runs beside the published numbers, the
+dashboard, the README's generated blocks); ``mmolre.cli`` is the command line (``python -m mmolre``).
+``mmolre.notebook_parameters`` reads the notebooks' parameters, ``mmolre.modalities`` and ``mmolre.tasks`` own the
+modality and task vocabularies, ``mmolre.metrics`` every metric.
 
 Names are imported on first use (``import mmolre`` itself loads neither torch nor the report code), so the
 command line and a plugin start quickly.
@@ -34,7 +38,7 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "mmolre.data": ("DataError", "MultimodalDataset", "load_dataset"),
-    "mmolre.data.load": ("register_dataset",),
+    "mmolre.data.registry": ("DATASETS", "DatasetSpec", "dataset_spec", "register_dataset"),
     "mmolre.exported": ("export", "load_pretrained"),
     "mmolre.metrics": ("emotion_metrics", "sentiment_metrics"),
     "mmolre.modalities": ("CONDITIONS", "MODALITIES", "available_combinations"),

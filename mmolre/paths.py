@@ -12,6 +12,8 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 DATA_DIR_ENV = "MMOLRE_DATA_DIR"
 REPORTS_DIR_ENV = "MMOLRE_REPORTS_DIR"
 CACHE_DIR_ENV = "MMOLRE_CACHE_DIR"
+STAGE_ENV = "MMOLRE_REPORT_STAGE"
+"""Set by the runner for a kernel: the staging folder its outputs go to (see :mod:`mmolre.runner.outputs`)."""
 
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -30,6 +32,11 @@ def check_profile(profile: object) -> str:
         shown = repr(profile) if len(repr(profile)) <= 70 else repr(profile)[:66] + "...'"
         raise ValueError(f"profile {shown} must be a plain name (letters, digits, '_' and '-', at most 64 characters)")
     return profile
+
+
+def profile_root(profile: str) -> Path:
+    """``reports_dir()/<profile>``; the profile must be a plain name (:func:`check_profile`)."""
+    return reports_dir() / check_profile(profile)
 
 
 def cache_dir() -> Path:

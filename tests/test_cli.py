@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mmolre.__main__ import main
-from mmolre.report.parameters import RunnerError, apply_overrides
-from mmolre.report.runner import check_param_file
+from mmolre.cli import main
+from mmolre.runner import RunnerError
+from mmolre.runner.param_file import apply_overrides
+from mmolre.runner.plan import check_param_file
 
 
 def test_version_and_help_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,7 +52,7 @@ def test_data_dir_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_an_install_without_the_notebooks_is_told_to_clone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import mmolre.report.runner as runner
+    import mmolre.runner.plan as runner
 
     monkeypatch.setattr(runner, "NOTEBOOKS_DIR", tmp_path)
     with pytest.raises(RunnerError, match="clone it and run `pip install -e .`"):

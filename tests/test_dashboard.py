@@ -1,5 +1,5 @@
-"""The results dashboard and the notebook pages (mmolre/report/html.py): headline first, one linked stylesheet,
-no warnings and no absolute paths."""
+"""The results dashboard and the notebook pages (mmolre/results/dashboard.py, mmolre/runner/pages.py): headline
+first, one linked stylesheet, no warnings and no absolute paths."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import nbformat
 import pandas as pd
 
 from mmolre.paths import PROJECT_ROOT
-from mmolre.report import html
+from mmolre.results import dashboard
+from mmolre.runner import pages
 
 SEEDS = (1111, 1112, 1113)
 
@@ -31,14 +32,14 @@ def _profile(root: Path, name: str, dataset: str, level: float) -> None:
 def test_dashboard_opens_with_the_headline_then_verdicts_gaps_and_cards(tmp_path: Path) -> None:
     _profile(tmp_path, "mosi", "mosi", 0.80)
     _profile(tmp_path, "default", "synthetic_mosei", 0.99)  # the quick CI profile: a card, never a headline
-    index = html.write_site_index(tmp_path).read_text(encoding="utf-8")
+    index = dashboard.write_site_index(tmp_path).read_text(encoding="utf-8")
     order = [index.index(text) for text in ("Headline", "Verdicts", "How far from the published", "Profiles")]
     assert order == sorted(order)
     headline = index[index.index("Headline") : index.index("Verdicts")]
     assert "MMoLRE (mosi)" in headline and "0.810 ± 0.010 (3 seeds)" in headline and "MMML (large, context)" in headline
     assert "default" not in headline and '<span class="gap-neg">−0.0935</span>' in headline
     assert "MMoLRE − hard sharing" in index and "+0.0200 (p " in index  # the verdicts, paired over seeds
-    assert (tmp_path / html.GAPS_FIGURE).stat().st_size > 1000
+    assert (tmp_path / dashboard.GAPS_FIGURE).stat().st_size > 1000
     assert index.count('<div class="card">') == 2 and "mosi; real modalities: text, audio" in index
     assert '<link rel="stylesheet" href="style.css">' in index and "<style" not in index
     assert (tmp_path / "style.css").read_text(encoding="utf-8").startswith("body")
@@ -48,7 +49,7 @@ def test_dashboard_opens_with_the_headline_then_verdicts_gaps_and_cards(tmp_path
 def test_dashboard_without_runs_says_what_to_run(tmp_path: Path) -> None:
     (tmp_path / "benchmarks" / "tables").mkdir(parents=True)
     (tmp_path / "benchmarks" / "tables" / "speed.md").write_text("| x |\n", encoding="utf-8")
-    index = html.write_site_index(tmp_path).read_text(encoding="utf-8")
+    index = dashboard.write_site_index(tmp_path).read_text(encoding="utf-8")
     assert "No profile has recorded runs yet" in index and 'href="benchmarks/"' in index
 
 
@@ -65,7 +66,7 @@ def test_notebook_page_links_the_stylesheet_and_drops_warnings_and_absolute_path
     notebook = tmp_path / "mosi" / "notebooks" / "01_data.ipynb"
     notebook.parent.mkdir(parents=True)
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), str(notebook))
-    page = html.export_html(notebook, tmp_path / "mosi" / "html" / "01_data.html").read_text(encoding="utf-8")
+    page = pages.export_html(notebook, tmp_path / "mosi" / "html" / "01_data.html").read_text(encoding="utf-8")
     assert "TqdmWarning" not in page and "epoch 3 of 10" in page  # warnings go, other stderr stays
     assert "Reports read from reports/mosi" in page and "data in …/labels.pkl" in page
     assert "/home/" not in page and str(PROJECT_ROOT) not in page and "print(1)" not in page
@@ -74,4 +75,4 @@ def test_notebook_page_links_the_stylesheet_and_drops_warnings_and_absolute_path
 
 def test_absolute_paths_are_cut_but_urls_and_base64_are_kept() -> None:
     text = 'see https://github.com/a/home/b and <img src="data:image/png;base64,AB/home/CD"> /tmp/x/y.csv'
-    assert html.without_absolute_paths(text) == text.replace("/tmp/x/y.csv", "…/y.csv")
+    assert pages.without_absolute_paths(text) == text.replace("/tmp/x/y.csv", "…/y.csv")

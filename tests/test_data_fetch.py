@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.data.fetch import check, fetch, source_url
 from mmolre.data.sources import FILES, Source
 

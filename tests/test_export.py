@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import mmolre as mm
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.data.dataset import MultimodalDataset, SplitData
 from mmolre.exported import CARD, CONFIG, WEIGHTS, ExportError, TextEncoding, text_encoding
 from mmolre.modalities import presence_mask

@@ -16,13 +16,14 @@ import pandas as pd
 import pytest
 
 import mmolre as mm
-from mmolre.data import load as data_load
+from mmolre.data import registry as data_registry
+from mmolre.data.registry import DatasetSpec
 from mmolre.data.sources import FILES, Source
 from mmolre.models import registry
 from mmolre.paths import PROJECT_ROOT
 from mmolre.plugins import PLUGIN_PATH_ENV, PLUGINS_ENV, load_plugins
-from mmolre.report.parameters import RunnerError
-from mmolre.report.runner import check_param_file
+from mmolre.runner import RunnerError
+from mmolre.runner.plan import check_param_file
 
 DOC = PROJECT_ROOT / "docs" / "extending.md"
 BLOCK = re.compile(r"```(python|yaml)\n(.*?)```", re.S)
@@ -35,17 +36,15 @@ def doc_blocks(first_line: str) -> list[str]:
 @pytest.fixture
 def clean_registries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Whatever a test registers is gone afterwards, and the plugin environment is the test's own."""
-    models, loaders, real, files = dict(registry.MODELS), dict(data_load.LOADERS), set(data_load.REAL), dict(FILES)
+    models, datasets, files = dict(registry.MODELS), dict(data_registry.DATASETS), dict(FILES)
     for name in (PLUGINS_ENV, PLUGIN_PATH_ENV):
         monkeypatch.delenv(name, raising=False)
     for name, value in {"MMOLRE_CACHE_DIR": "cache", "MMOLRE_REPORTS_DIR": "reports"}.items():
         monkeypatch.setenv(name, str(tmp_path / value))
     yield
-    for table, saved in ((registry.MODELS, models), (data_load.LOADERS, loaders), (FILES, files)):
+    for table, saved in ((registry.MODELS, models), (data_registry.DATASETS, datasets), (FILES, files)):
         table.clear()
         table.update(saved)
-    data_load.REAL.clear()
-    data_load.REAL.update(real)
     sys.modules.pop("my_plugin", None)
 
 
@@ -62,6 +61,7 @@ def test_walkthrough_runs_from_a_module_outside_the_package(
     namespace: dict[str, object] = {}
     exec(compile(sessions[0], "extending.md session 1", "exec"), namespace)
     assert "late_fusion" in mm.MODEL_NAMES and "toy_reviews" in mm.data.LOADERS
+    assert mm.dataset_spec("toy_reviews").describe_features({"audio": False}) == "toy text vectors"
     assert "late_fusion test MAE" in capsys.readouterr().out
     exec(compile(sessions[1], "extending.md session 2", "exec"), namespace)
     runs = pd.read_csv(tmp_path / "reports" / "toy" / "tables" / "baselines_runs.csv")
@@ -112,6 +112,37 @@ def test_registration_refuses_clashes_and_wrong_parts(clean_registries) -> None:
     with pytest.raises(ValueError, match="mosi/bclstm/transcripts.csv is already recorded with another source"):
         mm.register_dataset("clash", lambda **options: None, files={"mosi/bclstm/transcripts.csv": source})
     mm.register_dataset("pinned", lambda data_dir=None: None, files={"pinned/x.csv": source})
-    assert FILES["pinned/x.csv"] == source and "pinned" in data_load.REAL
+    assert FILES["pinned/x.csv"] == source and "pinned" in data_registry.REAL
+    with pytest.raises(ValueError, match="takes a DatasetSpec alone"):
+        mm.register_dataset(DatasetSpec("alone", lambda: None), files={"alone/x.csv": source})
     with pytest.raises(ValueError, match=r"unknown model name 'late_fusion'"):
         mm.build_model("late_fusion", {"text": 4})
+
+
+def test_a_replaced_dataset_leaves_no_files_behind(clean_registries) -> None:
+    first = Source("a/b", "c" * 40, "x.csv", "0" * 64)
+    second = Source("a/b", "d" * 40, "y.csv", "1" * 64)
+    mm.register_dataset("swapped", lambda data_dir=None: None, files={"swapped/x.csv": first, "swapped/y.csv": first})
+    spec = DatasetSpec("swapped", lambda data_dir=None: None, {"swapped/y.csv": second}, True, "Swapped data")
+    mm.register_dataset(spec, replace=True)
+    assert "swapped/x.csv" not in FILES and FILES["swapped/y.csv"] == second  # the old record's files are dropped
+    assert mm.dataset_spec("swapped").label == "Swapped data" and mm.DATASETS["swapped"] is spec
+    mm.register_dataset("swapped", lambda: None, replace=True)
+    assert "swapped/y.csv" not in FILES and "swapped" not in data_registry.REAL
+    # files another record shares stay: mosi_bclstm reads the folder mosi/ too
+    mosi = mm.dataset_spec("mosi")
+    mm.register_dataset(DatasetSpec("mosi", mosi.loader, display_name="CMU-MOSI"), replace=True)
+    assert "mosi/bclstm/transcripts.csv" in FILES
+
+
+def test_results_read_the_dataset_records(clean_registries) -> None:
+    from mmolre.results import recorded
+
+    mm.register_dataset(
+        "toy_reviews", lambda data_dir=None, audio=True: None, display_name="Toy reviews", features="toy vectors"
+    )
+    assert (
+        recorded.dataset_name("toy_reviews") == "Toy reviews" and mm.data.registry.display_order()[-1] == "Toy reviews"
+    )
+    assert recorded.features("toy_reviews", {"context": True}) == "toy vectors, utterance context"
+    assert recorded.dataset_name("synthetic_mosei") == "synthetic" and recorded.dataset_name("elsewhere") == "elsewhere"

@@ -15,8 +15,8 @@ from matplotlib.patches import Rectangle
 
 from mmolre.metrics import confusion_counts, metric_label
 from mmolre.report import Reporter, plots
-from mmolre.report.recorded import RecordedRuns
 from mmolre.report.reporter import NoFigure
+from mmolre.results.recorded import RecordedRuns
 
 
 @pytest.fixture(autouse=True)

@@ -116,7 +116,8 @@ def test_lora_fine_tuning_trains_only_adapters_in_their_own_group(data: Multimod
 
 def test_paper_profile_stops_before_anything_runs_without_gpu_or_checkpoint(tmp_path, monkeypatch) -> None:
     from mmolre.paths import PROJECT_ROOT
-    from mmolre.report.runner import RunnerError, run_reports
+    from mmolre.runner import RunnerError
+    from mmolre.runner.execute import run_reports
 
     monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

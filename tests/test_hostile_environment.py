@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.files import atomic_write, writable_folder
 from mmolre.paths import reports_dir
-from mmolre.report import outputs, runner
-from mmolre.report.runner import write_index
+from mmolre.results.dashboard import write_site_index
+from mmolre.runner import execute, outputs
+from mmolre.runner.profile_index import write_index
 
 PARAMS = "profile: p\n"
 
@@ -20,7 +21,7 @@ PARAMS = "profile: p\n"
 @pytest.fixture
 def no_kernel(monkeypatch):
     """Nothing may reach the kernel: the folder checks come first."""
-    monkeypatch.setattr(runner, "check_kernel", lambda: pytest.fail("the kernel was reached"))
+    monkeypatch.setattr(execute, "check_kernel", lambda: pytest.fail("the kernel was reached"))
 
 
 def _run(tmp_path: Path, capsys) -> tuple[int, str]:
@@ -63,12 +64,12 @@ def test_read_only_reports_folder(tmp_path, monkeypatch, capsys, no_kernel):
 
 def test_an_os_error_during_a_run_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setattr(runner, "check_kernel", lambda: None)
+    monkeypatch.setattr(execute, "check_kernel", lambda: None)
 
     def refuse(*_, **__):
         raise PermissionError(13, "Permission denied", str(tmp_path / "reports" / "p" / "notebooks"))
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", refuse)
+    monkeypatch.setattr(execute.papermill, "execute_notebook", refuse)
     code, err = _run(tmp_path, capsys)
     assert code == 1 and err.count("\n") == 1 and "Permission denied" in err and "reports/p/notebooks" in err, err
 
@@ -102,6 +103,7 @@ def test_folder_left_by_a_profile_named_index_html_no_longer_blocks_the_site_ind
     (tmp_path / "reports" / "good" / "tables").mkdir(parents=True)
     (tmp_path / "reports" / "good" / "tables" / "t.csv").write_text("a\n")
     write_index("good")
+    write_site_index(tmp_path / "reports")
     assert (tmp_path / "reports" / "index.html").is_file() and "good" in (
         tmp_path / "reports" / "index.html"
     ).read_text()
@@ -109,4 +111,5 @@ def test_folder_left_by_a_profile_named_index_html_no_longer_blocks_the_site_ind
     assert len(moved) == 1 and (moved[0] / "tables" / "t.csv").is_file()
     assert f"moved the folder {bad}" in capsys.readouterr().out
     write_index("good")  # and again: nothing left to move
+    write_site_index(tmp_path / "reports")
     assert outputs.output_files(tmp_path / "reports" / "good") == ["tables/t.csv"]

@@ -17,12 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.paths import PROJECT_ROOT
-from mmolre.report import outputs, runner
-from mmolre.report.parameters import RunnerError
 from mmolre.report.reporter import Reporter
-from mmolre.report.runner import profile_lock
+from mmolre.runner import RunnerError, execute, outputs
+from mmolre.runner.execute import profile_lock
 
 PARAMS = 'profile: str = "default"  # reports/<profile>/\nvalue: int = 1  # what the notebook records\n'
 
@@ -47,18 +46,18 @@ def fake_kernel(tmp_path, monkeypatch):
     for name in ("01_a.ipynb", "02_b.ipynb"):
         _notebook(folder, name, "pass")
     monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setattr(runner, "check_kernel", lambda: None)
-    monkeypatch.setattr(runner, "export_html", lambda notebook, target: target.parent.mkdir(parents=True) or None)
+    monkeypatch.setattr(execute, "check_kernel", lambda: None)
+    monkeypatch.setattr(execute, "export_html", lambda notebook, target: target.parent.mkdir(parents=True) or None)
     during: dict[str, object] = {}
 
-    def execute(source, output, parameters, **_):
+    def fake_execute(source, output, parameters, **_):
         stem = Path(source).stem
         Reporter(parameters["profile"]).json({"value": parameters["value"]}, stem)
         nbformat.write(nbformat.v4.new_notebook(), output)
         if stem in during:
             during[stem]()
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(execute.papermill, "execute_notebook", fake_execute)
     return folder, tmp_path / "reports" / "p", during
 
 

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.config import StrictConfig
 from mmolre.models import ModelConfig
 from mmolre.models.mculora import MCULoRAConfig
-from mmolre.report import runner
-from mmolre.report.parameters import RunnerError
-from mmolre.report.runner import check_param_file
+from mmolre.runner import RunnerError, execute
+from mmolre.runner.plan import check_param_file
 from mmolre.train import TrainConfig
 
 BASE = "profile: hostile\nnotebooks: [03_train_mmolre, 04_baselines, 05_ablations, 06_incomplete_modalities]\n"
@@ -73,7 +72,7 @@ def _file(tmp_path: Path, text: str, name: str = "hostile.yaml") -> Path:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_nested_values_are_refused_before_any_kernel_starts(tmp_path, monkeypatch, case):
     started = []
-    monkeypatch.setattr(runner, "check_kernel", lambda: started.append(True))
+    monkeypatch.setattr(execute, "check_kernel", lambda: started.append(True))
     text, parameter, fragment = CASES[case]
     path = _file(tmp_path, BASE + text)
     with pytest.raises(RunnerError) as caught:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import mmolre as mm
-from mmolre.data.load import register_dataset
+from mmolre.data.registry import register_dataset
 from mmolre.data.sources import Source
 from mmolre.paths import check_profile
 from mmolre.protocols.paired import add_bootstrap

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mmolre.paths import NOTEBOOKS_DIR
-from mmolre.report.parameters import declared_parameters, discover_notebooks, notebook_problems
+from mmolre.runner.notebooks import declared_parameters, discover_notebooks, notebook_problems
 
 NOTEBOOKS = discover_notebooks(NOTEBOOKS_DIR)
 
@@ -21,4 +21,4 @@ def test_notebooks_exist_and_are_numbered() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_hygiene(path: Path) -> None:
     assert notebook_problems(path) == []
-    assert declared_parameters(path)["profile"]["default"] == '"default"'
+    assert declared_parameters(path)["profile"].default == '"default"'

@@ -22,9 +22,10 @@ from mmolre.protocols.paired import (
     verdict,
     wilcoxon_p,
 )
-from mmolre.report import plots, results
-from mmolre.report.recorded import RecordedRuns
+from mmolre.report import plots
 from mmolre.report.reporter import NoFigure
+from mmolre.results import tables
+from mmolre.results.recorded import RecordedRuns
 
 
 def _runs(values: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
@@ -176,10 +177,10 @@ def test_results_table_pairs_within_a_profile_and_the_figure_has_a_panel_per_met
     frame = _runs({"mmolre": {"mae": mmolre}, "hard_sharing": {"mae": [m + 0.02 for m in mmolre]}})
     frame = frame.rename(columns={"variant": "model"}).assign(dataset="CMU-MOSI", profile="p", features="f")
     lone = frame[frame["model"] == "mmolre"].assign(profile="q", mae=[0.1, 0.2, 0.3])  # no baseline beside it
-    table = results.paired_results_table(RecordedRuns(pd.concat([frame, lone]), pd.DataFrame(), {}, ["p", "q"]))
+    table = tables.paired_results_table(RecordedRuns(pd.concat([frame, lone]), pd.DataFrame(), {}, ["p", "q"]))
     assert len(table) == 1 and table.iloc[0]["comparison"] == "MMoLRE − hard sharing"
     assert table.iloc[0]["difference [95 % CI]"].startswith("−0.0200 [") and table.iloc[0]["seeds ahead"] == "3 of 3"
-    assert "results_paired" in results.headline_tables(RecordedRuns(frame, pd.DataFrame(), {}, ["p"]))
+    assert "results_paired" in tables.headline_tables(RecordedRuns(frame, pd.DataFrame(), {}, ["p"]))
     paired = paired_table(frame, by="model")
     fig = plots.plot_paired_differences(paired)
     assert [ax.get_title() for ax in fig.axes] == ["MAE\n(lower is better)"]
@@ -209,3 +210,10 @@ def test_ablations_pair_every_variant_with_the_base_configuration() -> None:
     assert by_baseline.loc["old_block", "difference"] == pytest.approx(-0.05)
     assert by_baseline.loc["no_task_maps", "difference"] == pytest.approx(0.02)
     assert (table["reference"] == "mlore").all()
+
+
+def test_differences_equal_up_to_rounding_have_no_spread():
+    """0.3 - 0.1, 0.5 - 0.3 and 0.7 - 0.5 differ in the last bits; the t-test must not read that as a spread."""
+    test = paired_test([0.3, 0.5, 0.7], [0.1, 0.3, 0.5], "acc2_non0")
+    assert test.p_t == 0.0 and test.low == test.high == test.difference
+    assert paired_test([0.3, 0.5, 0.7], [0.3, 0.5, 0.7], "acc2_non0").p_t == 1.0

@@ -13,7 +13,7 @@ import pytest
 from mmolre.paths import PROJECT_ROOT, reports_dir
 from mmolre.report import Reporter
 from mmolre.report.reporter import SIGNIFICANT_DIGITS, rounded
-from mmolre.report.reproducible import PROFILE_DEPENDENT, table_differences
+from mmolre.runner.reproducible import PROFILE_DEPENDENT, table_differences
 
 
 def test_tables_are_written_at_a_stated_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

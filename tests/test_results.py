@@ -1,4 +1,4 @@
-"""Headline results (mmolre/report/results.py) on small generated report folders, and the README's staleness."""
+"""Headline results (mmolre/results/) on small generated report folders, and the README's staleness."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.modalities import CONDITIONS
 from mmolre.paths import PROJECT_ROOT
-from mmolre.report import plots, published, recorded, results
+from mmolre.report import plots
 from mmolre.report.reporter import NoFigure
+from mmolre.results import headline, published, recorded, tables
+from mmolre.results import readme as generated
 from mmolre.tasks import EMOTIONS
 
 SEEDS = (1111, 1112, 1113)
@@ -63,14 +65,13 @@ def _condition_row(method: str, seed: int, condition: str, applicable: bool, val
     }
 
 
-def _executed(path: Path, injected: str) -> None:
-    """A minimal executed notebook: a parameters cell with defaults and papermill's injected cell."""
-    cells = [
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": 'dataset: str = "synthetic"\n'},
-        {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": injected},
-    ]
+def _executed(path: Path, injected: dict[str, object]) -> None:
+    """A minimal executed notebook: a parameters cell with defaults and what papermill injected, recorded in its
+    metadata as papermill records it."""
+    cells = [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": 'dataset: str = "synthetic"\n'}]
+    metadata = {"kernelspec": {"name": "python3", "language": "python"}, "papermill": {"parameters": injected}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    path.write_text(json.dumps({"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}))
 
 
 @pytest.fixture
@@ -84,9 +85,9 @@ def reports(tmp_path: Path) -> Path:
     _conditions({"mculora": 0.70, "full_only": 0.68}, ("a", "t", "at")).to_csv(
         mosi / "tables/incomplete_conditions_long.csv", index=False
     )
-    options = '{"text_kind": "finetune", "freeze_layers": 3}'
-    _executed(mosi / "notebooks/04_baselines.ipynb", f'dataset = "mosi"\ndataset_options = {options}\n')
-    _executed(mosi / "notebooks/06_incomplete_modalities.ipynb", 'dataset = "mosi"\n')
+    options = {"text_kind": "finetune", "freeze_layers": 3}
+    _executed(mosi / "notebooks/04_baselines.ipynb", {"dataset": "mosi", "dataset_options": options})
+    _executed(mosi / "notebooks/06_incomplete_modalities.ipynb", {"dataset": "mosi"})
     mosei = tmp_path / "mosei"
     (mosei / "tables").mkdir(parents=True)
     (mosei / "results").mkdir()
@@ -121,7 +122,7 @@ def test_collect_runs_tags_dataset_and_features_and_lists_what_is_missing(report
 
 
 def test_sentiment_table_is_mean_std_over_seeds_beside_published(reports: Path) -> None:
-    table = results.sentiment_table(recorded.collect_runs(reports))
+    table = tables.sentiment_table(recorded.collect_runs(reports))
     ours = _row(table, "ours: mosi", "MMoLRE")
     assert ours["Acc-2 (non-zero)"] == "0.810 ± 0.010" and ours["seeds"] == "3"
     assert _row(table, "ours: mosi", "hard sharing")["MAE"] == "0.220 ± 0.000"
@@ -140,28 +141,28 @@ def test_sentiment_table_is_mean_std_over_seeds_beside_published(reports: Path) 
 
 
 def test_emotion_table_only_for_runs_with_emotions(reports: Path) -> None:
-    table = results.emotion_table(recorded.collect_runs(reports))
+    table = tables.emotion_table(recorded.collect_runs(reports))
     assert table["source"].tolist() == ["ours: mosei"]
     assert table.iloc[0]["happy WA"] == "0.610 ± 0.010" and table.iloc[0]["emotion F1"] == "0.700 ± 0.000"
 
 
 def test_incomplete_table_names_the_conditions_averaged(reports: Path) -> None:
     runs = recorded.collect_runs(reports)
-    table = results.incomplete_table(runs)
+    table = tables.incomplete_table(runs)
     mculora = _row(table, "ours: mosi", "MCULoRA")
     assert mculora["conditions"] == "3: a, t, at"
     assert mculora["Acc-2 (non-zero)"] == "0.707 ± 0.007"  # per-seed avg over a, t, at with t rising 0.02 per seed
     published = _row(table, "published: MCULoRA", "MCULoRA (selected on test)")
     assert published["dataset"] == "CMU-MOSEI" and published["Acc-2 (non-zero)"] == "0.7961"
     assert published["conditions"] == "all 7"
-    per_condition = results.conditions_table(runs)
+    per_condition = tables.conditions_table(runs)
     ours = _row(per_condition, "ours: mosi", "MCULoRA")
     assert ours["t"] == "0.720 ± 0.020" and ours["v"] == "–"
     assert _row(per_condition, "published: MoMKE", "MoMKE")["atv"] == "–"
 
 
 def test_efficiency_table_ratios(reports: Path) -> None:
-    table = results.efficiency_table(recorded.collect_runs(reports))
+    table = tables.efficiency_table(recorded.collect_runs(reports))
     row = table.iloc[0]
     assert (row["params ratio"], row["FLOPs ratio"], row["throughput ratio"]) == ("0.100", "0.125", "2.00")
 
@@ -172,9 +173,9 @@ def test_missing_profiles_and_tables_are_reported_not_raised(tmp_path: Path) -> 
     runs = recorded.collect_runs(tmp_path, ["empty", "nowhere"])
     assert any(item.startswith("profile empty: none of") for item in runs.missing)
     assert any(item.startswith("profile nowhere: no folder") for item in runs.missing)
-    assert results.headline_tables(runs) == {}
-    assert "Not found" in results.readme_block(tmp_path)
-    assert isinstance(plots.plot_published_comparison(results.comparison_frame(runs)), NoFigure)
+    assert tables.headline_tables(runs) == {}
+    assert "Not found" in generated.readme_block(tmp_path)
+    assert isinstance(plots.plot_published_comparison(tables.comparison_frame(runs)), NoFigure)
 
 
 def test_malformed_table_is_an_error_naming_the_file(reports: Path) -> None:
@@ -182,19 +183,20 @@ def test_malformed_table_is_an_error_naming_the_file(reports: Path) -> None:
     pd.DataFrame({"model": ["mmolre"], "seed": [1]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"baselines_runs\.csv: missing column\(s\) \['split'\]"):
         recorded.collect_runs(reports)
-    _executed(reports / "mosi" / "notebooks" / "06_incomplete_modalities.ipynb", "dataset = (\n")
-    with pytest.raises(ValueError, match=r"06_incomplete_modalities\.ipynb: its injected-parameters cell"):
+    (reports / "mosi" / "notebooks" / "06_incomplete_modalities.ipynb").write_text('{"cells": [', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"06_incomplete_modalities\.ipynb: not a readable notebook"):
         recorded.run_context(reports, "mosi", "06_incomplete_modalities")
 
 
 def test_write_readme_replaces_only_the_marked_block(reports: Path, tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text(f"# title\n\nbefore\n\n{results.BEGIN}\nSTALE-TEXT\n{results.END}\n\nafter\n", encoding="utf-8")
-    assert results.write_readme(readme, reports)
+    stale = f"# title\n\nbefore\n\n{generated.BEGIN}\nSTALE-TEXT\n{generated.END}\n\nafter\n"
+    readme.write_text(stale, encoding="utf-8")
+    assert generated.write_readme(readme, reports)
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# title\n\nbefore\n\n") and text.endswith("\n\nafter\n")
     assert "0.810 ± 0.010" in text and "STALE-TEXT" not in text
-    assert not results.write_readme(readme, reports)
+    assert not generated.write_readme(readme, reports)
     assert main(["readme", "--readme", str(readme), "--reports-dir", str(reports)]) == 0
     readme.write_text("no markers here\n", encoding="utf-8")
     assert main(["readme", "--readme", str(readme), "--reports-dir", str(reports)]) == 1
@@ -203,43 +205,43 @@ def test_write_readme_replaces_only_the_marked_block(reports: Path, tmp_path: Pa
 def test_readme_headline_and_results_match_the_committed_reports() -> None:
     """Fails when README.md's headline or docs/results.md is stale: run `python -m mmolre readme` (no arguments)
     after regenerating reports."""
-    readme, full = PROJECT_ROOT / "README.md", results.RESULTS_FILE
-    headline = results.readme_section(
-        readme.read_text(encoding="utf-8"), readme, results.HEADLINE_BEGIN, results.HEADLINE_END
+    readme, full = PROJECT_ROOT / "README.md", generated.RESULTS_FILE
+    headline = generated.readme_section(
+        readme.read_text(encoding="utf-8"), readme, generated.HEADLINE_BEGIN, generated.HEADLINE_END
     )
-    assert headline == results.headline_block(PROJECT_ROOT / "reports"), (
+    assert headline == generated.headline_block(PROJECT_ROOT / "reports"), (
         "README.md's headline differs from what reports/ regenerates: run `python -m mmolre readme`"
     )
-    assert results.readme_section(full.read_text(encoding="utf-8"), full) == results.readme_block(
+    assert generated.readme_section(full.read_text(encoding="utf-8"), full) == generated.readme_block(
         PROJECT_ROOT / "reports"
     ), "docs/results.md differs from what reports/ regenerates: run `python -m mmolre readme`"
-    assert results.BEGIN not in readme.read_text(encoding="utf-8")  # the full tables live in docs/, not the README
+    assert generated.BEGIN not in readme.read_text(encoding="utf-8")  # the full tables live in docs/, not the README
 
 
 def test_generated_blocks_are_written_where_their_markers_are(reports: Path, tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text(f"# x\n\n{results.HEADLINE_BEGIN}\nold\n{results.HEADLINE_END}\n\nkept\n", encoding="utf-8")
-    assert results.write_readme(page, reports) and not results.write_readme(page, reports)
+    page.write_text(f"# x\n\n{generated.HEADLINE_BEGIN}\nold\n{generated.HEADLINE_END}\n\nkept\n", encoding="utf-8")
+    assert generated.write_readme(page, reports) and not generated.write_readme(page, reports)
     text = page.read_text(encoding="utf-8")
     assert "| CMU-MOSI " in text and "0.810 ± 0.010 (3 seeds)" in text and text.endswith("\n\nkept\n")
     page.write_text("no markers\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"page\.md: no generated block"):
-        results.write_readme(page, reports)
+        generated.write_readme(page, reports)
 
 
 def test_comparison_frame_keeps_encoder_settings_apart(reports: Path) -> None:
     encoders = _baselines({"mmolre": 0.75}, emotions=False).drop(columns=["model", "variant"])
     encoders = pd.concat([encoders.assign(encoder="frozen"), encoders.assign(encoder="fine-tuned")])
     encoders.to_csv(reports / "mosi" / "tables" / "encoder_runs.csv", index=False)
-    _executed(reports / "mosi" / "notebooks" / "05_ablations.ipynb", 'dataset = "mosi"\n')
+    _executed(reports / "mosi" / "notebooks" / "05_ablations.ipynb", {"dataset": "mosi"})
     runs = recorded.collect_runs(reports)
-    frame = results.comparison_frame(runs, "acc2_non0")
+    frame = tables.comparison_frame(runs, "acc2_non0")
     assert {"MMoLRE, frozen (mosi)", "MMoLRE, fine-tuned (mosi)", "MMoLRE (mosi)"} <= set(frame["method"])
     assert (frame.loc[frame["method"] == "Self-MM", "kind"] == "published").all()
-    table = results.sentiment_table(runs)
+    table = tables.sentiment_table(runs)
     assert "all-MiniLM-L6-v2 (fine-tuned) text + bc-LSTM audio; no video" in set(table["features"])
     with pytest.raises(ValueError, match="study must be"):
-        results.comparison_frame(runs, "acc2_non0", "other")
+        tables.comparison_frame(runs, "acc2_non0", "other")
 
 
 def test_run_context_falls_back_to_the_committed_notebook_default(tmp_path: Path) -> None:
@@ -262,17 +264,17 @@ def test_test_selected_published_numbers_say_so(reports: Path) -> None:
     mculora = table[table["method"] == "MCULoRA (selected on test)"]
     assert len(mculora) and mculora["selected on test"].str.contains("test loader").all()
     assert (table.loc[table["method"] == "Self-MM", "selected on test"] == "no (not known to)").all()
-    block = results.readme_block(reports)
+    block = generated.readme_block(reports)
     assert "**Selected on the test split**" in block and "- MCULoRA: the official training script" in block
 
 
 def test_headline_puts_our_best_run_beside_the_strongest_published_number(reports: Path) -> None:
     runs = recorded.collect_runs(reports)
-    records = {r["dataset"]: r for r in results.headline_records(runs)}
+    records = {r["dataset"]: r for r in headline.headline_records(runs)}
     mosi = records["CMU-MOSI"]
     assert (mosi["method"], mosi["profile"], mosi["seeds"]) == ("MMoLRE", "mosi", 3)  # 0.81 beats hard sharing 0.79
     assert mosi["published"].key == "MMML large+context" and mosi["gap"] == pytest.approx(0.81 - 0.9035)
-    table = results.headline_table(runs)
+    table = headline.headline_table(runs)
     assert table["dataset"].tolist() == ["CMU-MOSI", "CMU-MOSEI"]
     row = table.iloc[0]
     assert row["ours: value"] == "0.810 ± 0.010 (3 seeds)" and row["gap"] == "−0.0935"

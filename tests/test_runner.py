@@ -15,22 +15,20 @@ import nbformat
 import pytest
 import yaml
 
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig
+from mmolre.notebook_parameters import injected, recorded
 from mmolre.paths import PROJECT_ROOT
 from mmolre.progress import PROGRESS_ENV
 from mmolre.protocols import model_arms, run_experiment
-from mmolre.report import outputs
-from mmolre.report.kernel import check_kernel
-from mmolre.report.parameters import (
-    RunnerError,
-    discover_notebooks,
-    load_param_file,
-    normalize_notebook,
-    notebook_problems,
-)
-from mmolre.report.runner import plan_run, profile_lock, run_reports
+from mmolre.results.dashboard import write_site_index
+from mmolre.runner import RunnerError, outputs
+from mmolre.runner.execute import profile_lock, run_reports
+from mmolre.runner.kernel import check_kernel
+from mmolre.runner.notebooks import discover_notebooks, normalize_notebook, notebook_problems
+from mmolre.runner.param_file import load_param_file
+from mmolre.runner.plan import plan_run
 from mmolre.train import TrainConfig
 
 PARAMS = 'profile: str = "default"  # reports/<profile>/\nscale: int = 2  # multiplier\n'
@@ -179,6 +177,7 @@ def test_html_export_without_code_and_indexes(notebooks: Path, reports: Path) ->
     (reports / "benchmarks" / "tables" / "speed.md").write_text("| x |\n", encoding="utf-8")
     (reports / "empty").mkdir()
     run_reports(None, notebooks_dir=notebooks, echo=False)
+    write_site_index(reports)  # the command line writes the dashboard after the runs
     page = (reports / "default" / "html" / "01_tiny.html").read_text(encoding="utf-8")
     assert "visible 42" in page  # the output is there ...
     assert "print(" not in page and "Reporter(profile)" not in page  # ... the code is not
@@ -298,8 +297,8 @@ def test_wrong_parameter_type_refused_before_the_kernel_starts(
     def no_kernel(*_: object, **__: object) -> None:
         raise AssertionError("the kernel must not start")
 
-    monkeypatch.setattr("mmolre.report.runner.check_kernel", no_kernel)
-    monkeypatch.setattr("mmolre.report.runner.execute_notebook", no_kernel)
+    monkeypatch.setattr("mmolre.runner.execute.check_kernel", no_kernel)
+    monkeypatch.setattr("mmolre.runner.execute.execute_notebook", no_kernel)
     params = tmp_path / "typed.yaml"
     params.write_text(yaml.safe_dump({"01_typed": {name: value}}), encoding="utf-8")
     with pytest.raises(RunnerError, match=rf"parameter '{name}' from {params} {expected}"):
@@ -389,7 +388,10 @@ def test_rerun_with_other_parameters_removes_outputs_it_no_longer_writes(
         text = (reports / "default" / index).read_text(encoding="utf-8")
         assert "emotion_cooccurrence" not in text and "data_summary" in text and "tiny.json" in text
     manifest = outputs.manifests(reports / "default")["01_tiny"]
-    assert "tables/emotion_cooccurrence.csv" not in manifest.files and manifest.parameters["scale"] == 1
+    executed = reports / "default" / "notebooks" / "01_tiny.ipynb"
+    assert "tables/emotion_cooccurrence.csv" not in manifest.files and injected(executed)["scale"] == 1
+    assert recorded(executed) == {"profile": "default", "scale": 1}  # papermill's record: the notebook's own parameters
+    assert "<code>scale</code></td><td><code>1</code>" in (reports / "default" / "html" / "index.html").read_text()
 
 
 def test_commit_cut_short_is_completed_by_recover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

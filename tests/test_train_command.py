@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mmolre.__main__ import main
+from mmolre.cli import main
 from mmolre.paths import PROJECT_ROOT
 from mmolre.protocols.driver import model_arms
-from mmolre.report.cli_train import notebook_values
 from mmolre.report.notebook import setup_notebook
 from mmolre.report.reporter import rounded
+from mmolre.runner.plan import notebook_values
 from mmolre.train.distributed import ENV_VARS
 
 

@@ -1,4 +1,5 @@
-"""The single entry point for every data source: ``load_dataset(name, data_dir=None, **options)``.
+"""The single entry point for every data source: ``load_dataset(name, data_dir=None, **options)``, for every
+dataset of the registry (:mod:`mmolre.data.registry`, where each dataset is one record).
 
 ``synthetic`` needs no files. The real sources (``mosi``, ``mosi_bclstm``, ``mosei``, ``iemocap``) read the data
 directory given by ``data_dir`` or ``$MMOLRE_DATA_DIR``; ``mmsa`` reads one MMSA pickle given by ``path``;
@@ -15,78 +16,22 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import re
 import typing
-from collections.abc import Callable, Mapping
-from pathlib import Path, PurePosixPath
+from collections.abc import Mapping
+from pathlib import Path
 
 from mmolre.config import check_value
 from mmolre.data.context import to_context
 from mmolre.data.dataset import DataError, MultimodalDataset
-from mmolre.data.iemocap import load_iemocap
-from mmolre.data.mmsa import load_mmsa
-from mmolre.data.mosei import load_mosei
-from mmolre.data.mosi import load_mosi, load_mosi_bclstm
-from mmolre.data.official import load_official
-from mmolre.data.sources import FILES, Source, describe_source, verification
-from mmolre.data.synthetic import SyntheticStructure, make_synthetic
+from mmolre.data.registry import DATASETS, LOADERS, REAL, takes_data_dir
+from mmolre.data.sources import describe_source, verification
+from mmolre.data.synthetic import SyntheticStructure
 from mmolre.messages import shown
 from mmolre.paths import DATA_DIR_ENV
 from mmolre.paths import data_dir as resolve_data_dir
 from mmolre.plugins import import_env_plugins
 
-LOADERS: dict[str, Callable[..., MultimodalDataset]] = {
-    "synthetic": make_synthetic,
-    "mosi": load_mosi,
-    "mosi_bclstm": load_mosi_bclstm,
-    "mosei": load_mosei,
-    "iemocap": load_iemocap,
-    "official": load_official,
-    "mmsa": load_mmsa,
-}
-REAL: set[str] = {"mosi", "mosi_bclstm", "mosei", "iemocap"}
-"""Datasets whose loader reads the data folder (``data_dir`` or ``$MMOLRE_DATA_DIR``)."""
-_DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def register_dataset(
-    name: str,
-    loader: Callable[..., MultimodalDataset] | None = None,
-    files: Mapping[str, Source] | None = None,
-    needs_data_dir: bool | None = None,
-    replace: bool = False,
-) -> Callable:
-    """Make ``load_dataset(name, **options)`` call ``loader(**options)``, without editing the package (see
-    ``docs/extending.md``); without ``loader``, a decorator. Returns the loader.
-
-    ``files`` (path inside the data folder -> :class:`~mmolre.data.sources.Source`) join the source table: the loader
-    locates them with :func:`~mmolre.data.sources.require` (sha256-checked) and ``python -m mmolre data fetch``
-    downloads them. A loader that reads the data folder (``needs_data_dir``, default: when it has files) is given
-    ``data_dir``. A name already registered is refused unless ``replace``.
-    """
-    if loader is None:
-        return lambda function: register_dataset(name, function, files, needs_data_dir, replace)
-    if not isinstance(name, str) or not _DATASET_NAME.fullmatch(name):
-        raise ValueError(f"dataset name must be lower-case letters, digits and '_', got {shown(name)}")
-    if name in LOADERS and not replace:
-        raise ValueError(f"dataset {name!r} is already registered; pass replace=True to replace it")
-    if not callable(loader):
-        raise ValueError(f"dataset {name!r}: the loader must be callable, got {type(loader).__name__}")
-    files = dict(files or {})
-    for relative, source in files.items():
-        parts = PurePosixPath(str(relative)).parts
-        if not parts or PurePosixPath(str(relative)).is_absolute() or ".." in parts or "\\" in str(relative):
-            raise ValueError(f"dataset {name!r}: files key {shown(relative)} must be a path inside the data folder")
-        if not isinstance(source, Source):
-            raise ValueError(f"dataset {name!r}: files[{relative!r}] must be a Source, got {type(source).__name__}")
-        if FILES.get(relative, source) != source and not replace:
-            raise ValueError(f"dataset {name!r}: {relative} is already recorded with another source")
-    LOADERS[name] = loader
-    FILES.update(files)
-    REAL.discard(name)
-    if bool(files) if needs_data_dir is None else needs_data_dir:
-        REAL.add(name)
-    return loader
+__all__ = ["LOADERS", "REAL", "check_options", "load_dataset", "option_types", "options"]
 
 
 def option_types(name: str) -> dict[str, object]:
@@ -125,7 +70,7 @@ def check_options(name: str, values: Mapping[str, object], where: str = "") -> N
 
 
 def _no_data_dir_message(name: str) -> str:
-    wanted = [relative for relative in FILES if relative.startswith(name.split("_")[0] + "/")]
+    wanted = list(DATASETS[name].files)
     lines = "\n".join(f"  - {describe_source(relative)}" for relative in wanted)
     return (
         f"dataset {name!r} needs real data files but no data directory is set (pass data_dir=... or set "
@@ -138,7 +83,8 @@ def _no_data_dir_message(name: str) -> str:
 def load_dataset(
     name: str, data_dir: str | Path | None = None, verify: bool | None = None, context: bool = False, **options_: object
 ) -> MultimodalDataset:
-    """Load ``name`` (one of :data:`LOADERS`) with loader-specific ``options_``; see :func:`options`.
+    """Load ``name`` (a registered dataset, :data:`~mmolre.data.registry.DATASETS`) with loader-specific
+    ``options_``; see :func:`options`.
 
     ``verify``: check every real file's sha256 (default: unless ``$MMOLRE_VERIFY_DATA=0``); ``False`` warns only.
     ``context``: one sample per video/dialogue (see :func:`mmolre.data.context.to_context`).
@@ -156,18 +102,20 @@ def load_dataset(
 
 def _load(name: str, data_dir: str | Path | None, verify: bool | None, **options_: object) -> MultimodalDataset:
     check_options(name, options_)
-    if name in REAL:
-        if resolve_data_dir(data_dir) is None:
-            raise DataError(_no_data_dir_message(name))
-        if verify is None:
-            return LOADERS[name](data_dir=data_dir, **options_)
-        with verification(verify):
-            return LOADERS[name](data_dir=data_dir, **options_)
-    if name == "mmsa" and "path" not in options_:
-        raise ValueError("dataset 'mmsa' needs path=<aligned_50.pkl or unaligned_50.pkl>")
-    if name == "official":
-        if verify is None:
-            return load_official(data_dir=data_dir, **options_)
-        with verification(verify):
-            return load_official(data_dir=data_dir, **options_)
-    return LOADERS[name](**options_)
+    spec = DATASETS[name]
+    if spec.needs_data_dir and resolve_data_dir(data_dir) is None:
+        raise DataError(_no_data_dir_message(name))
+    parameters = inspect.signature(spec.loader).parameters.values()
+    required = [
+        p.name
+        for p in parameters
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "data_dir"
+    ]
+    missing = [option for option in required if option not in options_]
+    if missing:
+        raise ValueError(f"dataset {name!r} needs the option(s) {', '.join(f'{m}=...' for m in missing)}")
+    arguments = {"data_dir": data_dir, **options_} if takes_data_dir(spec) else dict(options_)
+    if verify is None:
+        return spec.loader(**arguments)
+    with verification(verify):
+        return spec.loader(**arguments)

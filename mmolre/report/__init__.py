@@ -1,7 +1,28 @@
-"""Reports: the reporter (tables, figures, JSON), seaborn figures, the notebook set-up and the papermill runner."""
+"""Reports written from inside a notebook: the reporter (tables, figures, JSON under ``reports/<profile>/``), the
+notebook set-up cell, the figures (:mod:`~mmolre.report.plots`, :mod:`~mmolre.report.data_plots`) and the names
+they show (:mod:`~mmolre.report.labels`). Names are imported on first use, so ``mmolre.report.reporter`` alone
+loads neither torch nor seaborn."""
 
-from mmolre.report import data_plots, plots, results
-from mmolre.report.notebook import NotebookContext, setup_notebook
-from mmolre.report.reporter import Reporter
+from __future__ import annotations
 
-__all__ = ["NotebookContext", "Reporter", "data_plots", "plots", "results", "setup_notebook"]
+from importlib import import_module
+
+_SOURCE = {
+    "NoFigure": "mmolre.report.reporter",
+    "Reporter": "mmolre.report.reporter",
+    "NotebookContext": "mmolre.report.notebook",
+    "setup_notebook": "mmolre.report.notebook",
+}
+__all__ = ["NoFigure", "NotebookContext", "Reporter", "data_plots", "labels", "plots", "setup_notebook"]
+
+
+def __getattr__(name: str) -> object:
+    """A public name (or a module of the package) imported on first use."""
+    if name in _SOURCE:
+        value = getattr(import_module(_SOURCE[name]), name)
+    elif name in ("data_plots", "labels", "plots"):
+        value = import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

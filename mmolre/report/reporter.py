@@ -19,10 +19,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mmolre.files import atomic_write
-from mmolre.paths import check_profile, reports_dir
+from mmolre.paths import STAGE_ENV, profile_root
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-STAGE_ENV = "MMOLRE_REPORT_STAGE"
 DISPLAY_DPI = 72
 """Resolution of a saved figure as the notebook shows it (and stores it in the executed notebook)."""
 SIGNIFICANT_DIGITS = 4
@@ -113,11 +112,6 @@ class Reporter:
         return atomic_write(
             self._path("results", name, ".json"), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
         )
-
-
-def profile_root(profile: str) -> Path:
-    """``reports_dir()/<profile>``; the profile must be a plain name (:func:`mmolre.paths.check_profile`)."""
-    return reports_dir() / check_profile(profile)
 
 
 def _jsonable(value: object) -> object:

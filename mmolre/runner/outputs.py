@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from mmolre.files import atomic_write
@@ -30,20 +30,26 @@ _PENDING_SUFFIX = ".pending.json"
 
 @dataclass(frozen=True)
 class Manifest:
-    """The files (relative to the profile folder) that one successful run of a notebook wrote."""
+    """The files (relative to the profile folder) that one successful run of a notebook wrote, when it finished and
+    its wall time (staging and HTML export included). The parameters it ran with are recorded by papermill in the
+    executed notebook (:func:`mmolre.notebook_parameters.injected`), not here."""
 
     notebook: str
     files: tuple[str, ...]
     finished: str = ""
     seconds: float = 0.0
-    parameters: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Manifest:
+        """A manifest from its JSON form (keys of older manifests, such as ``parameters``, are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "files": tuple(data["files"])})  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{**data, "files": tuple(data["files"])})
-        except (json.JSONDecodeError, TypeError, KeyError) as error:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as error:
             raise ValueError(
                 f"{path} is not a runner manifest ({type(error).__name__}: {error}); delete it, and the files it "
                 "listed are shown as unattributed until the notebook runs again"
@@ -94,7 +100,7 @@ def commit(root: Path, stage: Path, manifest: Manifest) -> None:
 def _apply(root: Path, journal: Path) -> None:
     """Carry out a journalled commit; safe to repeat after an interruption at any point."""
     pending = json.loads(journal.read_text(encoding="utf-8"))
-    manifest = Manifest(**{**pending["manifest"], "files": tuple(pending["manifest"]["files"])})
+    manifest = Manifest.from_dict(pending["manifest"])
     source = root / STAGING_DIR / pending["stage"] / root.name
     for name in manifest.files:
         staged = source / name

@@ -1,10 +1,9 @@
 """Recorded runs: every per-seed table the notebooks and benchmarks wrote under ``reports/``, tagged with the
-profile, the dataset and the features it came from (read from the executed notebook's parameters, else from
-``results/data_summary.json``)."""
+profile, the dataset and the features it came from (read from the parameters the executed notebook recorded,
+:func:`mmolre.notebook_parameters.recorded`, else from ``results/data_summary.json``)."""
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,18 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from mmolre import notebook_parameters
+from mmolre.data.registry import dataset_spec, display_name
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 BENCHMARKS = "benchmarks"
 """The report folder of ``benchmarks/*.py`` (efficiency, fine-tuning), not a notebook profile."""
-DATASET_NAMES: dict[str, str] = {
-    "mosi": "CMU-MOSI",
-    "mosei": "CMU-MOSEI",
-    "mosi_bclstm": "CMU-MOSI, bc-LSTM split",
-    "iemocap": "IEMOCAP",
-}
-DATASET_ORDER: tuple[str, ...] = ("CMU-MOSI", "CMU-MOSEI", "CMU-MOSI, bc-LSTM split", "IEMOCAP", "synthetic")
-
 # Which table a notebook writes, the notebook that wrote it, and the columns it needs.
 RUN_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "baselines_runs": ("04_baselines", ("model", "seed", "split")),
@@ -67,39 +60,11 @@ def list_profiles(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "tables").is_dir() and p.name != BENCHMARKS)
 
 
-def notebook_parameters(path: Path) -> dict[str, object]:
-    """The parameters an executed notebook ran with: its ``parameters`` cell overridden by papermill's injection."""
-    try:
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{path}: not a readable notebook ({error})") from error
-    values: dict[str, object] = {}
-    for tag in ("parameters", "injected-parameters"):
-        for cell in cells:
-            if tag in cell.get("metadata", {}).get("tags", []):
-                try:
-                    values.update(_literal_assignments("".join(cell.get("source", ""))))
-                except SyntaxError as error:
-                    raise ValueError(f"{path}: its {tag} cell is not valid Python ({error})") from error
-    return values
-
-
-def _literal_assignments(source: str) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for node in ast.parse(source).body:
-        target = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-        if isinstance(target, ast.Name) and node.value is not None:
-            try:
-                values[target.id] = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-    return values
-
-
 def _dataset_parameters(path: Path) -> tuple[str, dict[str, object]] | None:
-    params = notebook_parameters(path)
+    try:
+        params = notebook_parameters.recorded(path)
+    except notebook_parameters.ParameterError as error:
+        raise ValueError(str(error)) from error
     if "dataset" not in params:
         return None
     options = params.get("dataset_options")
@@ -130,40 +95,19 @@ def run_context(root: Path, profile: str, notebook: str) -> tuple[str, dict[str,
 
 
 def dataset_name(dataset: str) -> str:
-    """Display name of a loader name (``mosi`` -> ``CMU-MOSI``; every synthetic variant -> ``synthetic``)."""
-    return "synthetic" if dataset.startswith("synthetic") else DATASET_NAMES.get(dataset, dataset)
-
-
-def text_features(options: Mapping[str, object], label: str | None = None) -> str:
-    """How the text reached the model: encoder, frozen or fine-tuned (``label``: an encoder setting's own name)."""
-    encoder = Path(str(options.get("encoder") or "all-MiniLM-L6-v2")).name
-    if label:
-        return f"{encoder} ({label})"
-    kind = str(options.get("text_kind", "sentence"))
-    if kind == "finetune":
-        frozen = options.get("freeze_layers", 0)
-        return f"{encoder} fine-tuned ({frozen} lower layers frozen)"
-    return f"{encoder} {'token states' if kind == 'tokens' else 'sentence vectors'}, frozen"
+    """How tables name a dataset or its data (its record's display name: ``mosi`` -> ``CMU-MOSI``, every synthetic
+    variant -> ``synthetic``; the name itself when no record has it)."""
+    return display_name(dataset)
 
 
 def features(dataset: str, options: Mapping[str, object], label: str | None = None) -> str:
-    """The features a run of ours used, named like the published rows' ``features``."""
-    context = ", utterance context" if options.get("context") else ""
-    if dataset.startswith("synthetic"):
-        return "synthetic features (no real modality)"
-    if dataset == "mosi_bclstm":
-        return f"bc-LSTM text + audio + video vectors (bc-LSTM's own split){context}"
-    if dataset == "mosi" and options.get("audio") is False:
-        return f"{text_features(options, label)} text only{context}"
-    if dataset == "mosi":
-        return f"{text_features(options, label)} text + bc-LSTM audio; no video{context}"
-    if dataset in ("mosei", "iemocap"):
-        return f"{text_features(options, label)} text only{context}"
-    if dataset == "official":
-        named = options.get("features")
-        names = ", ".join(f"{m}: {f}" for m, f in named.items()) if isinstance(named, Mapping) else "?"
-        return f"official GCNet/MCULoRA utterance features ({names}){context}"
-    return f"{dataset}{context}"
+    """The features a run of ours used, named like the published rows' ``features`` (the dataset record's
+    description, :meth:`~mmolre.data.registry.DatasetSpec.describe_features`)."""
+    try:
+        spec = dataset_spec(dataset)
+    except ValueError:  # a plugin's dataset whose module is not imported here
+        return dataset + (", utterance context" if options.get("context") else "")
+    return spec.describe_features(options, label)
 
 
 def read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:

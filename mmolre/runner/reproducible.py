@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmolre.report.outputs import manifests
+from mmolre.runner.outputs import manifests
 
 VOLATILE_COLUMNS: tuple[str, ...] = ("seconds", "seconds_per_epoch", "samples_per_s", "peak_memory_mb")
 """Columns that measure the machine, not the model: never compared."""

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mmolre.report.parameters import KERNEL_NAME, RunnerError
+from mmolre.runner import RunnerError
+from mmolre.runner.notebooks import KERNEL_NAME
 
 
 def kernel_prefix(kernel_name: str = KERNEL_NAME) -> str:

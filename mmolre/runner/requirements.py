@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from mmolre.report.parameters import RunnerError
+from mmolre.runner import RunnerError
 
 KEYS = ("cuda", "checkpoints")
+
+
+def _cuda() -> bool:
+    import torch  # imported only when a parameter file asks for a GPU
+
+    return torch.cuda.is_available()
 
 
 def requirement_problems(requires: object, source: str) -> list[str]:
@@ -29,7 +33,7 @@ def requirement_problems(requires: object, source: str) -> list[str]:
     if not isinstance(checkpoints, list) or not all(isinstance(c, str) for c in checkpoints):
         raise ValueError(f"{source}: 'requires: checkpoints' must be a list of directory paths, got {checkpoints!r}")
     problems = []
-    if requires.get("cuda") and not torch.cuda.is_available():
+    if requires.get("cuda") and not _cuda():
         problems.append("a CUDA GPU (torch sees none here; install a CUDA build of torch on a GPU machine)")
     for checkpoint in checkpoints:
         if not (Path(checkpoint).expanduser() / "config.json").is_file():
