@@ -228,7 +228,7 @@ def train_from_params(
             if context is not None and main:
                 context.barrier()
             experiment = run_experiment(
-                model_arms(names, nb.model_config, nb.train_config),
+                model_arms(names, nb.model_config, nb.train_config, values.get("arm_configs")),
                 nb.data,
                 values["seeds"],
                 checkpoint_root=nb.checkpoints,

@@ -50,6 +50,12 @@ CASES = {
     "unknown ablation": ("05_ablations: {ablations: [nope]}", "'ablations'", "unknown ablation ['nope']"),
     "unknown grid": ("05_ablations: {grids: {nope: [1]}}", "'grids'", "unknown ablation ['nope']"),
     "unknown model": ("04_baselines: {models: [mmolre, nope]}", "'models'", "unknown model ['nope']"),
+    "arm config of no arm": ("04_baselines: {arm_configs: {mculora: {}}}", "'arm_configs'", "not among the models"),
+    "arm config of the wrong family": (
+        "04_baselines: {models: [mmolre, mculora], arm_configs: {mculora: {dim: 8}}}",
+        "'arm_configs'",
+        "arm_configs['mculora']: MCULoRAConfig: unknown field(s) ['dim']",
+    ),
     "unknown method": ("06_incomplete_modalities: {methods: [nope]}", "'methods'", "unknown method ['nope']"),
     "missing rate above 1": ("06_incomplete_modalities: {rates: [0.0, 2.0]}", "'rates'", "[0.0, 1.0]"),
     "mculora field type": (

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from mmolre.cli import main
+from mmolre.models import MCULoRAConfig
 from mmolre.paths import PROJECT_ROOT
 from mmolre.protocols.driver import model_arms
 from mmolre.report.notebook import setup_notebook
@@ -67,6 +68,37 @@ def test_train_command_records_the_notebook_runs(
     expected = nb.run(model_arms(["mmolre", "hard_sharing"], nb.model_config, nb.train_config), [1111]).runs
     assert list(recorded["model"]) == ["mmolre", "mmolre", "hard_sharing", "hard_sharing"]
     pd.testing.assert_frame_equal(recorded, rounded(expected), check_dtype=False)  # tables keep 4 digits
+
+
+def test_arms_of_notebook_04_may_mix_model_families(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``arm_configs`` gives an arm its own configuration: overrides of model_config for a model of its family, or of
+    its own family's defaults (MCULoRA beside MMoLRE), through the notebook's code path and the train command."""
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
+    mixed = TINY_PARAMS.replace(
+        "  models: [mmolre, hard_sharing]\n",
+        "  models: [mmolre, linear_head, mculora]\n"
+        "  arm_configs: {linear_head: {dim: 12}, mculora: {hidden: 8, rank: 2, mlp_rank: 2}}\n",
+    )
+    values = notebook_values(_params(tmp_path, mixed), "04_baselines")
+    nb = setup_notebook(
+        "ddp_tiny", "synthetic", "", values["dataset_options"], values["model_config"], values["train_config"], 1
+    )
+    arms = {
+        arm.model: arm.model_config
+        for arm in model_arms(values["models"], nb.model_config, nb.train_config, values["arm_configs"])
+    }
+    assert arms["mmolre"] is nb.model_config and arms["linear_head"] == nb.model_config.replace(dim=12)
+    assert type(arms["mculora"]) is MCULoRAConfig and (arms["mculora"].hidden, arms["mculora"].rank) == (8, 2)
+    assert main(["train", "-f", str(_params(tmp_path, mixed))]) == 0
+    recorded = pd.read_csv(tmp_path / "reports" / "ddp_tiny" / "tables" / "baselines_runs.csv")
+    assert list(dict.fromkeys(recorded["model"])) == ["mmolre", "linear_head", "mculora"]
+    assert recorded.groupby("model")["params"].first().nunique() == 3  # three configurations, three sizes
+    capsys.readouterr()
+    wrong = mixed.replace("mculora: {hidden: 8", "mculora: {dim: 8")  # a ModelConfig field on MCULoRA's arm
+    assert main(["train", "-f", str(_params(tmp_path, wrong))]) == 1
+    assert "arm_configs['mculora']" in capsys.readouterr().err
 
 
 def test_train_command_refuses_bad_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import available_combinations, combination_mask
 from mmolre.models.base import AffectModel
 from mmolre.models.inspection import trained_parameter_count
-from mmolre.models.registry import build_model
+from mmolre.models.registry import build_model, config_class
 from mmolre.progress import progress
 from mmolre.protocols.dpft import UniformSampler, combination_hook
 from mmolre.protocols.sampler_state import restore_sampler_state, save_sampler_state
@@ -91,9 +91,30 @@ class Experiment:
         return self.results[(label, seed)][0].model
 
 
-def model_arms(names: Sequence[str], model_config: StrictConfig, train_config: TrainConfig) -> list[Arm]:
-    """One arm per registered model name, labelled by the name."""
-    return [Arm(name, name, model_config, train_config) for name in names]
+def arm_config(name: str, model_config: StrictConfig, overrides: Mapping[str, object] | None = None) -> StrictConfig:
+    """The configuration of the registered model ``name``'s arm: ``model_config`` with ``overrides`` when the model
+    takes its class, else its own family's defaults with ``overrides`` (so one experiment may mix families); an
+    unknown field or a value of the wrong type is a ValueError naming it."""
+    wanted = config_class(name)
+    overrides = dict(overrides or {})
+    if isinstance(model_config, wanted):
+        return model_config.replace(**overrides) if overrides else model_config
+    return wanted.from_dict(overrides)
+
+
+def model_arms(
+    names: Sequence[str],
+    model_config: StrictConfig,
+    train_config: TrainConfig,
+    arm_configs: Mapping[str, Mapping[str, object]] | None = None,
+) -> list[Arm]:
+    """One arm per registered model name, labelled by the name, each with its own configuration
+    (:func:`arm_config`: ``model_config``, or ``arm_configs[name]``'s overrides of it or of the model's family)."""
+    unknown = sorted(set(arm_configs or {}) - set(names))
+    if unknown:
+        raise ValueError(f"arm_configs names model(s) {unknown} that are not arms ({', '.join(names)})")
+    configs = {name: arm_config(name, model_config, (arm_configs or {}).get(name)) for name in names}
+    return [Arm(name, name, configs[name], train_config) for name in names]
 
 
 def probe_batch(dataset: MultimodalDataset, size: int = 64) -> dict[str, torch.Tensor]:

@@ -95,6 +95,23 @@ def _model_config(family: str | None) -> Check:
     return check
 
 
+def _arm_configs(value: object, values: dict[str, object], where: str) -> None:
+    from mmolre.models.registry import config_class
+    from mmolre.protocols.driver import arm_config
+
+    check_value(value, dict[str, dict], where)
+    models = values.get("models", [])
+    unknown = [name for name in value if name not in models]  # type: ignore[union-attr]
+    if unknown:
+        raise ValueError(f"{where}: {shown(unknown, 120)} are not among the models {shown(models, 200)}")
+    base = config_class("mmolre").from_dict(values.get("model_config") or {})  # type: ignore[arg-type]
+    for name, overrides in value.items():  # type: ignore[union-attr]
+        try:
+            arm_config(name, base, overrides)
+        except ValueError as error:
+            raise ValueError(f"{where}[{name!r}]: {error}") from None
+
+
 def _dataset_options(value: object, values: dict[str, object], where: str) -> None:
     from mmolre.data.load import check_options
 
@@ -151,6 +168,7 @@ def nested_checks() -> dict[str, Check]:
         "mculora_config": _model_config("mculora"),
         "model": _name(MODELS, "model"),
         "models": _names(MODELS, "model"),
+        "arm_configs": _arm_configs,
         "ablations": _names(ABLATIONS, "ablation"),
         "grids": _grids,
         "methods": _names(METHODS, "method"),
