@@ -76,3 +76,16 @@ def test_notebook_page_links_the_stylesheet_and_drops_warnings_and_absolute_path
 def test_absolute_paths_are_cut_but_urls_and_base64_are_kept() -> None:
     text = 'see https://github.com/a/home/b and <img src="data:image/png;base64,AB/home/CD"> /tmp/x/y.csv'
     assert pages.without_absolute_paths(text) == text.replace("/tmp/x/y.csv", "…/y.csv")
+
+
+def test_pages_escape_what_they_show(tmp_path: Path) -> None:
+    """Every value reaches the page through the templates' autoescaping: a parameter or a file name is text."""
+    root = tmp_path / "p"
+    (root / "tables").mkdir(parents=True)
+    (root / "tables" / "a<b>.csv").write_text("x\n", encoding="utf-8")
+    (root / ".manifest").mkdir()
+    manifest = {"notebook": "01_x", "files": ["tables/a<b>.csv"], "finished": "now", "seconds": 3.0}
+    (root / ".manifest" / "01_x.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = pages.write_profile_index(root, {"01_x": {"note": "<script>alert(1)</script>"}}).read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;" in page and "a&lt;b&gt;.csv" in page
+    assert '<link rel="stylesheet" href="../../style.css">' in page and "in 3 s." in page

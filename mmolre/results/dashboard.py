@@ -6,7 +6,6 @@ their runs, on the page skeleton and stylesheet every report page shares (:mod:`
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from mmolre.files import atomic_write
 from mmolre.metrics import metric_label
 from mmolre.paths import PROJECT_ROOT
 from mmolre.runner.outputs import HTML_INDEX, failed_notebooks, manifests, output_files
-from mmolre.runner.pages import duration, link, page, write_stylesheet
+from mmolre.runner.pages import render, write_stylesheet
 
 GAPS_FIGURE = "headline_gaps.png"
 """The dashboard's figure of our best runs against the published numbers, next to ``index.html``."""
@@ -91,109 +90,78 @@ def profile_card(folder: Path) -> ProfileCard:
     )
 
 
-def _card(card: ProfileCard) -> str:
-    lines = [f"<h3>{link(card.page, card.name)}</h3>"]
-    if card.runs:
-        lines.append(f"<p>{html.escape(card.runs)}</p>")
-    if card.data:
-        lines.append(f"<p><b>Data:</b> {html.escape(card.data)}</p>")
-    if card.notebooks:
-        timing = f"; wall time {duration(card.seconds)}, last run {html.escape(card.finished)}"
-        lines.append(f"<p><b>Notebooks:</b> {html.escape(', '.join(card.notebooks))}{timing}</p>")
-    else:
-        lines.append(f"<p><b>Files:</b> {card.files} (written outside the notebook runner)</p>")
-    if card.failed:
-        lines.append(f'<p class="failed">{card.failed} notebook(s) whose latest run failed</p>')
-    return '<div class="card">' + "".join(lines) + "</div>"
+@dataclass(frozen=True)
+class Table:
+    """A table for a page: its column names and rows of ``(text, css class or "")`` cells (``table.html.j2``)."""
+
+    columns: list[str]
+    rows: list[list[tuple[str, str]]]
 
 
-def _table(frame: pd.DataFrame, gap_column: str | None = None) -> str:
-    """A table of text cells (escaped); cells of ``gap_column`` coloured by sign."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for _, row in frame.iterrows():
-        cells = []
-        for column, value in row.items():
-            text = html.escape(str(value))
-            if column == gap_column and text not in ("–", ""):
-                text = f'<span class="gap-{"neg" if text.startswith("−") else "pos"}">{text}</span>'
-            cells.append(f"<td>{text}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="wrap"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+def _table(frame: pd.DataFrame, gap_column: str | None = None) -> Table:
+    """A table of text cells; cells of ``gap_column`` coloured by sign."""
+
+    def tone(column: object, text: str) -> str:
+        if column != gap_column or text in ("–", ""):
+            return ""
+        return "gap-neg" if text.startswith("−") else "gap-pos"
+
+    rows = [[(str(value), tone(column, str(value))) for column, value in row.items()] for _, row in frame.iterrows()]
+    return Table([str(c) for c in frame.columns], rows)
 
 
-def _verdicts(paired: pd.DataFrame) -> str:
+def _verdicts(paired: pd.DataFrame) -> Table:
     """The paired table (:func:`~mmolre.results.tables.paired_results_table`) on the leading metrics, one row per
     dataset, profile and metric, one column per baseline."""
     leading = {metric_label("acc2_non0"), metric_label("emo_wa"), metric_label("wa")}
     kept = paired[paired["metric"].map(lambda m: m.rsplit(" (", 1)[0] in leading)]
     baselines = list(dict.fromkeys(kept["comparison"]))
-    rows = {}
+    rows: dict[tuple[str, str, str], dict[str, tuple[str, str]]] = {}
     for _, row in kept.iterrows():
         key = (str(row["dataset"]), str(row["source"]).removeprefix("ours: "), str(row["metric"]).rsplit(" (", 1)[0])
         verdict = str(row["verdict"])
         tone = "gap-pos" if verdict.startswith("ahead") else "gap-neg" if verdict.startswith("behind") else ""
-        text = html.escape(f"{str(row['difference [95 % CI]']).split(' [')[0]} (p {row['p (paired t)']})")
-        rows.setdefault(key, {})[row["comparison"]] = f'<span class="{tone}">{text}</span>' if tone else text
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["dataset", "profile", "metric", *baselines])
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape(k)}</td>" for k in key)
-        + "".join(f"<td>{cells.get(b, '–')}</td>" for b in baselines)
-        + "</tr>"
-        for key, cells in rows.items()
+        text = f"{str(row['difference [95 % CI]']).split(' [')[0]} (p {row['p (paired t)']})"
+        rows.setdefault(key, {})[row["comparison"]] = (text, tone)
+    return Table(
+        ["dataset", "profile", "metric", *baselines],
+        [[(k, "") for k in key] + [cells.get(b, ("–", "")) for b in baselines] for key, cells in rows.items()],
     )
-    return f'<div class="wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _results_sections(reports_root: Path) -> list[str]:
-    """The dashboard's headline table, verdicts and gap figure from every profile's recorded tables (the
-    ``default`` profile, the quick synthetic configuration, is left out as in the README)."""
+def _results(reports_root: Path) -> dict[str, object]:
+    """What the dashboard shows of every profile's recorded tables (the ``default`` profile, the quick synthetic
+    configuration, is left out as in the README): the headline table, the test-selected published references, the
+    verdicts and the gap figure (written next to the dashboard), or the error that kept them from being read."""
     import matplotlib.pyplot as plt  # matplotlib, seaborn and the results code load only for the index
     from matplotlib.figure import Figure
 
     from mmolre.report import plots
     from mmolre.results import headline, recorded, tables
 
+    shown: dict[str, object] = {"error": "", "headline": None, "test_selected": [], "verdicts": None, "gaps_figure": ""}
     try:
         profiles = [p for p in recorded.list_profiles(reports_root) if p not in headline.README_SKIPPED]
         runs = recorded.collect_runs(reports_root, profiles)
         records = headline.headline_records(runs)
         paired = tables.paired_results_table(runs)
     except ValueError as error:
-        return [f'<p class="failed">The recorded tables could not be read: {html.escape(str(error))}</p>']
+        return {**shown, "error": str(error)}
     if not records:
-        return ["<p>No profile has recorded runs yet: run <code>./run.sh reports -f params/mosi.yaml</code>.</p>"]
-    body = [
-        "<h2>Headline: our best run per dataset beside the strongest published number</h2>",
-        "<p class='note'>Test split; ours: mean ± std over the seeds (groups of at least three seeds); published: "
-        "the number as reported, with the features it used. Gap = ours − published (positive: ours better).</p>",
-        _table(headline.headline_table(runs), "gap"),
-    ]
-    for ref in {r["published"].key: r["published"] for r in records if r["published"]}.values():
-        if ref.test_selected:
-            body.append(
-                f"<p class='note'><b>{html.escape(ref.label)}</b>: {html.escape(ref.test_selected)}, so its numbers "
-                "are optimistic against ours, which select on the validation split only.</p>"
-            )
-    if not paired.empty:
-        body += [
-            "<h2>Verdicts: MMoLRE against each baseline, paired over seeds</h2>",
-            "<p class='note'>Same data, seeds and training loop. Each cell: MMoLRE − baseline (mean over the paired "
-            "seeds) and the paired t-test p; green / red where MMoLRE is ahead / behind with p &lt; 0.05. Intervals, "
-            "Wilcoxon p, MAE and Corr: docs/results.md.</p>",
-            _verdicts(paired),
-        ]
+        return shown
+    references = {r["published"].key: r["published"] for r in records if r["published"]}.values()
+    shown.update(
+        headline=_table(headline.headline_table(runs), "gap"),
+        test_selected=[ref for ref in references if ref.test_selected],
+        verdicts=None if paired.empty else _verdicts(paired),
+    )
     drawn = plots.plot_headline_gaps(records)
     if isinstance(drawn, Figure):
         save = partial(drawn.savefig, format="png", dpi=100, bbox_inches="tight")
         atomic_write(reports_root / GAPS_FIGURE, lambda tmp: save(tmp))
         plt.close(drawn)
-        body += [
-            "<h2>How far from the published numbers</h2>",
-            f'<img src="{GAPS_FIGURE}" alt="our best run minus the strongest published number, per dataset">',
-        ]
-    return body
+        shown["gaps_figure"] = GAPS_FIGURE
+    return shown
 
 
 def write_site_index(reports_root: Path) -> Path:
@@ -207,15 +175,7 @@ def write_site_index(reports_root: Path) -> Path:
         print(f"moved the folder {site} (a profile named like the site index) to {aside}", flush=True)
     write_stylesheet(reports_root)
     folders = sorted(path for path in reports_root.iterdir() if path.is_dir() and not path.name.startswith("."))
-    cards = [_card(profile_card(folder)) for folder in folders if output_files(folder)]
-    body = [
-        "<h1>MMoLRE: results</h1>",
-        "<p>Multi-task low-rank experts for multimodal sentiment and emotion recognition, trained on CPU with small "
-        "text encoders, set beside published numbers obtained with much stronger features. Generated by "
-        "<code>python -m mmolre reports</code> from every profile's tables; do not edit.</p>",
-        *_results_sections(reports_root),
-        "<h2>Profiles</h2>",
-        *(['<div class="cards">', *cards, "</div>"] if cards else ["<p>(no profile has outputs)</p>"]),
-    ]
-    text = page("MMoLRE results", body, "")
-    return atomic_write(reports_root / "index.html", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    cards = [profile_card(folder) for folder in folders if output_files(folder)]
+    values = {"title": "MMoLRE results", "to_root": "", "cards": cards, **_results(reports_root)}
+    text = render("dashboard.html.j2", ("mmolre.results",), **values)
+    return atomic_write(site, lambda tmp: tmp.write_text(text, encoding="utf-8"))

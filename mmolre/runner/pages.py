@@ -1,20 +1,24 @@
 """HTML pages of the runner: executed notebooks without code cells and an index page per profile, and what every
-page of the reports shares (the dashboard :mod:`mmolre.results.dashboard` included): one page skeleton linking the
-one stylesheet ``reports/style.css`` (written by :func:`write_stylesheet`, never inlined), no warning output and no
-absolute path of the machine that made it.
+page of the reports shares (the dashboard :mod:`mmolre.results.dashboard` included): Jinja templates
+(``mmolre/runner/templates/``, every value escaped unless marked safe) on one page skeleton (``page.html.j2``) that
+links the one stylesheet ``reports/style.css`` (written by :func:`write_stylesheet`, never inlined), no warning
+output and no absolute path of the machine that made it.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 from mmolre.files import atomic_write
 from mmolre.paths import PROJECT_ROOT
-from mmolre.runner.outputs import HTML_INDEX, failed_notebooks, grouped, manifests, unattributed
+from mmolre.runner.outputs import HTML_INDEX, Manifest, failed_notebooks, grouped, manifests, unattributed
 
 STYLESHEET = "style.css"
 """The stylesheet every page links, at the top of the reports folder."""
@@ -75,6 +79,37 @@ def _quiet(notebook: object) -> None:
         ]
 
 
+def duration(seconds: float) -> str:
+    """A wall time as a reader wants it: ``42 s``, ``12 min``, ``1 h 05 min``."""
+    minutes = round(seconds / 60)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+@cache
+def environment(*packages: str) -> Environment:
+    """The Jinja environment of the templates of ``packages`` (the runner's last, so every page can extend
+    ``page.html.j2``): autoescaped, block tags on lines of their own leave no blank lines."""
+    loaders = [PackageLoader(package, "templates") for package in (*packages, "mmolre.runner")]
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+    )
+    env.filters.update(basename=lambda name: Path(name).name, stem=lambda name: Path(name).stem, duration=duration)
+    env.globals["stylesheet"] = STYLESHEET
+    return env
+
+
+def render(template: str, packages: tuple[str, ...] = (), **values: object) -> str:
+    """A page from ``template`` (looked up in ``packages``' templates, then the runner's)."""
+    return environment(*packages).get_template(template).render(**values)
+
+
 def export_html(notebook: Path, target: Path) -> Path:
     """Write the executed ``notebook`` as HTML without code cells (outputs and Markdown only), without warnings
     and absolute paths, linking ``reports/style.css`` (``target`` is ``reports/<profile>/html/<name>.html``)."""
@@ -87,97 +122,62 @@ def export_html(notebook: Path, target: Path) -> Path:
         template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )
     body, _ = exporter.from_notebook_node(content)
-    text = page(f"{notebook.stem} ({target.parent.parent.name})", [without_absolute_paths(body)], "../../")
+    title = f"{notebook.stem} ({target.parent.parent.name})"
+    text = render("notebook.html.j2", title=title, to_root="../../", body=without_absolute_paths(body))
     return atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def page(title: str, body: list[str], to_root: str) -> str:
-    """A complete page; ``to_root`` is the relative path from the page to the reports folder."""
-    head = (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
-        f'<link rel="stylesheet" href="{html.escape(to_root + STYLESHEET)}"></head>'
-    )
-    return "\n".join([head, "<body>", *body, "</body>", "</html>"]) + "\n"
+@dataclass(frozen=True)
+class Listing:
+    """Files to list on a page: ``(label, file, csv companion or None)`` entries and the figures (see
+    :func:`mmolre.runner.outputs.grouped`)."""
+
+    entries: list[tuple[str, str, str | None]]
+    figures: list[str]
+
+    @classmethod
+    def of(cls, files: Sequence[str]) -> Listing:
+        return cls(*grouped(files))
 
 
-def link(href: str, text: str) -> str:
-    return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
+@dataclass(frozen=True)
+class NotebookEntry:
+    """One notebook on a profile's index page: its last successful run (None: none) and its failed run, if any."""
 
-
-def _files(files: Sequence[str]) -> list[str]:
-    """HTML list of a profile's output files (links relative to ``html/``); figures are shown inline."""
-    entries, figures = grouped(files)
-    items = [
-        f"<li>{label}: {link('../' + name, Path(name).name)}"
-        + (f" ({link('../' + csv, 'csv')})" if csv else "")
-        + "</li>"
-        for label, name, csv in entries
-    ]
-    shown = [
-        f'<figure><img src="{html.escape("../" + name)}" alt="{html.escape(Path(name).stem)}" loading="lazy">'
-        f"<figcaption>{html.escape(Path(name).stem)}</figcaption></figure>"
-        for name in figures
-    ]
-    return (["<ul>", *items, "</ul>"] if items else []) + shown
-
-
-def duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
-
-
-def _parameters(parameters: dict[str, object]) -> str:
-    """A notebook's parameters as a small table (not raw JSON)."""
-    if not parameters:
-        return ""
-    rows = "".join(
-        f"<tr><td><code>{html.escape(name)}</code></td><td><code>{html.escape(json.dumps(value, default=str))}"
-        "</code></td></tr>"
-        for name, value in sorted(parameters.items())
-    )
-    return f'<details><summary>parameters</summary><table class="params">{rows}</table></details>'
+    stem: str
+    manifest: Manifest | None
+    failed: str | None
+    parameters: list[tuple[str, str]]
+    page: str | None
+    listing: Listing | None
 
 
 def write_profile_index(root: Path, parameters: dict[str, dict[str, object]]) -> Path:
     """Write ``<root>/html/index.html``: per notebook its run (``parameters``: what each was given), HTML, notebook,
     tables, results and figures."""
-    profile = root.name
     found = manifests(root)
     failed = failed_notebooks(root)
-    body = [
-        f"<h1>Reports for profile <code>{html.escape(profile)}</code></h1>",
-        "<p>Generated by <code>python -m mmolre reports</code>; do not edit. "
-        f"{link('../../index.html', 'All profiles and the headline results')} · "
-        f"{link('../README.md', 'README.md')}</p>",
-    ]
+    runs = []
     for stem in sorted(set(found) | set(failed)):
-        body.append(f"<h2>{html.escape(stem)}</h2>")
-        if stem in failed:
-            body.append(
-                '<p class="failed">The latest run of this notebook failed '
-                f"({link('../' + failed[stem], Path(failed[stem]).name)}); "
-                + ("what follows is from the last successful run.</p>" if stem in found else "it has no outputs.</p>")
+        run = found.get(stem)
+        given = sorted((parameters.get(stem) or {}).items())
+        runs.append(
+            NotebookEntry(
+                stem,
+                run,
+                failed.get(stem),
+                [(name, json.dumps(value, default=str)) for name, value in given],
+                next((name for name in run.files if name == f"html/{stem}.html"), None) if run else None,
+                Listing.of(run.files) if run else None,
             )
-        if stem in found:
-            run = found[stem]
-            own = next((name for name in run.files if name == f"html/{stem}.html"), None)
-            read = f" Read it: {link('../' + own, 'the notebook as a page')}." if own else ""
-            body += [
-                f"<p>Last successful run finished {html.escape(run.finished)} in {duration(run.seconds)}.{read}</p>",
-                _parameters(parameters.get(stem, {})),
-                *_files(run.files),
-            ]
+        )
     other = unattributed(root)
-    if other:
-        body += [
-            "<h2>Other files</h2>",
-            "<p>Not written by a recorded runner run (written by hand, or before the runner kept manifests).</p>",
-            *_files(other),
-        ]
-    if not found and not failed and not other:
-        body.append("<p>(no outputs)</p>")
-    text = page(f"Reports: {profile}", body, "../../")
+    text = render(
+        "profile_index.html.j2",
+        title=f"Reports: {root.name}",
+        to_root="../../",
+        profile=root.name,
+        runs=runs,
+        other=Listing.of(other) if other else None,
+    )
     return atomic_write(root / HTML_INDEX, lambda tmp: tmp.write_text(text, encoding="utf-8"))
