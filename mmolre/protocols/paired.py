@@ -91,6 +91,8 @@ def paired_test(reference: Sequence[float], baseline: Sequence[float], metric: s
     low = high = p_t = p_w = float("nan")
     if n > 1:
         spread = float(d.std(ddof=1))
+        if spread <= 1e-12 * max(1.0, abs(mean)):  # equal differences up to rounding (e.g. 0.3 - 0.1 vs 0.5 - 0.3)
+            spread = 0.0
         half = float(stats.t.ppf(1 - ALPHA / 2, n - 1)) * spread / np.sqrt(n)
         low, high = mean - half, mean + half
         p_t = (1.0 if mean == 0 else 0.0) if spread == 0 else float(stats.ttest_rel(ref, base).pvalue)
