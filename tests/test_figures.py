@@ -1,4 +1,4 @@
-"""Figures a reader can trust (mmolre/report/plots.py): points with error bars on a zoomed axis, readable metric
+"""Figures a reader can trust (mmolre/report/plots/): points with error bars on a zoomed axis, readable metric
 names, legends outside the data, probabilities kept in [0, 1], nothing drawn for a degenerate case."""
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import nbformat
+from typing import Any
 
 from mmolre import notebook_parameters as params
 from mmolre.files import atomic_write
@@ -23,11 +22,16 @@ def discover_notebooks(directory: Path = NOTEBOOKS_DIR) -> list[Path]:
     return sorted(path for path in Path(directory).glob("*.ipynb") if _NOTEBOOK_NAME.match(path.name))
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(str(path), as_version=4)
+def read_notebook(path: Path) -> dict[str, Any]:
+    """A notebook file as plain JSON (nbformat, whose schema validation takes seconds to import, is not needed to
+    read a cell); a RunnerError naming it when it is not a notebook."""
+    try:
+        return params.read(path)
+    except params.ParameterError as error:
+        raise RunnerError(str(error)) from None
 
 
-def parameters_cell_count(notebook: nbformat.NotebookNode) -> int:
+def parameters_cell_count(notebook: dict[str, Any]) -> int:
     """How many cells carry the ``parameters`` tag."""
     return len(params.parameters_cells(notebook))
 
@@ -53,7 +57,7 @@ def notebook_problems(path: Path) -> list[str]:
     """Hygiene problems of a committed notebook: parameters cell (with ``profile``), kernelspec, stored outputs."""
     notebook = read_notebook(path)
     problems = []
-    kernel = notebook.metadata.get("kernelspec", {}).get("name")
+    kernel = (notebook.get("metadata", {}).get("kernelspec") or {}).get("name")
     if kernel != KERNEL_NAME:
         problems.append(f"{path.name}: kernelspec is {kernel!r}, expected {KERNEL_NAME!r} (run normalize-notebooks)")
     count = parameters_cell_count(notebook)
@@ -69,15 +73,17 @@ def notebook_problems(path: Path) -> list[str]:
                 f"{path.name}: papermill cannot parse the parameter line(s) of {unparsed} "
                 "(keep each on one line as `name: type = value  # plain comment`)"
             )
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+    for index, cell in enumerate(notebook["cells"]):
+        if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
             problems.append(f"{path.name}: cell {index} has stored outputs or an execution count")
     return problems
 
 
 def normalize_notebook(path: Path) -> bool:
     """Set the kernelspec to ``python3``; returns True when the file changed."""
-    notebook = read_notebook(path)
+    import nbformat  # imported here: only rewriting a notebook needs it
+
+    notebook = nbformat.read(str(path), as_version=4)
     wanted = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
     if dict(notebook.metadata.get("kernelspec", {})) == wanted:
         return False

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def plot_published_comparison(frame: pd.DataFrame, metric: str = "acc2_non0", title: str = "") -> Figure | NoFigure:
     """One panel per dataset, one row per method: ours as mean ± sd over seeds (each seed a grey dot), published
-    numbers as red squares, on an axis zoomed to the data; from :func:`~mmolre.report.results.comparison_frame`."""
+    numbers as red squares, on an axis zoomed to the data; from :func:`~mmolre.results.tables.comparison_frame`."""
     datasets = datasets_of(frame, metric)
     if not datasets:
         return NoFigure(f"no recorded run has {metric_label(metric)}")
@@ -140,7 +140,7 @@ def plot_emotion_results(runs: RecordedRuns, kind: str = "wa") -> Figure | NoFig
 
 
 def plot_headline_gaps(records: Sequence[Mapping[str, object]]) -> Figure | NoFigure:
-    """One row per dataset of :func:`~mmolre.report.results.headline_records` that has a published number: our
+    """One row per dataset of :func:`~mmolre.results.headline.headline_records` that has a published number: our
     best run minus the strongest published number (mean, ± sd over seeds), positive when ours is better."""
     shown = [r for r in records if r["gap"] is not None]
     if not shown:
