@@ -136,15 +136,16 @@ def _reports(
     """Check every parameter file, then run them in order, writing the dashboard after each; with several, print the
     wall time of each profile and, when they wrote to the project's own reports folder, regenerate the README's
     results block."""
+    from mmolre.parameter_checks import CHECKS
     from mmolre.results.recorded import default_root
     from mmolre.runner.execute import run_reports
     from mmolre.runner.plan import check_param_file
 
-    plans = [check_param_file(param_file, only, notebooks_dir, overrides) for param_file in files]
+    plans = [check_param_file(param_file, only, notebooks_dir, overrides, checks=CHECKS) for param_file in files]
     times = []
     for param_file, plan in zip(files, plans):
         after = partial(_write_dashboard, profile_root(plan.profile) / "html" / "index.html")
-        runs = run_reports(param_file, only, notebooks_dir, overrides=overrides, after=after)
+        runs = run_reports(param_file, only, notebooks_dir, overrides=overrides, after=after, checks=CHECKS)
         times.append((str(param_file), sum(run.seconds for run in runs)))
     if len(files) > 1:
         print("\n".join(f"{name:<40} {seconds:>8.1f} s" for name, seconds in times))
@@ -181,6 +182,7 @@ def train_from_params(
     staging folder that is committed with its own manifest (``<notebook>-train``) only when everything succeeded.
     """
     from mmolre.files import writable_folder
+    from mmolre.parameter_checks import CHECKS
     from mmolre.protocols.driver import model_arms, run_experiment
     from mmolre.protocols.summary import summarize
     from mmolre.report.notebook import setup_notebook
@@ -191,7 +193,7 @@ def train_from_params(
 
     if notebook not in TRAINABLE:
         raise RunnerError(f"train runs the notebooks {', '.join(TRAINABLE)}; got {notebook!r}")
-    values = notebook_values(param_file, notebook, notebooks_dir)
+    values = notebook_values(param_file, notebook, notebooks_dir, checks=CHECKS)
     names = list(values["models"]) if notebook == "04_baselines" else [values["model"]]
     table = "baselines_runs" if notebook == "04_baselines" else f"{values['model']}_runs"
     train_config = dict(values["train_config"])

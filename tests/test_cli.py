@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mmolre.cli import main
+from mmolre.parameter_checks import CHECKS
 from mmolre.runner import RunnerError
 from mmolre.runner.param_file import apply_overrides
 from mmolre.runner.plan import check_param_file
@@ -37,13 +38,16 @@ def test_overrides_are_yaml_and_reach_every_notebook() -> None:
 def test_overrides_are_checked_like_file_values(tmp_path: Path) -> None:
     params = tmp_path / "p.yaml"
     params.write_text("profile: cli_check\nnotebooks: [04_baselines]\n", encoding="utf-8")
-    plan = check_param_file(params, overrides=[("epochs", "3"), ("seeds", "[1111, 1112]")])
+    plan = check_param_file(params, overrides=[("epochs", "3"), ("seeds", "[1111, 1112]")], checks=CHECKS)
     assert plan.parameters["04_baselines"]["epochs"] == 3
     assert plan.parameters["04_baselines"]["seeds"] == [1111, 1112]
     with pytest.raises(RunnerError, match="epochs"):
-        check_param_file(params, overrides=[("epochs", "three")])
+        check_param_file(params, overrides=[("epochs", "three")], checks=CHECKS)
     with pytest.raises(RunnerError, match="nope"):
-        check_param_file(params, overrides=[("nope", "1")])
+        check_param_file(params, overrides=[("nope", "1")], checks=CHECKS)
+    with pytest.raises(RunnerError, match="seeds must be distinct"):  # checked like the file's values
+        check_param_file(params, overrides=[("seeds", "[1, 1]")], checks=CHECKS)
+    assert check_param_file(params, overrides=[("seeds", "[1, 1]")]).parameters  # names and types only
 
 
 def test_data_dir_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

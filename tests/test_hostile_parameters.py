@@ -13,6 +13,7 @@ from mmolre.cli import main
 from mmolre.config import StrictConfig
 from mmolre.models import ModelConfig
 from mmolre.models.mculora import MCULoRAConfig
+from mmolre.parameter_checks import CHECKS
 from mmolre.runner import RunnerError, execute
 from mmolre.runner.plan import check_param_file
 from mmolre.train import TrainConfig
@@ -82,7 +83,7 @@ def test_nested_values_are_refused_before_any_kernel_starts(tmp_path, monkeypatc
     text, parameter, fragment = CASES[case]
     path = _file(tmp_path, BASE + text)
     with pytest.raises(RunnerError) as caught:
-        check_param_file(path)
+        check_param_file(path, checks=CHECKS)
     message = str(caught.value)
     assert "\n" not in message and len(message) < 700 and parameter in message and fragment in message, message
     assert started == []
@@ -157,5 +158,5 @@ def test_a_new_field_is_checked_from_its_type_hint():
 )
 def test_huge_or_deep_values_give_a_bounded_message(tmp_path, text):
     with pytest.raises(RunnerError) as caught:
-        check_param_file(_file(tmp_path, BASE.splitlines()[0] + "\n" + text))
+        check_param_file(_file(tmp_path, BASE.splitlines()[0] + "\n" + text), checks=CHECKS)
     assert len(str(caught.value)) < 700 and "\n" not in str(caught.value)

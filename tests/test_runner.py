@@ -19,6 +19,7 @@ from mmolre.cli import main
 from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig
 from mmolre.notebook_parameters import injected, recorded
+from mmolre.parameter_checks import CHECKS
 from mmolre.paths import PROJECT_ROOT
 from mmolre.progress import PROGRESS_ENV
 from mmolre.protocols import model_arms, run_experiment
@@ -325,9 +326,9 @@ def test_parameter_types_that_match_are_accepted(tmp_path: Path) -> None:
     assert plan_run({"01_typed": {"limit": 7}}, notebooks_dir=tmp_path).parameters["01_typed"]["limit"] == 7
 
 
-def test_real_parameter_files_pass_the_type_check() -> None:
+def test_real_parameter_files_pass_every_check() -> None:
     for params in sorted((Path(__file__).parents[1] / "params").glob("*.yaml")):
-        assert plan_run(load_param_file(params), source=str(params)).notebooks, params
+        assert plan_run(load_param_file(params), source=str(params), checks=CHECKS).notebooks, params
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,10 @@ Modules, from the file to the run:
 - :mod:`~mmolre.runner.reproducible`: whether a regenerated profile gives the committed tables.
 
 The notebooks' parameters are read by :mod:`mmolre.notebook_parameters`. The runner imports only the base modules
-(paths, files, messages, config, plugins, progress, interrupts) and papermill; torch and the registries are reached
-only when a parameter file's values are checked (:mod:`~mmolre.runner.checks`, :mod:`~mmolre.runner.requirements`).
+(paths, files, messages, config, plugins, progress, interrupts, notebook_parameters) and papermill, filelock and
+jinja2: it checks names and declared types itself, and what a value must be beyond its type with the checks its
+caller gives (the command line gives :data:`mmolre.parameter_checks.CHECKS`, which read the registries); torch is
+imported only when a parameter file asks for a GPU (:mod:`~mmolre.runner.requirements`).
 """
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from mmolre.interrupts import held_interrupts
 from mmolre.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR_ENV, STAGE_ENV, profile_root, reports_dir
 from mmolre.progress import PROGRESS_ENV
 from mmolre.runner import RunnerError, outputs
+from mmolre.runner.checks import Check
 from mmolre.runner.kernel import check_kernel, echo_progress, kernel_environment
 from mmolre.runner.notebooks import KERNEL_NAME
 from mmolre.runner.pages import export_html
@@ -158,11 +159,12 @@ def run_reports(
     echo: bool = True,
     overrides: Sequence[tuple[str, str]] = (),
     after: Callable[[], object] | None = None,
+    checks: Mapping[str, Check] | None = None,
 ) -> list[NotebookRun]:
-    """Validate everything, then execute the selected notebooks in order; stops at the first failure. While the
-    profile is still locked, its index is rewritten and ``after()`` is called (the command line writes the dashboard
-    there), whatever happened."""
-    plan = check_param_file(param_file, only, notebooks_dir, overrides)
+    """Validate everything (:func:`~mmolre.runner.plan.check_param_file` with ``checks``), then execute the
+    selected notebooks in order; stops at the first failure. While the profile is still locked, its index is
+    rewritten and ``after()`` is called (the command line writes the dashboard there), whatever happened."""
+    plan = check_param_file(param_file, only, notebooks_dir, overrides, checks=checks)
     root = profile_root(plan.profile)
     writable_folder(root, "reports folder")
     check_kernel()

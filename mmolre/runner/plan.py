@@ -6,14 +6,14 @@ trains)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmolre.messages import shown
 from mmolre.paths import NOTEBOOKS_DIR, check_profile
 from mmolre.runner import RunnerError
-from mmolre.runner.checks import check_nested, check_types
+from mmolre.runner.checks import Check, check_nested, check_types
 from mmolre.runner.notebooks import (
     PARAMETERS_TAG,
     declared_parameters,
@@ -50,8 +50,11 @@ def plan_run(
     only: Sequence[str] | None = None,
     notebooks_dir: Path = NOTEBOOKS_DIR,
     source: str = "parameters",
+    checks: Mapping[str, Check] | None = None,
 ) -> RunPlan:
-    """Validate the settings of a parameter file against the notebooks and return what to run."""
+    """Validate the settings of a parameter file against the notebooks and return what to run: names and declared
+    types, and the values of the selected notebooks with ``checks`` (parameter name -> check; the command line
+    gives :data:`mmolre.parameter_checks.CHECKS`)."""
     available = {path.stem: path for path in discover_notebooks(notebooks_dir)}
     if not available:
         hint = ""
@@ -102,7 +105,7 @@ def plan_run(
             )
         check_types(path, values, declared, source)
         if stem in selection:
-            check_nested(path, values, source)
+            check_nested(path, values, source, checks or {})
         parameters[stem] = values
     for stem in set(listed) - set(selection):  # a common name for the file's other notebooks is not a typo
         used.update(key for key in common if key in declared_parameters(available[stem]))
@@ -122,13 +125,14 @@ def check_param_file(
     notebooks_dir: Path = NOTEBOOKS_DIR,
     overrides: Sequence[tuple[str, str]] = (),
     settings: dict[str, object] | None = None,
+    checks: Mapping[str, Check] | None = None,
 ) -> RunPlan:
-    """Everything checked before a parameter file runs: its names and types (after the ``-p NAME VALUE``
-    ``overrides``) against the notebooks, and its ``requires`` (GPU, checkpoint folders)."""
+    """Everything checked before a parameter file runs: its names, types and ``checks`` (after the ``-p NAME VALUE``
+    ``overrides``) against the notebooks (:func:`plan_run`), and its ``requires`` (GPU, checkpoint folders)."""
     source = str(param_file) if param_file else "parameters"
     loaded = load_param_file(param_file) if settings is None else settings
     settings = apply_overrides(loaded, overrides, source)
-    plan = plan_run(settings, only, notebooks_dir, source)
+    plan = plan_run(settings, only, notebooks_dir, source, checks)
     check_requirements(settings.get("requires"), source)
     return plan
 
@@ -138,6 +142,7 @@ def notebook_values(
     notebook: str,
     notebooks_dir: Path = NOTEBOOKS_DIR,
     overrides: Sequence[tuple[str, str]] = (),
+    checks: Mapping[str, Check] | None = None,
 ) -> dict[str, object]:
     """The values ``notebook`` runs with for this parameter file: its declared defaults, overridden by ``common``
     and its section (after every check of :func:`check_param_file`); a file that lists its notebooks must list this
@@ -147,5 +152,5 @@ def notebook_values(
     selected = settings.get("notebooks")
     if isinstance(selected, list) and notebook not in selected:
         raise RunnerError(f"{source} does not select {notebook} (its notebooks: {', '.join(map(str, selected))})")
-    plan = check_param_file(param_file, [notebook], notebooks_dir, overrides, settings)
+    plan = check_param_file(param_file, [notebook], notebooks_dir, overrides, settings, checks)
     return {**notebook_defaults(plan.notebooks[0]), **plan.parameters[notebook]}

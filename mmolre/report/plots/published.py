@@ -4,7 +4,7 @@ dataset, ours minus the strongest published number, emotions per category, the h
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,8 +19,12 @@ from mmolre.report.plots.style import OURS, PUBLISHED, SEED_DOTS, dataset_panels
 from mmolre.report.reporter import NoFigure
 from mmolre.tasks import EMOTIONS
 
-if TYPE_CHECKING:
-    from mmolre.results.recorded import RecordedRuns
+
+class RecordedRuns(Protocol):
+    """What :func:`plot_emotion_results` reads of :class:`mmolre.results.recorded.RecordedRuns` (the figures do
+    not import the results)."""
+
+    sentiment: pd.DataFrame
 
 
 def plot_published_comparison(frame: pd.DataFrame, metric: str = "acc2_non0", title: str = "") -> Figure | NoFigure:
