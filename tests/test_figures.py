@@ -17,6 +17,7 @@ from mmolre.metrics import confusion_counts, metric_label
 from mmolre.report import Reporter, plots
 from mmolre.report.reporter import NoFigure
 from mmolre.results.recorded import RecordedRuns
+from mmolre.tasks import EMOTION4_CLASSES
 
 
 @pytest.fixture(autouse=True)
@@ -135,17 +136,31 @@ def test_published_gaps_are_against_the_strongest_published_row() -> None:
     assert [ax.get_title(loc="left") for ax in fig.axes] == ["CMU-MOSI: against B (0.8800)"]
 
 
-def test_confusion_matrix_counts_and_row_shares() -> None:
+def test_confusion_matrix_is_drawn_from_counts_with_row_shares() -> None:
     labels = np.array([0, 0, 1, 3])
     logits = np.eye(4)[[0, 1, 1, 2]]
     counts = confusion_counts(labels, logits)
     assert counts[0].tolist() == [1, 1, 0, 0] and counts[3].tolist() == [0, 0, 1, 0] and counts.sum() == 4
-    fig = plots.plot_confusion_matrix(labels, [logits, logits])
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert texts[:2] == ["0.50\n(2)", "0.50\n(2)"]  # pooled over two seeds, shares of the true class
-    assert "2 seeds" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="logits must have shape"):
         confusion_counts(labels, logits[:3])
+    fig = plots.plot_confusion_matrix(counts + counts)  # pooled over two seeds by summing their counts
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:2] == ["0.50\n(2)", "0.50\n(2)"]  # row 1 (happy): share of the true class, then the count
+    assert texts[12:] == ["0.00\n(0)", "0.00\n(0)", "1.00\n(2)", "0.00\n(0)"]  # angry taken for neutral
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(EMOTION4_CLASSES)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    assert ax.get_title() == "Confusion matrix (test, 8 utterances)"
+    # a labelled frame (pooled_confusion's form) gives its own class names, in its order
+    frame = pd.DataFrame([[3, 1], [0, 4]], index=["yes", "no"], columns=["yes", "no"])
+    ax = plots.plot_confusion_matrix(frame, title="pooled").axes[0]
+    assert [t.get_text() for t in ax.texts] == ["0.75\n(3)", "0.25\n(1)", "0.00\n(0)", "1.00\n(4)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["yes", "no"] and ax.get_title() == "pooled"
+    with pytest.raises(ValueError, match="same classes"):
+        plots.plot_confusion_matrix(frame[["no", "yes"]])
+    with pytest.raises(ValueError, match="4 x 4"):
+        plots.plot_confusion_matrix(np.ones((3, 3)))
+    assert isinstance(plots.plot_confusion_matrix(np.zeros((4, 4))), NoFigure)
 
 
 def test_predicted_vs_true_has_a_panel_per_model_with_its_error() -> None:

@@ -15,9 +15,10 @@ from mmolre.data.text_encoder import TextFeatures
 from mmolre.metrics import class_recall, confusion_counts
 from mmolre.models import MCULoRAConfig
 from mmolre.paths import PROJECT_ROOT
-from mmolre.protocols.classes import plot_confusion, pooled_confusion, recall_per_class
+from mmolre.protocols.classes import pooled_confusion, recall_per_class
 from mmolre.protocols.folds import fold_loader, fold_matrix, run_folds
 from mmolre.protocols.incomplete import IncompleteConfig, summarize_conditions
+from mmolre.report import plots
 from mmolre.tasks import EMOTION4_CLASSES
 from mmolre.train import TrainConfig
 
@@ -85,7 +86,9 @@ def test_folds_stack_runs_and_give_per_class_results(tmp_path) -> None:
     np.testing.assert_allclose(mine[list(EMOTION4_CLASSES)].to_numpy(), class_recall(matrix.to_numpy()))
     pooled = pooled_confusion(results.classes, "mculora_js")
     assert pooled.to_numpy().sum() == load(1).sizes()["test"] + load(2).sizes()["test"]
-    assert plot_confusion(pooled, "pooled").axes[0].get_xlabel() == "predicted class"
+    ax = plots.plot_confusion_matrix(pooled, title="pooled").axes[0]  # the figure is drawn from the pooled counts
+    assert ax.get_xlabel() == "predicted class" and [t.get_text() for t in ax.get_xticklabels()] == list(pooled.columns)
+    assert [int(t.get_text().split("(")[1].rstrip(")")) for t in ax.texts] == pooled.to_numpy().ravel().tolist()
     # the t row: mean over folds and seeds, and per fold
     summary = summarize_conditions(results.conditions)
     assert summary.loc[summary["condition"] == "t", "seeds"].tolist() == [2, 2]

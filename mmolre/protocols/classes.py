@@ -1,5 +1,6 @@
 """The per-class view of four-class emotion results (IEMOCAP): confusion counts per run, the recall of each class
-over runs, and the confusion matrix pooled over runs (table and figure).
+over runs, and the confusion matrix pooled over runs (its figure is drawn from these counts by
+:func:`mmolre.report.plots.plot_confusion_matrix`, the one confusion-matrix figure).
 
 Every run is scored on the test split with every modality the dataset has; a run is one method, rank, seed and,
 over IEMOCAP's five folds, fold (:mod:`mmolre.protocols.folds`).
@@ -7,11 +8,7 @@ over IEMOCAP's five folds, fold (:mod:`mmolre.protocols.folds`).
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.metrics import class_recall, confusion_counts
@@ -64,19 +61,3 @@ def pooled_confusion(confusion: pd.DataFrame, method: str) -> pd.DataFrame:
     if part.empty:
         raise ValueError(f"no confusion counts for method {method!r}; methods: {sorted(set(confusion['method']))}")
     return _matrix(part)
-
-
-def plot_confusion(counts: pd.DataFrame, title: str) -> Figure:
-    """Heatmap of a confusion matrix: colour = share of the true class (row-normalised), text = count and share."""
-    values = counts.to_numpy(dtype=np.float64)
-    shares = values / np.clip(values.sum(axis=1, keepdims=True), 1.0, None)
-    labels = np.array([[f"{int(c)}\n{s:.2f}" for c, s in zip(row, share)] for row, share in zip(values, shares)])
-    fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    sns.heatmap(shares, annot=labels, fmt="", cmap="Blues", vmin=0, vmax=1, cbar_kws={"label": "share of row"}, ax=ax)
-    ax.set_xticklabels(counts.columns)
-    ax.set_yticklabels(counts.index, rotation=0)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig

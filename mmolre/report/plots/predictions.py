@@ -10,23 +10,41 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from mmolre.metrics import confusion_counts
 from mmolre.report.labels import method_label
 from mmolre.report.plots.style import OURS
+from mmolre.report.reporter import NoFigure
 from mmolre.tasks import EMOTION4_CLASSES
 
 
 def plot_confusion_matrix(
-    labels: np.ndarray, logits: Sequence[np.ndarray], classes: Sequence[str] = EMOTION4_CLASSES, title: str = ""
-) -> Figure:
-    """Confusion matrix of class ``labels`` against argmax of each seed's ``logits``, counts pooled over the
-    seeds: each cell is the share of its true class's utterances (rows sum to 1), with the count below it."""
-    counts = sum(confusion_counts(labels, np.asarray(scores), len(classes)) for scores in logits)
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    notes = np.array([[f"{s:.2f}\n({c})" for s, c in zip(srow, crow)] for srow, crow in zip(shares, counts)])
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(classes), 1.0 + 0.95 * len(classes)))
+    counts: pd.DataFrame | np.ndarray, classes: Sequence[str] | None = None, title: str = ""
+) -> Figure | NoFigure:
+    """Confusion matrix from its counts: rows are true classes, columns predicted classes (a frame such as
+    :func:`mmolre.protocols.classes.pooled_confusion`, or a square array such as
+    :func:`mmolre.metrics.confusion_counts`, summed over seeds or runs to pool them). Each cell is coloured by the
+    share of its true class's utterances (rows sum to 1) and shows that share with the count below it. ``classes``
+    names the rows and columns of an array (default: a frame's own labels, else the four IEMOCAP classes)."""
+    if isinstance(counts, pd.DataFrame):
+        if list(counts.index) != list(counts.columns):
+            raise ValueError(
+                f"confusion counts need the same classes as rows and columns, got {list(counts.index)} and "
+                f"{list(counts.columns)}"
+            )
+        names = [str(c) for c in counts.index] if classes is None else list(classes)
+        values = counts.to_numpy()
+    else:
+        values = np.asarray(counts)
+        names = list(EMOTION4_CLASSES if classes is None else classes)
+    if values.ndim != 2 or values.shape != (len(names), len(names)):
+        raise ValueError(f"confusion counts must be a {len(names)} x {len(names)} matrix, got shape {values.shape}")
+    values = values.astype(np.int64)
+    if values.sum() == 0:
+        return NoFigure("no confusion matrix: the counts are all zero (no test utterance was scored)")
+    shares = values / np.maximum(values.sum(axis=1, keepdims=True), 1)
+    notes = np.array([[f"{s:.2f}\n({c})" for s, c in zip(srow, crow)] for srow, crow in zip(shares, values)])
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(names), 1.0 + 0.95 * len(names)))
     sns.heatmap(
-        pd.DataFrame(shares, index=list(classes), columns=list(classes)),
+        pd.DataFrame(shares, index=names, columns=names),
         annot=notes,
         fmt="",
         cmap="Blues",
@@ -36,10 +54,10 @@ def plot_confusion_matrix(
         cbar_kws={"label": "share of the true class"},
         ax=ax,
     )
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    seeds = f"{len(logits)} seed{'s' if len(logits) != 1 else ''}"
-    ax.set_title(title or f"Confusion matrix (test, counts pooled over {seeds})", fontsize=10)
+    ax.set_title(title or f"Confusion matrix (test, {int(values.sum())} utterances)", fontsize=10)
     fig.tight_layout()
     return fig
 
