@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -16,7 +17,7 @@ from mmolre.metrics import class_recall, confusion_counts
 from mmolre.models import MCULoRAConfig
 from mmolre.paths import PROJECT_ROOT
 from mmolre.protocols.classes import pooled_confusion, recall_per_class
-from mmolre.protocols.folds import fold_loader, fold_matrix, run_folds
+from mmolre.protocols.folds import fold_loader, fold_matrix, run_folds, summarize_runs
 from mmolre.protocols.incomplete import IncompleteConfig, summarize_conditions
 from mmolre.report import plots
 from mmolre.tasks import EMOTION4_CLASSES
@@ -30,7 +31,7 @@ DATA_DIR = next(
     ),
     None,
 )
-pytestmark = pytest.mark.skipif(DATA_DIR is None, reason="no IEMOCAP pickle: set MMOLRE_DATA_DIR")
+needs_iemocap = pytest.mark.skipif(DATA_DIR is None, reason="no IEMOCAP pickle: set MMOLRE_DATA_DIR")
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +57,7 @@ def test_class_recall_from_confusion_counts() -> None:
         class_recall(np.zeros((2, 3)))
 
 
+@needs_iemocap
 def test_folds_stack_runs_and_give_per_class_results(tmp_path) -> None:
     load = fold_loader("iemocap", DATA_DIR, {"fold": 5})
     config = IncompleteConfig(
@@ -89,9 +91,9 @@ def test_folds_stack_runs_and_give_per_class_results(tmp_path) -> None:
     ax = plots.plot_confusion_matrix(pooled, title="pooled").axes[0]  # the figure is drawn from the pooled counts
     assert ax.get_xlabel() == "predicted class" and [t.get_text() for t in ax.get_xticklabels()] == list(pooled.columns)
     assert [int(t.get_text().split("(")[1].rstrip(")")) for t in ax.texts] == pooled.to_numpy().ravel().tolist()
-    # the t row: mean over folds and seeds, and per fold
-    summary = summarize_conditions(results.conditions)
-    assert summary.loc[summary["condition"] == "t", "seeds"].tolist() == [2, 2]
+    # the t row: mean over folds and seeds (two runs each: two folds of one seed), and per fold
+    summary = summarize_runs(results.conditions).set_index(["method", "condition"])
+    assert summary.loc[(slice(None), "t"), ["folds", "seeds", "runs"]].values.tolist() == [[2, 1, 2], [2, 1, 2]]
     folds = fold_matrix(results.conditions, "wa", "t")
     assert list(folds.columns) == ["fold 1", "fold 2", "mean", "std"]
     t = results.conditions[results.conditions["condition"] == "t"]
@@ -105,3 +107,33 @@ def test_fold_loader_needs_a_dataset_with_folds() -> None:
         fold_loader("mosi_bclstm")
     with pytest.raises(ValueError, match="distinct fold numbers"):
         run_folds(["full_only"], fold_loader("iemocap", DATA_DIR), [1, 1])
+
+
+def _stacked(folds: tuple[int, ...], seeds: tuple[int, ...]) -> pd.DataFrame:
+    """An avg and a t row per method, fold and seed (wa = fold / 10 + seed / 100), and a not-applicable v row."""
+    rows = [
+        {"method": method, "rank": 0, "fold": fold, "seed": seed, "condition": condition, "applicable": True, "wa": wa}
+        for method in ("mculora_js", "full_only")
+        for fold in folds
+        for seed in seeds
+        for condition, wa in (("avg", fold / 10 + seed / 100), ("t", 0.5))
+    ]
+    rows += [{**row, "condition": "v", "applicable": False, "wa": np.nan} for row in rows if row["condition"] == "t"]
+    return pd.DataFrame(rows)
+
+
+def test_fold_summaries_count_runs_over_folds_and_seeds() -> None:
+    stacked = _stacked(folds=(1, 2), seeds=(1, 2, 3))
+    summary = summarize_runs(stacked)
+    assert list(summary.columns[-3:]) == ["folds", "seeds", "runs"] and "v" not in set(summary["condition"])
+    assert summary[["folds", "seeds", "runs"]].values.tolist() == [[2, 3, 6]] * 4
+    avg = stacked[(stacked["condition"] == "avg") & (stacked["method"] == "full_only")]["wa"]
+    row = summary[(summary["method"] == "full_only") & (summary["condition"] == "avg")].iloc[0]
+    assert row["wa"] == f"{avg.mean():.3f} ± {avg.std(ddof=1):.3f}"  # over all six (fold, seed) runs
+    # per fold, the count is of seeds again
+    per_fold = summarize_runs(stacked, by=("method", "fold", "condition"), metrics=["wa"])
+    assert per_fold.columns[-1] == "seeds" and set(per_fold["seeds"]) == {3}
+    # one fold's results (no fold column) keep the single-fold summary, its seeds column unchanged
+    single = stacked[stacked["fold"] == 1].drop(columns="fold")
+    pd.testing.assert_frame_equal(summarize_runs(single), summarize_conditions(single))
+    assert summarize_runs(single)["seeds"].tolist() == [3] * 4

@@ -2,9 +2,9 @@
 
 Fold ``k`` tests session ``k``; its validation dialogues are drawn from the other four sessions, never from the test
 session (:func:`mmolre.data.iemocap.session_folds`). :func:`run_folds` runs the protocol on every fold and stacks the
-results with a ``fold`` column, so that :func:`~mmolre.protocols.incomplete.summarize_conditions` gives the mean ±
-std over every fold and seed, and :func:`fold_matrix` the mean over seeds per fold with the mean ± std of those
-fold means (the published five-fold numbers are fold means of one seed).
+results with a ``fold`` column, so that :func:`summarize_runs` gives the mean ± std over every run (fold and seed,
+counted as ``runs`` beside the ``folds`` and ``seeds`` they span), and :func:`fold_matrix` the mean over seeds per
+fold with the mean ± std of those fold means (the published five-fold numbers are fold means of one seed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pandas as pd
 
 from mmolre.data import load_dataset, options
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.protocols.incomplete import IncompleteConfig, IncompleteResults, run_incomplete
+from mmolre.protocols.incomplete import SUMMARY_METRICS, IncompleteConfig, IncompleteResults, run_incomplete
+from mmolre.protocols.summary import summarize
 from mmolre.train.config import SEEDS
 
 FoldLoader = Callable[[int], MultimodalDataset]
@@ -82,3 +83,21 @@ def fold_matrix(conditions: pd.DataFrame, metric: str, condition: str = "avg") -
     table = part.pivot_table(index="method", columns="fold", values=metric, aggfunc="mean", sort=False)
     table.columns = [f"fold {k}" for k in table.columns]
     return table.assign(mean=table.mean(axis=1), std=table.std(axis=1, ddof=1))
+
+
+def summarize_runs(
+    frame: pd.DataFrame, by: Sequence[str] = ("method", "condition"), metrics: Sequence[str] = SUMMARY_METRICS
+) -> pd.DataFrame:
+    """:func:`~mmolre.protocols.summary.summarize` of results that may be stacked over folds (default: the
+    conditions table's :data:`~mmolre.protocols.incomplete.SUMMARY_METRICS`). With a ``fold`` column, every
+    (fold, seed) run is one value of the ``mean ± std``, and the count column is ``runs`` (folds x seeds), after
+    ``folds`` and ``seeds``, the distinct folds and seeds of the group; without one, the summary of one fold, whose
+    ``seeds`` column counts its seeds, unchanged."""
+    table = summarize(frame, by, metrics)
+    if "fold" not in frame.columns or "fold" in by:
+        return table
+    part = frame[frame["applicable"].astype(bool)] if "applicable" in frame else frame
+    spans = part.groupby(list(by), sort=False).agg(folds=("fold", "nunique"), distinct=("seed", "nunique"))
+    table = table.rename(columns={"seeds": "runs"}).merge(spans.reset_index(), on=list(by), how="left")
+    order = [c for c in table.columns if c not in ("folds", "distinct", "runs")] + ["folds", "distinct", "runs"]
+    return table[order].rename(columns={"distinct": "seeds"})
