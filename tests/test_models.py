@@ -311,3 +311,17 @@ def test_trained_parameter_count_ignores_gradients_that_are_zero_in_exact_arithm
     counted = trained_parameter_count(model, batch)
     assert counted == sum(p.numel() for n, p in model.named_parameters() if n != "shift")
     assert model.shift.dtype == torch.float32 and torch.equal(model.shift.grad, before)
+
+
+class _Float32Only(_CancelledShift):
+    """A user's model that casts its input to float32, as models written for one precision do."""
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        return super().forward({"text": batch["text"].float()})
+
+
+def test_trained_parameter_count_of_a_model_that_cannot_run_in_float64() -> None:
+    torch.manual_seed(0)
+    model = _Float32Only()
+    counted = trained_parameter_count(model, {"text": torch.randn(8, 4) * 100})
+    assert counted == sum(p.numel() for n, p in model.named_parameters() if n != "shift")

@@ -54,13 +54,27 @@ def trained_parameter_count(model: nn.Module, batch: Mapping[str, torch.Tensor])
     """Parameter elements that receive a non-zero gradient from one training step on ``batch`` (every prediction
     and the auxiliary loss): the parameters that can learn at all (e.g. not the side taps of a temporal kernel over
     length-1 inputs, or a bias that a normalisation cancels). Measured on a float64 copy with a fixed random seed,
-    counting gradients above 1e-13 of the largest (genuine ones measured down to 1e-10 of it,
-    float64 rounding noise about 1e-16): a gradient that is zero in exact arithmetic comes out as rounding
-    noise, zero or not depending on the CPU, so an exact-zero test would differ between machines. ``model`` is left
-    untouched."""
-    probe = copy.deepcopy(model).double().train()
+    counting gradients above 1e-13 of the largest (genuine ones measured down to 1e-10 of it, float64 rounding noise
+    about 1e-16): a gradient that is zero in exact arithmetic comes out as rounding noise, zero or not depending on
+    the CPU, so an exact-zero test would differ between machines. A model that cannot run in float64 (e.g. one that
+    casts its inputs to float32) is measured in its own precision with a tolerance of 1e-6 of the largest gradient.
+    ``model`` is left untouched."""
+    try:
+        return _receiving_elements(model, batch, torch.float64, 1e-13)
+    except (RuntimeError, TypeError):
+        return _receiving_elements(model, batch, None, 1e-6)
+
+
+def _receiving_elements(
+    model: nn.Module, batch: Mapping[str, torch.Tensor], dtype: torch.dtype | None, relative: float
+) -> int:
+    probe = copy.deepcopy(model).train()
+    if dtype is not None:
+        probe.to(dtype)
     device = model_device(model)
-    inputs = {k: v.to(device, torch.float64 if v.is_floating_point() else v.dtype) for k, v in batch.items()}
+    inputs = {
+        k: v.to(device, dtype if dtype is not None and v.is_floating_point() else v.dtype) for k, v in batch.items()
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         probe.zero_grad(set_to_none=True)
@@ -68,7 +82,7 @@ def trained_parameter_count(model: nn.Module, batch: Mapping[str, torch.Tensor])
         loss = sum(v.pow(2).mean() for v in output.predictions.values()) + output.aux_loss
         loss.backward()
     grads = [p.grad.abs().max() for p in probe.parameters() if p.grad is not None]
-    tolerance = 1e-13 * float(torch.stack(grads).max()) if grads else 0.0
+    tolerance = relative * float(torch.stack(grads).max()) if grads else 0.0
     tables = {id(m.weight) for m in probe.modules() if isinstance(m, nn.Embedding)}
     return sum(_receiving(p, id(p) in tables, tolerance) for p in probe.parameters())
 
