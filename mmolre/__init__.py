@@ -11,7 +11,8 @@ The notebook API, re-exported here (``import mmolre as mm``):
 - protocols: :class:`Arm`, :func:`model_arms`, :func:`ablation_arms`, :func:`run_experiment` (the one experiment
   driver), :func:`run_incomplete` (:class:`IncompleteConfig`), :func:`compare_encoders` (frozen vs fine-tuned text),
   :func:`routing_table`, :func:`token_routing`, :func:`summarize`;
-- reuse: :func:`export` (a trained run -> weights, config, model card), :func:`load_pretrained` (see
+- reuse: :func:`export` (a trained run -> weights, config, model card), :func:`profile_card` (the card of an
+  experiment's best run on valid), :func:`load_pretrained` (see
   :mod:`mmolre.predict` for scoring new utterances);
 - reports: :func:`setup_notebook`, :class:`Reporter`, the figure modules :mod:`plots` and :mod:`data_plots`;
 - vocabulary: :data:`MODALITIES`, :data:`CONDITIONS` (:func:`available_combinations`), :data:`TASKS`,
@@ -39,7 +40,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "mmolre.data": ("DataError", "MultimodalDataset", "load_dataset"),
     "mmolre.data.registry": ("DATASETS", "DatasetSpec", "dataset_spec", "register_dataset"),
-    "mmolre.exported": ("export", "load_pretrained"),
+    "mmolre.exported": ("export", "load_pretrained", "profile_card"),
     "mmolre.metrics": ("emotion_metrics", "sentiment_metrics"),
     "mmolre.modalities": ("CONDITIONS", "MODALITIES", "available_combinations"),
     "mmolre.models": (

@@ -97,6 +97,21 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     train.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
     train.add_argument("--notebook", default="04_baselines", choices=TRAINABLE, help="the section to train")
+    train.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override one parameter (VALUE read as YAML, checked like the file's values)",
+    )
+    train.add_argument(
+        "--export",
+        type=Path,
+        metavar="FOLDER",
+        help="export the run with the lowest valid selection criterion to FOLDER (weights, config, model card)",
+    )
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
     predict = commands.add_parser("predict", help="score transcripts with an exported model")
@@ -174,7 +189,11 @@ def _write_indexes(profile: str) -> None:
 
 
 def train_from_params(
-    param_file: Path | None, notebook: str = "04_baselines", notebooks_dir: Path = NOTEBOOKS_DIR
+    param_file: Path | None,
+    notebook: str = "04_baselines",
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    overrides: Sequence[tuple[str, str]] = (),
+    export_to: Path | None = None,
 ) -> Path | None:
     """Run the arms of ``notebook``'s section and record them; returns the runs table's path (None off rank 0).
 
@@ -193,7 +212,7 @@ def train_from_params(
 
     if notebook not in TRAINABLE:
         raise RunnerError(f"train runs the notebooks {', '.join(TRAINABLE)}; got {notebook!r}")
-    values = notebook_values(param_file, notebook, notebooks_dir, checks=CHECKS)
+    values = notebook_values(param_file, notebook, notebooks_dir, overrides, checks=CHECKS)
     names = list(values["models"]) if notebook == "04_baselines" else [values["model"]]
     table = "baselines_runs" if notebook == "04_baselines" else f"{values['model']}_runs"
     train_config = dict(values["train_config"])
@@ -253,6 +272,12 @@ def train_from_params(
             test = summarize(experiment.runs, split="test")
             print(f"test split, mean ± std over seeds:\n{test.to_string(index=False)}")
             print(f"wrote {path}")
+            if export_to is not None:
+                from mmolre.exported import export
+
+                label, seed = experiment.best_on_valid()
+                folder = export(experiment.results[(label, seed)][0], export_to, nb.data)
+                print(f"exported {label} seed {seed} (lowest valid selection criterion) to {folder}")
             return path
         finally:
             shutdown(context)
@@ -307,7 +332,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             try:
                 with interruptible_by_sigterm():
-                    train_from_params(args.params, args.notebook, args.notebooks_dir)
+                    train_from_params(
+                        args.params,
+                        args.notebook,
+                        args.notebooks_dir,
+                        [tuple(p) for p in args.parameter],
+                        args.export,
+                    )
             except ValueError as error:  # bad data or configuration values (DataError, StrictConfig)
                 raise RunnerError(str(error)) from error
             return 0

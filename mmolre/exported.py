@@ -19,7 +19,6 @@ layers come from the same pretrained encoder at prediction time (it must be inst
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -27,6 +26,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -36,12 +36,16 @@ from mmolre.data.dataset import MultimodalDataset
 from mmolre.data.encoders import ENCODER_NAME, canonical
 from mmolre.data.text_encoder import KINDS, TextFeatures, TextInput, text_features
 from mmolre.device import default_device
+from mmolre.files import file_sha256
 from mmolre.messages import cut, shown
 from mmolre.models.base import AffectModel
 from mmolre.models.registry import build_model, config_class
 from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
 from mmolre.train.checkpoints import data_fingerprint
 from mmolre.train.loop import TrainResult
+
+if TYPE_CHECKING:
+    from mmolre.protocols.driver import Experiment
 
 EXPORT_FORMAT = 1
 WEIGHTS = "model.safetensors"
@@ -143,11 +147,6 @@ def text_encoding(
     return text
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _finite(metrics: Mapping[str, float]) -> dict[str, float | None]:
     """Metrics as JSON numbers (NaN and inf become null)."""
     return {key: float(v) if math.isfinite(float(v)) else None for key, v in metrics.items()}
@@ -163,15 +162,10 @@ def _is_export(folder: Path) -> bool:
     return isinstance(config, dict) and config.get("format") == EXPORT_FORMAT and names <= {CONFIG, WEIGHTS, CARD}
 
 
-def export(
-    run: TrainResult, folder: str | Path, dataset: MultimodalDataset, text: TextEncoding | Mapping | None = None
-) -> Path:
-    """Write ``run``'s selected model to ``folder`` (created, or replaced when it holds an earlier export) as
-    safetensors weights, ``config.json`` and a model card; returns the folder.
-
-    ``dataset`` is the one the run trained on (its widths, text input, load options and fingerprint); ``text``
-    overrides how raw text is encoded (default: what :func:`text_encoding` finds).
-    """
+def export_config(
+    run: TrainResult, dataset: MultimodalDataset, text: TextEncoding | Mapping | None = None
+) -> dict[str, object]:
+    """The ``config.json`` content of ``run``'s export, without the weights' sha256 (see :func:`export`)."""
     model = run.model
     if dataset.context:
         raise ValueError("export: models trained on context samples (one per video) cannot score single utterances")
@@ -179,13 +173,8 @@ def export(
     wanted = config_class(name)
     if not isinstance(model.config, wanted):
         raise ValueError(f"export: model {name!r} has a {type(model.config).__name__}, expected {wanted.__name__}")
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ExportError(f"{folder}: export folder is a file")
-    if folder.is_dir() and any(folder.iterdir()) and not _is_export(folder):
-        raise ExportError(f"{folder}: folder holds other files than an export; export into a new or empty folder")
     encoding = text_encoding(dataset, text)
-    config: dict[str, object] = {
+    return {
         "format": EXPORT_FORMAT,
         "model": name,
         "model_config": json.loads(json.dumps(dataclasses.asdict(model.config))),
@@ -204,13 +193,31 @@ def export(
         "best_epoch": run.best_epoch,
         "weights": WEIGHTS,
     }
+
+
+def export(
+    run: TrainResult, folder: str | Path, dataset: MultimodalDataset, text: TextEncoding | Mapping | None = None
+) -> Path:
+    """Write ``run``'s selected model to ``folder`` (created, or replaced when it holds an earlier export) as
+    safetensors weights, ``config.json`` and a model card; returns the folder.
+
+    ``dataset`` is the one the run trained on (its widths, text input, load options and fingerprint); ``text``
+    overrides how raw text is encoded (default: what :func:`text_encoding` finds).
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder}: export folder is a file")
+    if folder.is_dir() and any(folder.iterdir()) and not _is_export(folder):
+        raise ExportError(f"{folder}: folder holds other files than an export; export into a new or empty folder")
+    config = export_config(run, dataset, text)
+    model = run.model
     staging = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
         save_file(state, str(staging / WEIGHTS))
-        config["sha256"] = _sha256(staging / WEIGHTS)
+        config["sha256"] = file_sha256(staging / WEIGHTS)
         (staging / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (staging / CARD).write_text(model_card(config), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
@@ -263,7 +270,7 @@ def load_pretrained(folder: str | Path, device: str = "auto") -> Pretrained:
     weights = folder / config["weights"]
     if not weights.is_file():
         raise ExportError(f"{weights}: weights file named in {CONFIG} is missing")
-    found = _sha256(weights)
+    found = file_sha256(weights)
     if found != config["sha256"]:
         raise ExportError(
             f"{weights}: sha256 {found[:16]}... differs from {str(config['sha256'])[:16]}... recorded in {CONFIG}; "
@@ -368,6 +375,36 @@ def model_card(config: Mapping[str, object]) -> str:
             *(['python -m mmolre predict --model FOLDER --text "what a wonderful film"'] if config["text"] else []),
             "python -m mmolre predict --model FOLDER --input utterances.csv --format json",
             "```",
+            "",
+        ]
+    )
+
+
+def profile_card(experiment: Experiment, dataset: MultimodalDataset, profile: str) -> str:
+    """The model card of a profile's best run (lowest valid selection criterion, see
+    :meth:`~mmolre.protocols.driver.Experiment.best_on_valid`) with the one command that trains it again and exports
+    it; weights are never committed, so the card is what a profile's reports keep of its best model."""
+    label, seed = experiment.best_on_valid()
+    run = experiment.results[(label, seed)][0]
+    card = model_card(export_config(run, dataset))
+    runs = sum(len(results) == 1 for results in experiment.results.values())
+    command = (
+        f"python -m mmolre train -f params/{profile}.yaml -p models '[{label}]' -p seeds '[{seed}]' "
+        f"--export exports/{profile}-{label}-{seed}"
+    )
+    return "\n".join(
+        [
+            card.rstrip(),
+            "",
+            "## Which run, and how to get its weights",
+            "",
+            f"Profile `{profile}`: of its {runs} runs of one model, `{label}` with seed {seed} has the lowest valid "
+            f"selection criterion ({run.best_criterion:.4f}; the test split played no part in the choice). Its "
+            "weights are not kept in the repository; this command trains the same run again (or only re-evaluates "
+            "it where the profile's checkpoints are still in the cache) and writes the export folder that "
+            "`python -m mmolre predict --model FOLDER` reads:",
+            "",
+            f"    {command}",
             "",
         ]
     )

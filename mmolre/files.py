@@ -1,7 +1,8 @@
-"""Atomic file writes (a failed write never leaves a half-written file behind) and writable folders."""
+"""Atomic file writes (a failed write never leaves a half-written file behind), writable folders and file digests."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -45,3 +46,9 @@ def writable_folder(path: Path, what: str = "folder") -> Path:
         reason = f"{blocker} is a file, not a folder" if blocker else error.strerror or type(error).__name__
         raise type(error)(f"{what} {path} cannot be written: {reason}") from None
     return path
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, as hex."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -139,3 +139,37 @@ def test_train_command_under_torchrun(tmp_path: Path, monkeypatch: pytest.Monkey
     }
     metrics = [c for c in tables["single"].columns if c not in ("model", "variant", "split")]
     pd.testing.assert_frame_equal(tables["ddp"][metrics], tables["single"][metrics], atol=1e-4, rtol=0.0)
+
+
+def test_train_exports_the_best_run_on_valid_and_its_card_names_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-p`` narrows the runs like a file value; ``--export`` writes the run with the lowest valid criterion, and
+    the profile card names that run and the command that recreates it."""
+    import mmolre as mm
+    from mmolre.exported import CARD, load_pretrained
+
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "export"
+    args = ["train", "-f", str(_params(tmp_path)), "-p", "models", "[hard_sharing, mmolre]", "--export", str(folder)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    recorded = pd.read_csv(tmp_path / "reports" / "ddp_tiny" / "tables" / "baselines_runs.csv")
+    assert list(recorded["model"]) == ["hard_sharing", "hard_sharing", "mmolre", "mmolre"]
+    values = notebook_values(_params(tmp_path), "04_baselines")
+    nb = setup_notebook(
+        "ddp_tiny", "synthetic", "", values["dataset_options"], values["model_config"], values["train_config"], 1
+    )
+    experiment = nb.run(model_arms(["hard_sharing", "mmolre"], nb.model_config, nb.train_config), [1111])
+    label, seed = experiment.best_on_valid()
+    criteria = {key: results[0].best_criterion for key, results in experiment.results.items()}
+    assert criteria[(label, seed)] == min(criteria.values())
+    assert f"exported {label} seed {seed}" in printed
+    assert load_pretrained(folder).config["model"] == label
+    card = mm.profile_card(experiment, nb.data, "ddp_tiny")
+    assert card.startswith((folder / CARD).read_text(encoding="utf-8").rstrip())
+    assert f"-p models '[{label}]' -p seeds '[{seed}]' --export exports/ddp_tiny-{label}-{seed}" in card
+    with pytest.raises(ValueError, match="single-task"):
+        nb.run(model_arms(["single_task"], nb.model_config, nb.train_config), [1111]).best_on_valid()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mmolre.data.dataset import DataError
+from mmolre.files import file_sha256
 from mmolre.messages import shown
 from mmolre.paths import DATA_DIR_ENV, data_dir
 
@@ -145,11 +145,7 @@ def sha256(path: Path) -> str:
     status = path.stat()
     key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
     if key not in _digests:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _digests[key] = digest.hexdigest()
+        _digests[key] = file_sha256(path)
     return _digests[key]
 
 

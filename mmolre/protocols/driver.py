@@ -90,6 +90,14 @@ class Experiment:
         """The trained (selected) model of one arm and seed (the first task group's for single-task arms)."""
         return self.results[(label, seed)][0].model
 
+    def best_on_valid(self) -> tuple[str, int]:
+        """``(label, seed)`` of the run with the lowest valid selection criterion among the runs that are one model
+        (single-task arms, one model per task, are left out); the test split plays no part."""
+        single = {key: results[0] for key, results in self.results.items() if len(results) == 1}
+        if not single:
+            raise ValueError("no run of one model to choose from (only single-task arms ran)")
+        return min(single, key=lambda key: (single[key].best_criterion, key))
+
 
 def arm_config(name: str, model_config: StrictConfig, overrides: Mapping[str, object] | None = None) -> StrictConfig:
     """The configuration of the registered model ``name``'s arm: ``model_config`` with ``overrides`` when the model

@@ -106,6 +106,10 @@ class Reporter:
         )
         fig.set_dpi(DISPLAY_DPI)
 
+    def markdown(self, text: str, name: str) -> Path:
+        """Write ``results/<name>.md`` (e.g. a model card)."""
+        return atomic_write(self._path("results", name, ".md"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
     def json(self, payload: object, name: str) -> Path:
         """Write ``results/<name>.json`` (numpy scalars and arrays are converted)."""
         text = json.dumps(payload, indent=2, default=_jsonable, sort_keys=True)

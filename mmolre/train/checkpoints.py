@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.files import atomic_write
+from mmolre.files import atomic_write, file_sha256
 from mmolre.models.base import model_device
 from mmolre.train.config import TrainConfig
 from mmolre.train.state import PROGRESS_KEYS, RunState
@@ -144,11 +144,6 @@ def _progress_fault(sidecar: dict[str, object]) -> str | None:
     return None
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def read_sidecar(checkpoint_dir: str | Path) -> dict[str, object]:
     """The JSON sidecar of a checkpoint directory, or a CheckpointError naming the file and what is wrong."""
     path = Path(checkpoint_dir) / SIDECAR
@@ -193,7 +188,7 @@ def checked_file(checkpoint_dir: str | Path, sidecar: dict[str, object], key: st
     path = Path(checkpoint_dir) / str(sidecar[key])
     if not path.is_file():
         raise CheckpointError(f"{path}: file named in the checkpoint sidecar ({key}) is missing")
-    recorded, found = str(sidecar["sha256"][path.name]), _sha256(path)
+    recorded, found = str(sidecar["sha256"][path.name]), file_sha256(path)
     if found != recorded:
         raise CheckpointError(
             f"{path}: sha256 {found[:16]}... differs from {recorded[:16]}... recorded in {SIDECAR}; the file was "
@@ -319,11 +314,11 @@ def write_checkpoint(root: Path, state: RunState, identity: dict[str, object], c
     last, train = f"last-e{epoch:04d}.safetensors", f"train-state-e{epoch:04d}.pt"
     _save_weights(root / last, state.model)
     atomic_write(root / train, lambda tmp: torch.save(state.train_state(), tmp))
-    digests = {last: _sha256(root / last), train: _sha256(root / train)}
+    digests = {last: file_sha256(root / last), train: file_sha256(root / train)}
     if state.improved:
         best = f"best-e{epoch:04d}.safetensors"
         _save_weights(root / best, state.model)
-        digests[best] = _sha256(root / best)
+        digests[best] = file_sha256(root / best)
     else:
         previous = read_sidecar(root)
         best = str(previous["best_weights"])
