@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
 from mmolre.data import load_dataset
 from mmolre.data.dataset import MultimodalDataset, SplitData
@@ -20,16 +22,21 @@ from mmolre.protocols.dpft import (
     project_to_band,
 )
 from mmolre.protocols.incomplete import (
+    PAIRED_BASELINES,
     IncompleteConfig,
     conditions_split,
+    dpft_movement_text,
     evaluate_conditions,
     evaluate_missing_rates,
     margin,
+    mculora_paired,
+    mculora_paired_text,
     mculora_verdict,
     random_missing_mask,
     run_incomplete,
     sampling_long,
 )
+from mmolre.protocols.paired import wilcoxon_p
 from mmolre.train import TrainConfig
 
 
@@ -311,3 +318,106 @@ def test_mculora_verdict_compares_with_the_best_baseline_per_seed() -> None:
     assert "ahead of the best baseline **full_only**" in sentence and "t 0.8000." in sentence and " v " not in sentence
     empty, message = mculora_verdict(pd.DataFrame(rows).query("method != 'mculora_js'"), "acc2_non0")
     assert empty.empty and message.startswith("no comparison")
+
+
+LEVELS = {  # acc2_non0 on the avg row per seed 1..5
+    "mculora_js": (0.70, 0.72, 0.69, 0.71, 0.73),
+    "mculora_acc": (0.69, 0.70, 0.70, 0.68, 0.71),
+    "dropout_uniform": (0.65, 0.66, 0.64, 0.66, 0.67),  # behind both by 3-7 points on every seed
+    "full_only": (0.74, 0.75, 0.73, 0.74, 0.76),  # ahead of both
+    "mcla_uniform": (0.71, 0.70, 0.70, 0.70, 0.72),  # mixed signs: a tie
+    "mmolre_dropout": (0.50, 0.50, 0.50, 0.50, 0.50),  # not a baseline of the paired verdict
+}
+
+
+def _avg_rows(levels: dict[str, tuple[float, ...]], fold: int | None = None, shift: float = 0.0) -> list[dict]:
+    rows = []
+    for method, values in levels.items():
+        for seed, value in enumerate(values, start=1):
+            run = {"method": method, "rank": 0, **({} if fold is None else {"fold": fold}), "seed": seed}
+            rows.append({**run, "condition": "avg", "applicable": True, "acc2_non0": value + shift})
+            rows.append({**run, "condition": "t", "applicable": True, "acc2_non0": 0.9})
+            rows.append({**run, "condition": "v", "applicable": False, "acc2_non0": np.nan})
+    return rows
+
+
+def _ranges(moved: float, modalities: tuple[str, ...] = ("text", "audio", "vision")) -> pd.DataFrame:
+    """A dpft_modality_range table: mculora_js's presence moved by ``moved``, mculora_acc's not at all."""
+    rows = []
+    for method, shift in (("mculora_js", moved), ("mculora_acc", 0.0)):
+        for m in modalities:
+            span = {"start": 4 / 7, "min": 4 / 7, "max": 4 / 7 + shift, "final": 4 / 7, "moved": shift}
+            rows.append({"method": method, "quantity": "presence", "modality": m, **span, "epochs": 12})
+    return pd.DataFrame(rows)
+
+
+def test_paired_verdict_pairs_each_mculora_method_with_each_baseline_per_seed() -> None:
+    table = mculora_paired(pd.DataFrame(_avg_rows(LEVELS)), "acc2_non0")
+    baselines = [b for b in PAIRED_BASELINES if b in LEVELS]
+    assert table[["reference", "baseline"]].values.tolist() == [
+        [m, b] for m in ("mculora_js", "mculora_acc") for b in baselines
+    ]
+    assert set(table["seeds"]) == {5} and set(table["paired_on"]) == {"seed"}
+    row = table.set_index(["reference", "baseline"]).loc[("mculora_js", "mcla_uniform")]
+    ours, theirs = np.array(LEVELS["mculora_js"]), np.array(LEVELS["mcla_uniform"])
+    assert row["difference"] == pytest.approx((ours - theirs).mean())
+    assert row["p_t"] == pytest.approx(stats.ttest_rel(ours, theirs).pvalue)
+    assert row["p_wilcoxon"] == pytest.approx(wilcoxon_p(ours - theirs))  # the one owner of paired statistics
+    half = stats.t.ppf(0.975, 4) * (ours - theirs).std(ddof=1) / np.sqrt(5)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+        ((ours - theirs).mean() - half, (ours - theirs).mean() + half)
+    )
+    verdicts = table.set_index(["reference", "baseline"])["verdict"]
+    assert verdicts[("mculora_js", "dropout_uniform")] == "ahead with paired p < 0.05"
+    assert verdicts[("mculora_acc", "full_only")] == "behind with paired p < 0.05"
+    assert verdicts[("mculora_js", "mcla_uniform")].startswith("not distinguishable")
+    text = mculora_paired_text(table, "acc2_non0", _ranges(0.012))
+    assert "\n" not in text and "one pair per seed, 5 pairs" in text
+    assert "**mculora_js** is ahead of dropout_uniform (difference +0.0540, 95 % CI [" in text
+    assert "; behind full_only (difference -0.0340, 95 % CI [-0.0408, -0.0272], t p = 0.000156" in text
+    assert "; not distinguishable from mcla_uniform (" in text
+    assert "the exact Wilcoxon p cannot fall below 0.0625" in text
+    assert "DPFT's probabilities barely moved for mculora_js and mculora_acc" in text and "at most 0.012" in text
+    assert "mculora_js and mculora_acc against mcla_uniform (the same model with uniform draws) are expected" in text
+
+
+def test_paired_verdict_over_folds_pairs_each_seeds_fold_mean() -> None:
+    rows = _avg_rows(LEVELS, fold=1) + _avg_rows(LEVELS, fold=2, shift=0.1)
+    table = mculora_paired(pd.DataFrame(rows), "acc2_non0")
+    assert set(table["seeds"]) == {5} and set(table["paired_on"]) == {"seed (mean over 2 folds)"}
+    row = table.set_index(["reference", "baseline"]).loc[("mculora_acc", "full_only")]
+    assert row["reference_mean"] == pytest.approx(np.mean(LEVELS["mculora_acc"]) + 0.05)
+    one = pd.DataFrame([r for r in rows if not (r["fold"] == 2 and r["seed"] == 3 and r["method"] == "full_only")])
+    with pytest.raises(ValueError, match="same folds"):
+        mculora_paired(one, "acc2_non0")
+    ranks = pd.DataFrame(rows + [{**r, "rank": 8} for r in rows if r["method"] == "mculora_js"])
+    with pytest.raises(ValueError, match="several runs"):
+        mculora_paired(ranks, "acc2_non0")
+
+
+def test_paired_verdict_with_one_seed_says_there_is_nothing_to_pair() -> None:
+    single = {method: values[:1] for method, values in LEVELS.items()}
+    table = mculora_paired(pd.DataFrame(_avg_rows(single, fold=1) + _avg_rows(single, fold=2)), "acc2_non0")
+    assert set(table["verdict"]) == {"nothing to pair (one seed)"} and table["p_t"].isna().all()
+    text = mculora_paired_text(table, "acc2_non0", _ranges(0.0))
+    assert text.startswith("**Nothing to pair**") and "folds share training sessions" in text
+    assert "DPFT's probabilities barely moved" in text
+    alone = pd.DataFrame(_avg_rows({"mculora_js": (0.7, 0.7), "mmolre_dropout": (0.5, 0.6)}))
+    assert mculora_paired(alone, "acc2_non0").empty
+    assert mculora_paired_text(pd.DataFrame(), "acc2_non0").startswith("No paired verdict")
+
+
+def test_dpft_movement_text_says_per_method_whether_dpft_could_have_mattered() -> None:
+    methods, baselines = ["mculora_js", "mculora_acc"], ["dropout_uniform", "mcla_uniform"]
+    mixed = dpft_movement_text(_ranges(0.08), methods, baselines)  # mculora_js moved 0.08, mculora_acc not at all
+    assert mixed.startswith("DPFT's probabilities barely moved for mculora_acc: over 12 epochs")
+    assert "(mculora_acc 0.000; below 0.05), so it drew nearly" in mixed
+    assert "mculora_acc against mcla_uniform (the same model with uniform draws) is expected to tie" in mixed
+    assert "DPFT's probabilities moved for mculora_js: up to 0.080 from the uniform draws' 0.571" in mixed
+    assert mixed.endswith("so a tie with mcla_uniform is not explained by nearly uniform draws.")
+    barely = dpft_movement_text(_ranges(0.03), methods, baselines)
+    assert "barely moved for mculora_js and mculora_acc" in barely and "moved for mculora_js:" not in barely
+    assert "(mculora_js 0.030, mculora_acc 0.000; below 0.05)" in barely and "they are expected to tie" not in barely
+    assert "a difference from dropout_uniform comes from what else differs" in barely
+    assert dpft_movement_text(_ranges(0.0, ("text",)), methods, baselines).startswith("DPFT cannot move here")
+    assert dpft_movement_text(None, methods, baselines) == "" and dpft_movement_text(_ranges(0.1), [], []) == ""
