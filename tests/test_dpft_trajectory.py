@@ -10,9 +10,9 @@ from mmolre.protocols.dpft_trajectory import (
     UNIFORM,
     modality_trajectories,
     movement_sentence,
-    plot_modality_trajectories,
     trajectory_range,
 )
+from mmolre.report.plots import plot_modality_trajectories
 
 
 def _history(method: str, seed: int, rows: list[dict[str, float]]) -> pd.DataFrame:

@@ -279,3 +279,20 @@ def test_headline_puts_our_best_run_beside_the_strongest_published_number(report
     row = table.iloc[0]
     assert row["ours: value"] == "0.810 ± 0.010 (3 seeds)" and row["gap"] == "−0.0935"
     assert "bc-LSTM audio" in row["ours: features"] and "RoBERTa-large" in row["published: features"]
+
+
+def test_headline_counts_seeds_not_fold_runs() -> None:
+    """Runs over several folds: a seed's value is its mean over the folds, and the count is of seeds."""
+    part = pd.DataFrame(
+        {
+            "method": "m",
+            "profile": "p",
+            "features": "f",
+            "seed": [1, 1, 2, 2],
+            "fold": [1, 2, 1, 2],
+            "wa": [0.6, 0.8, 0.7, 0.9],
+        }
+    )
+    table = headline._mean_table(part, "wa")
+    assert table["seeds"].tolist() == [2] and table["mean"].tolist() == pytest.approx([0.75])
+    assert table["std"].tolist() == pytest.approx([np.std([0.7, 0.8], ddof=1)])

@@ -1,4 +1,5 @@
-"""DPFT's per-modality sampling probability over the epochs, how far it moved, and its figure beside uniform draws.
+"""DPFT's per-modality sampling probability over the epochs and how far it moved (its figure beside uniform draws:
+:func:`mmolre.report.plots.plot_modality_trajectories`).
 
 From the sampling histories of :func:`mmolre.protocols.incomplete.run_incomplete` (one row per method, seed and
 epoch; epoch 0 is before training), two quantities per modality:
@@ -11,12 +12,7 @@ epoch; epoch 0 is before training), two quantities per modality:
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from mmolre.modalities import CONDITIONS, MODALITIES, combination_modalities
 from mmolre.models.registry import METHODS
@@ -84,32 +80,3 @@ def movement_sentence(ranges: pd.DataFrame) -> str:
     if not lines:
         return "No DPFT method among the methods: the sampling probabilities never move."
     return "Probability that a training batch keeps each modality:\n" + "\n".join(lines)
-
-
-def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
-    """One panel per modality: the presence probability per epoch of every DPFT method (mean over runs, band =
-    min to max over runs) and the uniform baseline (dashed)."""
-    presence = trajectories[trajectories["quantity"] == "presence"]
-    modalities = [m for m in MODALITIES if m in set(presence["modality"])]
-    methods = [m for m in presence["method"].unique() if m != UNIFORM]
-    colours = dict(zip(methods, sns.color_palette(n_colors=max(len(methods), 1))))
-    fig, axes = plt.subplots(1, len(modalities), figsize=(4.2 * len(modalities) + 1.8, 3.6), sharey=True, squeeze=False)
-    for ax, modality in zip(axes[0], modalities):
-        for method, part in presence[presence["modality"] == modality].groupby("method", sort=False):
-            stats = part.groupby("epoch")["probability"].agg(["mean", "min", "max"])
-            uniform = method == UNIFORM
-            colour = "0.35" if uniform else colours[method]
-            ax.plot(stats.index, stats["mean"], color=colour, linestyle="--" if uniform else "-", label=method)
-            if not uniform:
-                ax.fill_between(stats.index, stats["min"], stats["max"], color=colour, alpha=0.2, linewidth=0)
-        ax.set_title(modality)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    values = presence["probability"]
-    pad = max(0.02, 0.1 * float(values.max() - values.min()))
-    axes[0][0].set_ylim(float(np.clip(values.min() - pad, 0, 1)), float(np.clip(values.max() + pad, 0, 1)))
-    axes[0][0].set_ylabel("P(modality kept in a batch)")
-    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
-    fig.suptitle("DPFT: probability that a training batch keeps each modality (band: min to max over runs)")
-    fig.tight_layout()
-    return fig

@@ -45,7 +45,10 @@ def _our_means(runs: RecordedRuns, dataset: str) -> tuple[pd.DataFrame, str, str
 
 
 def _mean_table(part: pd.DataFrame, metric: str) -> pd.DataFrame:
-    grouped = part.groupby(["method", "profile", "features"], sort=False)[metric]
+    keys = ["method", "profile", "features"]
+    if "fold" in part and "seed" in part and part["fold"].notna().any():  # a seed's value: the mean over its folds
+        part = part.groupby([*keys, "seed"], sort=False)[metric].mean().reset_index()
+    grouped = part.groupby(keys, sort=False)[metric]
     return grouped.agg(mean="mean", std="std", seeds="count").reset_index()
 
 

@@ -10,6 +10,7 @@ sit outside the data. Modules: :mod:`~.runs` (training notebooks), :mod:`~.routi
 from mmolre.report.plots.incomplete import (
     plot_condition_points,
     plot_missing_rates,
+    plot_modality_trajectories,
     plot_rank_ablation,
     plot_sampling_probabilities,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "plot_metric_points",
     "plot_missing_rates",
     "plot_model_parameters",
+    "plot_modality_trajectories",
     "plot_paired_differences",
     "plot_predicted_vs_true",
     "plot_published_comparison",

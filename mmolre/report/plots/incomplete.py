@@ -1,5 +1,5 @@
 """Figures of the incomplete-modality protocol (notebook 06): per test condition, against the missing rate, the DPFT
-sampling probabilities and the MCLA rank."""
+sampling probabilities and their per-modality trajectories, and the MCLA rank."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from mmolre.metrics import metric_label
+from mmolre.modalities import MODALITIES
+from mmolre.protocols.dpft_trajectory import UNIFORM
 from mmolre.report.labels import method_label
 from mmolre.report.plots.style import legend_outside
 from mmolre.report.reporter import NoFigure
@@ -105,5 +107,34 @@ def plot_rank_ablation(conditions: pd.DataFrame, metric: str = "acc2_non0") -> F
     ax.set_xlabel("MCLA rank r (MLP rank 2r)")
     ax.set_ylabel(metric_label(metric))
     ax.set_title(f"{metric_label(metric)}, average over test conditions")
+    fig.tight_layout()
+    return fig
+
+
+def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
+    """One panel per modality: the presence probability per epoch of every DPFT method (mean over runs, band =
+    min to max over runs) and the uniform baseline (dashed)."""
+    presence = trajectories[trajectories["quantity"] == "presence"]
+    modalities = [m for m in MODALITIES if m in set(presence["modality"])]
+    methods = [m for m in presence["method"].unique() if m != UNIFORM]
+    colours = dict(zip(methods, sns.color_palette(n_colors=max(len(methods), 1))))
+    fig, axes = plt.subplots(1, len(modalities), figsize=(4.2 * len(modalities) + 1.8, 3.6), sharey=True, squeeze=False)
+    for ax, modality in zip(axes[0], modalities):
+        for method, part in presence[presence["modality"] == modality].groupby("method", sort=False):
+            stats = part.groupby("epoch")["probability"].agg(["mean", "min", "max"])
+            uniform = method == UNIFORM
+            colour = "0.35" if uniform else colours[method]
+            ax.plot(stats.index, stats["mean"], color=colour, linestyle="--" if uniform else "-", label=method)
+            if not uniform:
+                ax.fill_between(stats.index, stats["min"], stats["max"], color=colour, alpha=0.2, linewidth=0)
+        ax.set_title(modality)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    values = presence["probability"]
+    pad = max(0.02, 0.1 * float(values.max() - values.min()))
+    axes[0][0].set_ylim(float(np.clip(values.min() - pad, 0, 1)), float(np.clip(values.max() + pad, 0, 1)))
+    axes[0][0].set_ylabel("P(modality kept in a batch)")
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    fig.suptitle("DPFT: probability that a training batch keeps each modality (band: min to max over runs)")
     fig.tight_layout()
     return fig
