@@ -244,7 +244,7 @@ def train_from_params(
                 values["seeds"],
                 model=names[0] if notebook == "03_train_mmolre" else "mmolre",
                 echo=main,
-                checkpoints=notebook if values["resume"] else "",
+                checkpoints="models" if values["resume"] else "",  # the notebooks' own: finished runs are re-evaluated
             )
             if context is not None and main:
                 context.barrier()

@@ -173,3 +173,15 @@ def test_train_exports_the_best_run_on_valid_and_its_card_names_the_command(
     assert f"-p models '[{label}]' -p seeds '[{seed}]' --export exports/ddp_tiny-{label}-{seed}" in card
     with pytest.raises(ValueError, match="single-task"):
         nb.run(model_arms(["single_task"], nb.model_config, nb.train_config), [1111]).best_on_valid()
+
+
+def test_train_resumes_from_the_notebooks_own_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With resume, train checkpoints where notebooks 03 and 04 do, so a run one of them finished is re-evaluated."""
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("MMOLRE_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    params = _params(tmp_path, TINY_PARAMS.replace("  seeds: [1111]\n", "  seeds: [1111]\n  resume: true\n"))
+    assert main(["train", "-f", str(params), "-p", "models", "[hard_sharing]"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "cache" / "runs" / "ddp_tiny" / "models").iterdir())
+    assert folders == ["hard_sharing-sentiment+emotion-seed1111"]
