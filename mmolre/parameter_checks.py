@@ -55,7 +55,13 @@ def _seeds(value: object, values: dict[str, object], where: str) -> None:
 def _train_config(value: object, values: dict[str, object], where: str) -> None:
     if isinstance(value, Mapping) and "epochs" in value and "epochs" in values:
         raise ValueError("set epochs with the notebook's `epochs` parameter (it replaces train_config's epochs)")
-    TrainConfig.from_dict(value)  # type: ignore[arg-type]
+    config = TrainConfig.from_dict(value)  # type: ignore[arg-type]
+    if "methods" in values and config.modality_dropout > 0:  # the incomplete-modality notebook
+        raise ValueError(
+            f"{where}: modality_dropout must be 0 here, got {config.modality_dropout}: every method of `methods` "
+            "sets its own modality sampling (full_only: full modalities, the others: one drawn combination per "
+            "batch) and modality_dropout would drop modalities on top of it"
+        )
 
 
 def _epochs(value: object, values: dict[str, object], where: str) -> None:

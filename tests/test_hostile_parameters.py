@@ -64,6 +64,11 @@ CASES = {
         "'mculora_config'",
         "MCULoRAConfig.hidden must be int",
     ),
+    "modality dropout over the methods' sampling": (
+        "06_incomplete_modalities: {train_config: {modality_dropout: 0.2}}",
+        "'train_config'",
+        "modality_dropout must be 0 here",
+    ),
     "zero epochs": ("common: {epochs: 0}", "'epochs'", "epochs"),
     "out-of-range learning rate": ("common: {train_config: {lr: -1.0}}", "'train_config'", "must be > 0"),
     "default options of another dataset": ("common: {dataset: mosi}", "the notebook's default", "'n_train'"),
@@ -87,6 +92,13 @@ def test_nested_values_are_refused_before_any_kernel_starts(tmp_path, monkeypatc
     message = str(caught.value)
     assert "\n" not in message and len(message) < 700 and parameter in message and fragment in message, message
     assert started == []
+
+
+def test_modality_dropout_is_refused_only_where_the_methods_sample(tmp_path):
+    others = "profile: hostile\nnotebooks: [03_train_mmolre, 04_baselines, 05_ablations]\n"
+    check_param_file(_file(tmp_path, others + "common: {train_config: {modality_dropout: 0.2}}"), checks=CHECKS)
+    with pytest.raises(RunnerError, match=r"06_incomplete_modalities\.ipynb: parameter 'train_config'"):
+        check_param_file(_file(tmp_path, BASE + "common: {train_config: {modality_dropout: 0.2}}"), checks=CHECKS)
 
 
 @pytest.mark.parametrize("command", ["reports", "train"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from mmolre.data import load_dataset
 from mmolre.data.dataset import MultimodalDataset, SplitData
 from mmolre.modalities import CONDITIONS, MODALITIES, available_combinations
 from mmolre.models import MCULoRAConfig, build_model
+from mmolre.protocols import driver
 from mmolre.protocols.dpft import (
     ModalityJSSampler,
     UniformSampler,
@@ -21,6 +24,7 @@ from mmolre.protocols.dpft import (
     make_sampler,
     project_to_band,
 )
+from mmolre.protocols.driver import Arm, run_experiment
 from mmolre.protocols.incomplete import (
     PAIRED_BASELINES,
     IncompleteConfig,
@@ -32,6 +36,7 @@ from mmolre.protocols.incomplete import (
     mculora_paired,
     mculora_paired_text,
     mculora_verdict,
+    method_arm,
     random_missing_mask,
     run_incomplete,
     sampling_long,
@@ -254,6 +259,25 @@ def test_run_incomplete_shapes(tri: MultimodalDataset) -> None:
     assert set(sampling_long(results.sampling)["combination"]) == {"a", "t", "at"}
     with pytest.raises(ValueError, match="unknown incomplete-modality method"):
         run_incomplete(["nope"], tri, config, seeds=(1,))
+
+
+def test_modality_dropout_is_refused_for_sampled_arms_before_anything_trains(tri, monkeypatch) -> None:
+    trained = []
+    monkeypatch.setattr(driver, "train_model", lambda *args, **kwargs: trained.append(args))
+    dropout = TrainConfig(epochs=1, batch_size=32, modality_dropout=0.3)
+    model = MCULoRAConfig(hidden=8, depth=1)
+    arms = [
+        Arm("plain", "mculora_plain", model, dropout),  # no sampler: modality dropout is this arm's own sampling
+        Arm("drawn", "mculora", model, dropout, partial(make_sampler, "uniform")),
+    ]
+    with pytest.raises(ValueError, match=r"arm 'drawn': its sampler .* train_config.modality_dropout = 0\.3"):
+        run_experiment(arms, tri, seeds=(1,))
+    assert trained == []
+    config = IncompleteConfig(model=model, train=dropout)
+    for method in ("mculora_js", "mcla_uniform", "full_only"):  # full_only too: it trains on full modalities only
+        with pytest.raises(ValueError, match=f"method '{method}'.*modality_dropout = 0\\.3"):
+            method_arm(method, config)
+    assert trained == []
 
 
 def test_mculora_beats_uniform_modality_dropout_on_the_condition_average() -> None:

@@ -189,11 +189,19 @@ def run_experiment(
     ``resume`` an interrupted run continues where it stopped (a finished one is only re-evaluated). With
     ``distributed`` every run trains data-parallel (see :mod:`mmolre.train.distributed`); every process gets the
     same results. A sampled arm's sampler state is kept beside its checkpoint (:mod:`mmolre.protocols.sampler_state`)
-    and restored with it.
+    and restored with it. An arm with a sampler and ``modality_dropout > 0`` in its train_config is a ValueError
+    before anything trains (the dropout would change what the sampler drew).
     """
     labels = [arm.label for arm in arms]
     if len(set(labels)) != len(labels):
         raise ValueError(f"arm labels must be distinct, got {labels}")
+    for arm in arms:
+        if arm.sampler is not None and arm.train_config.modality_dropout > 0:
+            raise ValueError(
+                f"arm {arm.label!r}: its sampler draws the modality combination of every training batch, and its "
+                f"train_config.modality_dropout = {arm.train_config.modality_dropout} would drop modalities on top of "
+                "that draw (set modality_dropout to 0 for an arm with a sampler)"
+            )
     rows, facts, results, predictions = [], [], {}, {}
     extras: dict[str, list[pd.DataFrame]] = {}
     for arm in arms:

@@ -148,9 +148,16 @@ def _rank_label(method: str, rank: int | None, config: IncompleteConfig) -> int:
 
 def method_arm(method: str, config: IncompleteConfig, rank: int | None = None) -> Arm:
     """The experiment arm of one method; ``rank`` overrides the MCLA rank (MLP rank = 2 x rank) with the LoRA
-    alphas held at the base configuration's, so the update's size does not change with the rank."""
+    alphas held at the base configuration's, so the update's size does not change with the rank. Every method sets
+    its own modality sampling, so a train config with ``modality_dropout > 0`` is a ValueError."""
     if method not in METHODS:
         raise ValueError(f"unknown incomplete-modality method {method!r}; expected one of {METHOD_NAMES}")
+    if config.train.modality_dropout > 0:
+        raise ValueError(
+            f"method {method!r}: the train config's modality_dropout = {config.train.modality_dropout} would drop "
+            "modalities on top of the method's own sampling (full_only: full modalities, the others: one drawn "
+            "combination per batch); set modality_dropout to 0"
+        )
     spec = METHODS[method]
     model_config: MCULoRAConfig | ModelConfig = config.mmolre
     if config_class(spec.model) is MCULoRAConfig:
