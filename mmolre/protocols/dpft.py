@@ -129,6 +129,13 @@ class UniformSampler:
         """One row per epoch (0 = before training), one column per combination (plus rule-specific columns)."""
         return pd.DataFrame(self._rows)
 
+    def options(self) -> dict[str, object]:
+        """The keyword options this sampler was built with (its constructor's parameters besides ``modalities``,
+        each kept as the attribute of that name); with the class name, what a resumed run's sampler must match (see
+        :mod:`mmolre.protocols.sampler_state`)."""
+        names = [name for name in inspect.signature(type(self)).parameters if name != "modalities"]
+        return {name: getattr(self, name) for name in names}
+
     def state_dict(self) -> dict[str, object]:
         """The sampler's state (``_state`` attributes) and history rows, as JSON values."""
         state = {name: getattr(self, name) for name in self._state}
@@ -304,7 +311,7 @@ class FusionJSSampler(UniformSampler):
             raise ValueError(f"dpft_fusion_js step must be > 0, got {step}")
         if not 0.0 <= band[0] <= 1.0 <= band[1]:
             raise ValueError(f"dpft_fusion_js band must satisfy 0 <= low <= 1 <= high (x 1/{n}), got {band}")
-        self.step, self.batch_size = step, batch_size
+        self.step, self.batch_size, self.band = step, batch_size, (float(band[0]), float(band[1]))
         self.p_min, self.p_max = band[0] / n, min(1.0, band[1] / n)
         self.last_statistic: dict[str, float] | None = None
 
