@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig, build_model
-from mmolre.protocols import ablation_arms, model_arms, routing_table, run_experiment, summarize
+from mmolre.protocols import Arm, ablation_arms, model_arms, routing_table, run_experiment, summarize
 from mmolre.protocols.paired import compare_models, score_predictions, split_truth
 from mmolre.train import TrainConfig
 
@@ -68,9 +70,23 @@ def test_ablation_grids(dataset):
         ablation_arms("depth", CONFIG, TRAIN)
     arms = ablation_arms("emotion_weight", CONFIG, TRAIN, [0.5, 2.0])
     assert [a.train_config.emotion_weight for a in arms] == [0.5, 2.0]
-    runs = run_experiment(arms, dataset, seeds=(1,)).runs
+    experiment = run_experiment(arms, dataset, seeds=(1,))
+    runs = experiment.runs
     assert runs["variant"].unique().tolist() == ["emotion_weight=0.5", "emotion_weight=2.0"]
+    with pytest.raises(ValueError, match="selection criteria do not compare.*'emotion_weight': 0.5"):
+        experiment.best_on_valid()  # each arm's criterion weighs the tasks differently
     assert list(runs.columns[:3]) == ["ablation", "model", "variant"] and (runs["ablation"] == "emotion_weight").all()
+
+
+def test_best_on_valid_needs_arms_whose_criteria_compare(dataset):
+    same = run_experiment(model_arms(["mmolre", "single_task"], CONFIG, TRAIN), dataset, seeds=(1, 2))
+    assert same.best_on_valid() in {("mmolre", 1), ("mmolre", 2)}  # single-task arms are left out
+    arms = [
+        Arm("l1", "mmolre", CONFIG, TRAIN),
+        Arm("mse", "mmolre", CONFIG, dataclasses.replace(TRAIN, sentiment_loss="mse")),
+    ]
+    with pytest.raises(ValueError, match="differ in sentiment_loss.*'mse'"):
+        run_experiment(arms, dataset, seeds=(1,)).best_on_valid()
 
 
 def test_routing_table_rows_sum_to_one(dataset):

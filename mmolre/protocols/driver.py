@@ -31,6 +31,8 @@ from mmolre.train.distributed import Distributed
 from mmolre.train.loop import TrainResult, train_model
 
 SINGLE_TASK = "single_task"
+CRITERION_FIELDS = ("sentiment_loss", "sentiment_weight", "emotion_weight")
+"""The TrainConfig fields the valid selection criterion depends on: runs compare by it only when these agree."""
 Evaluator = Callable[[AffectModel, MultimodalDataset], pd.DataFrame]
 """``evaluator(trained_model, dataset) -> frame``: an extra evaluation of each trained model."""
 
@@ -67,7 +69,8 @@ class Experiment:
     - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models;
     - ``predictions``: ``(label, seed) -> {task: test outputs}`` (task groups merged), one row per test utterance of
       the dataset trained on (``train_dataset`` when given), in its order, the outputs the ``runs`` test metrics
-      were computed from; for paired comparisons over utterances (see :mod:`mmolre.protocols.paired`).
+      were computed from; for paired comparisons over utterances (see :mod:`mmolre.protocols.paired`);
+    - ``train_configs``: ``label -> TrainConfig`` of every arm.
     """
 
     runs: pd.DataFrame
@@ -75,6 +78,7 @@ class Experiment:
     extras: dict[str, pd.DataFrame]
     results: dict[tuple[str, int], list[TrainResult]]
     predictions: dict[tuple[str, int], dict[str, np.ndarray]]
+    train_configs: dict[str, TrainConfig] = field(default_factory=dict)
 
     def history(self, label: str) -> pd.DataFrame:
         """Per-epoch training history of one arm over its seeds (with a ``seed`` column)."""
@@ -92,10 +96,25 @@ class Experiment:
 
     def best_on_valid(self) -> tuple[str, int]:
         """``(label, seed)`` of the run with the lowest valid selection criterion among the runs that are one model
-        (single-task arms, one model per task, are left out); the test split plays no part."""
+        (single-task arms, one model per task, are left out); the test split plays no part.
+
+        The criterion (``best_criterion``) averages the task losses with the task weights and measures sentiment
+        with the train config's sentiment loss, so it compares across arms only when their train configs share
+        :data:`CRITERION_FIELDS` (``sentiment_loss``, ``sentiment_weight``, ``emotion_weight``); when the candidate
+        runs' differ it is a ValueError naming them (e.g. an ``emotion_weight`` ablation has no best run)."""
         single = {key: results[0] for key, results in self.results.items() if len(results) == 1}
         if not single:
             raise ValueError("no run of one model to choose from (only single-task arms ran)")
+        settings = {
+            label: {name: getattr(self.train_configs[label], name) for name in CRITERION_FIELDS}
+            for label in dict.fromkeys(label for label, _ in single)
+            if label in self.train_configs
+        }
+        if len({tuple(values.values()) for values in settings.values()}) > 1:
+            raise ValueError(
+                "best_on_valid: the arms' selection criteria do not compare, their train configs differ in "
+                f"{', '.join(CRITERION_FIELDS)}: {settings}"
+            )
         return min(single, key=lambda key: (single[key].best_criterion, key))
 
 
@@ -260,4 +279,5 @@ def run_experiment(
         {name: pd.concat(parts, ignore_index=True) for name, parts in extras.items()},
         results,
         predictions,
+        {arm.label: arm.train_config for arm in arms},
     )
