@@ -24,6 +24,8 @@ logged() {
     shift
     "$@" >> "$log" 2>&1 &
     pid=$!
+    # a background job of a script ignores Ctrl-C: stop it ourselves, or pip would run on beside the next run.sh
+    trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; die "interrupted; the install stopped (log: $log)"' INT TERM
     while kill -0 "$pid" 2>/dev/null; do
         sleep 1
         waited=$((waited + 1))
@@ -32,6 +34,7 @@ logged() {
             echo "run.sh:   ${waited} s: ${step:-working}"
         fi
     done
+    trap - INT TERM
     wait "$pid"
 }
 

@@ -1,5 +1,5 @@
-"""Command line of mmolre: run the notebooks into reports, train one section, score transcripts with an exported
-model, fetch or check the real data, and keep the README and notebooks tidy."""
+"""Command line of mmolre: run the notebooks into reports, train one section, export one run and score transcripts
+with an exported model, fetch or check the real data, and keep the README and notebooks tidy."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ EXAMPLES = """examples:
   python -m mmolre reports -f params/mosi.yaml --data-dir D   a real-data profile (D holds mosi/, mosei/, iemocap/)
   python -m mmolre reports -f params/mosi.yaml -p seeds "[1111]" -p epochs 2 --only 04_baselines
   python -m mmolre data fetch --dir D && python -m mmolre data check --dir D
+  python -m mmolre export -f params/mosi.yaml --model mmolre --seed 1111 --to exports/mosi-mmolre
   python -m mmolre predict --model FOLDER --text "what a wonderful film"
 """
 
@@ -106,12 +107,17 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="override one parameter (VALUE read as YAML, checked like the file's values)",
     )
-    train.add_argument(
-        "--export",
-        type=Path,
-        metavar="FOLDER",
-        help="export the run with the lowest valid selection criterion to FOLDER (weights, config, model card)",
+    export = commands.add_parser(
+        "export",
+        help="train (or re-evaluate from its checkpoint) one run of notebook 04's section and export it",
+        description="Export one run of a parameter file's notebook-04 section (the command a profile's model card "
+        "names): trained again, or re-evaluated from the profile's checkpoint when it resumes; the profile's "
+        "reports are not touched.",
     )
+    export.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
+    export.add_argument("--model", required=True, help="the arm (model name) of notebook 04 to export")
+    export.add_argument("--seed", type=int, required=True, help="its seed")
+    export.add_argument("--to", type=Path, required=True, metavar="FOLDER", help="the export folder to write")
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
     predict = commands.add_parser("predict", help="score transcripts with an exported model")
@@ -124,7 +130,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         from mmolre.data.fetch import add_arguments
 
         add_arguments(data)
-    for sub in (reports, train, check, normalize):
+    for sub in (reports, train, export, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
 
@@ -193,7 +199,6 @@ def train_from_params(
     notebook: str = "04_baselines",
     notebooks_dir: Path = NOTEBOOKS_DIR,
     overrides: Sequence[tuple[str, str]] = (),
-    export_to: Path | None = None,
 ) -> Path | None:
     """Run the arms of ``notebook``'s section and record them; returns the runs table's path (None off rank 0).
 
@@ -272,15 +277,50 @@ def train_from_params(
             test = summarize(experiment.runs, split="test")
             print(f"test split, mean ± std over seeds:\n{test.to_string(index=False)}")
             print(f"wrote {path}")
-            if export_to is not None:
-                from mmolre.exported import export
-
-                label, seed = experiment.best_on_valid()
-                folder = export(experiment.results[(label, seed)][0], export_to, nb.data)
-                print(f"exported {label} seed {seed} (lowest valid selection criterion) to {folder}")
             return path
         finally:
             shutdown(context)
+
+
+def export_from_params(
+    param_file: Path | None, model: str, seed: int, folder: Path, notebooks_dir: Path = NOTEBOOKS_DIR
+) -> Path:
+    """Train (or, when the profile resumes, re-evaluate from its checkpoint) the run ``(model, seed)`` of
+    ``param_file``'s notebook-04 section and export it to ``folder``; writes nothing under reports/. The folder and
+    the dataset are checked before anything is trained."""
+    import yaml
+
+    from mmolre.exported import check_export_folder, export
+    from mmolre.parameter_checks import CHECKS
+    from mmolre.protocols.driver import model_arms, run_experiment
+    from mmolre.report.notebook import setup_notebook
+    from mmolre.runner.plan import notebook_values
+
+    section = notebook_values(param_file, "04_baselines", notebooks_dir, checks=CHECKS)
+    if model not in section["models"]:
+        raise ValueError(f"--model {model!r} is not an arm of notebook 04 here (its models: {section['models']})")
+    arm_configs = {k: v for k, v in (section.get("arm_configs") or {}).items() if k == model}
+    narrowed = [("models", f"[{model}]"), ("seeds", f"[{seed}]"), ("arm_configs", yaml.safe_dump(arm_configs))]
+    values = notebook_values(param_file, "04_baselines", notebooks_dir, narrowed, checks=CHECKS)
+    check_export_folder(folder)
+    if values["dataset_options"].get("context"):
+        raise ValueError("models trained on context samples (one per video) cannot score single utterances")
+    nb = setup_notebook(
+        str(values["profile"]),
+        str(values["dataset"]),
+        str(values["data_dir"]),
+        values["dataset_options"],
+        values["model_config"],
+        values["train_config"],
+        values["epochs"],
+        [seed],
+        checkpoints="models" if values["resume"] else "",
+    )
+    arms = model_arms([model], nb.model_config, nb.train_config, values.get("arm_configs"))
+    experiment = run_experiment(
+        arms, nb.data, [seed], checkpoint_root=nb.checkpoints, resume=nb.checkpoints is not None
+    )
+    return export(experiment.results[(model, seed)][0], folder, nb.data)
 
 
 @contextmanager
@@ -329,15 +369,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(predict_command(args.model, args.text, args.input, args.format, args.device), end="")
             return 0
+        if args.command == "export":
+            try:
+                with interruptible_by_sigterm():
+                    folder = export_from_params(args.params, args.model, args.seed, args.to, args.notebooks_dir)
+            except ValueError as error:  # bad data or configuration values, a refused export folder
+                raise RunnerError(str(error)) from error
+            print(f"exported {args.model} seed {args.seed} to {folder}")
+            return 0
         if args.command == "train":
             try:
                 with interruptible_by_sigterm():
                     train_from_params(
-                        args.params,
-                        args.notebook,
-                        args.notebooks_dir,
-                        [tuple(p) for p in args.parameter],
-                        args.export,
+                        args.params, args.notebook, args.notebooks_dir, [tuple(p) for p in args.parameter]
                     )
             except ValueError as error:  # bad data or configuration values (DataError, StrictConfig)
                 raise RunnerError(str(error)) from error

@@ -162,6 +162,17 @@ def _is_export(folder: Path) -> bool:
     return isinstance(config, dict) and config.get("format") == EXPORT_FORMAT and names <= {CONFIG, WEIGHTS, CARD}
 
 
+def check_export_folder(folder: str | Path) -> Path:
+    """``folder`` as a Path when an export may be written there (absent, empty, or an earlier export); otherwise
+    an :class:`ExportError` naming it (checked before anything is trained)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder}: export folder is a file")
+    if folder.is_dir() and any(folder.iterdir()) and not _is_export(folder):
+        raise ExportError(f"{folder}: folder holds other files than an export; export into a new or empty folder")
+    return folder
+
+
 def export_config(
     run: TrainResult, dataset: MultimodalDataset, text: TextEncoding | Mapping | None = None
 ) -> dict[str, object]:
@@ -204,11 +215,7 @@ def export(
     ``dataset`` is the one the run trained on (its widths, text input, load options and fingerprint); ``text``
     overrides how raw text is encoded (default: what :func:`text_encoding` finds).
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ExportError(f"{folder}: export folder is a file")
-    if folder.is_dir() and any(folder.iterdir()) and not _is_export(folder):
-        raise ExportError(f"{folder}: folder holds other files than an export; export into a new or empty folder")
+    folder = check_export_folder(folder)
     config = export_config(run, dataset, text)
     model = run.model
     staging = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
@@ -380,29 +387,46 @@ def model_card(config: Mapping[str, object]) -> str:
     )
 
 
-def profile_card(experiment: Experiment, dataset: MultimodalDataset, profile: str) -> str:
+def profile_card(experiment: Experiment, dataset: MultimodalDataset, profile: str, resume: bool = False) -> str:
     """The model card of a profile's best run (lowest valid selection criterion, see
-    :meth:`~mmolre.protocols.driver.Experiment.best_on_valid`) with the one command that trains it again and exports
-    it; weights are never committed, so the card is what a profile's reports keep of its best model."""
+    :meth:`~mmolre.protocols.driver.Experiment.best_on_valid`) with the one command that recreates and exports it
+    (``python -m mmolre export``); weights are never committed, so the card is what a profile's reports keep of its
+    best model. ``resume``: whether the profile keeps checkpoints (then the command only re-evaluates a run whose
+    checkpoint is still in the cache). Where no run can be exported (context samples, single-task arms only) the
+    card is one line saying why."""
+    if dataset.context:
+        return "No model card: models trained on context samples (one per video) cannot score single utterances.\n"
+    if not any(len(results) == 1 for results in experiment.results.values()):
+        return "No model card: only single-task arms ran (one model per task, nothing to export as one model).\n"
     label, seed = experiment.best_on_valid()
     run = experiment.results[(label, seed)][0]
-    card = model_card(export_config(run, dataset))
+    config = export_config(run, dataset)
     runs = sum(len(results) == 1 for results in experiment.results.values())
-    command = (
-        f"python -m mmolre train -f params/{profile}.yaml -p models '[{label}]' -p seeds '[{seed}]' "
-        f"--export exports/{profile}-{label}-{seed}"
+    parts = ["python -m mmolre export"]
+    if profile != "default":  # the default profile is the notebooks' own defaults, no parameter file
+        parts.append(f"-f params/{profile}.yaml")
+    parts.append(f"--model {label} --seed {seed} --to exports/{profile}-{label}-{seed}")
+    command = " ".join(parts)
+    if dataset.real_modalities:
+        command = f"MMOLRE_DATA_DIR=/path/to/data {command}"
+    how = (
+        "re-evaluates the run from the profile's checkpoint when it is still in the cache (else trains it again)"
+        if resume
+        else "trains the same run again (same seed, data and configuration)"
     )
+    needs = ""
+    if config["text"] is not None and config["text"].get("encoder") != ENCODER_NAME:  # type: ignore[union-attr]
+        needs = f" It needs the text encoder `{config['text']['encoder']}` installed (see docs/fine-tuning.md)."  # type: ignore[index]
     return "\n".join(
         [
-            card.rstrip(),
+            model_card(config).rstrip(),
             "",
             "## Which run, and how to get its weights",
             "",
             f"Profile `{profile}`: of its {runs} runs of one model, `{label}` with seed {seed} has the lowest valid "
             f"selection criterion ({run.best_criterion:.4f}; the test split played no part in the choice). Its "
-            "weights are not kept in the repository; this command trains the same run again (or only re-evaluates "
-            "it where the profile's checkpoints are still in the cache) and writes the export folder that "
-            "`python -m mmolre predict --model FOLDER` reads:",
+            f"weights are not kept in the repository; this command {how} and writes the export folder that "
+            f"`python -m mmolre predict --model FOLDER` reads, without touching the profile's reports.{needs}",
             "",
             f"    {command}",
             "",

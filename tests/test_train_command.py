@@ -141,38 +141,64 @@ def test_train_command_under_torchrun(tmp_path: Path, monkeypatch: pytest.Monkey
     pd.testing.assert_frame_equal(tables["ddp"][metrics], tables["single"][metrics], atol=1e-4, rtol=0.0)
 
 
-def test_train_exports_the_best_run_on_valid_and_its_card_names_the_command(
+def test_the_model_card_command_recreates_and_exports_the_best_run_without_touching_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``-p`` narrows the runs like a file value; ``--export`` writes the run with the lowest valid criterion, and
-    the profile card names that run and the command that recreates it."""
+    """The card names the run with the lowest valid criterion; its command, run as written, re-evaluates that run
+    from the profile's checkpoint and exports it, writes nothing under reports/, and refuses a foreign folder before
+    training."""
+    import shlex
+
     import mmolre as mm
-    from mmolre.exported import CARD, load_pretrained
+    from mmolre.exported import load_pretrained
 
     monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("MMOLRE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
-    folder = tmp_path / "export"
-    args = ["train", "-f", str(_params(tmp_path)), "-p", "models", "[hard_sharing, mmolre]", "--export", str(folder)]
-    assert main(args) == 0
-    printed = capsys.readouterr().out
-    recorded = pd.read_csv(tmp_path / "reports" / "ddp_tiny" / "tables" / "baselines_runs.csv")
-    assert list(recorded["model"]) == ["hard_sharing", "hard_sharing", "mmolre", "mmolre"]
-    values = notebook_values(_params(tmp_path), "04_baselines")
+    (tmp_path / "params").mkdir()
+    text = TINY_PARAMS.replace("  seeds: [1111]\n", "  seeds: [1111]\n  resume: true\n")
+    params = _params(tmp_path / "params", text).rename(tmp_path / "params" / "ddp_tiny.yaml")
+    values = notebook_values(params, "04_baselines")
     nb = setup_notebook(
-        "ddp_tiny", "synthetic", "", values["dataset_options"], values["model_config"], values["train_config"], 1
+        "ddp_tiny",
+        "synthetic",
+        "",
+        values["dataset_options"],
+        values["model_config"],
+        values["train_config"],
+        1,
+        checkpoints="models",
     )
-    experiment = nb.run(model_arms(["hard_sharing", "mmolre"], nb.model_config, nb.train_config), [1111])
+    experiment = nb.run(model_arms(["mmolre", "hard_sharing"], nb.model_config, nb.train_config), [1111])
     label, seed = experiment.best_on_valid()
     criteria = {key: results[0].best_criterion for key, results in experiment.results.items()}
     assert criteria[(label, seed)] == min(criteria.values())
-    assert f"exported {label} seed {seed}" in printed
-    assert load_pretrained(folder).config["model"] == label
-    card = mm.profile_card(experiment, nb.data, "ddp_tiny")
-    assert card.startswith((folder / CARD).read_text(encoding="utf-8").rstrip())
-    assert f"-p models '[{label}]' -p seeds '[{seed}]' --export exports/ddp_tiny-{label}-{seed}" in card
-    with pytest.raises(ValueError, match="single-task"):
-        nb.run(model_arms(["single_task"], nb.model_config, nb.train_config), [1111]).best_on_valid()
+    card = mm.profile_card(experiment, nb.data, "ddp_tiny", resume=True)
+    command = card.strip().splitlines()[-1].strip()
+    assert command == f"python -m mmolre export -f params/ddp_tiny.yaml --model {label} --seed {seed} " + (
+        f"--to exports/ddp_tiny-{label}-{seed}"
+    )
+    assert "re-evaluates the run from the profile's checkpoint" in card
+    (tmp_path / "exports" / "foreign").mkdir(parents=True)
+    (tmp_path / "exports" / "foreign" / "notes.txt").write_text("mine", encoding="utf-8")
+    argv = shlex.split(command)[3:]
+    assert main([*argv[:-1], "exports/foreign"]) == 1
+    assert "folder holds other files" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert f"exported {label} seed {seed}" in capsys.readouterr().out
+    exported = load_pretrained(tmp_path / argv[-1])
+    assert exported.config["model"] == label
+    assert exported.config["metrics"]["test"] == pytest.approx(experiment.results[(label, seed)][0].test_metrics)
+    assert not (tmp_path / "reports").exists()
+    assert (
+        mm.profile_card(experiment, nb.data, "default")
+        .strip()
+        .splitlines()[-1]
+        .strip()
+        .startswith(f"python -m mmolre export --model {label}")
+    )
 
 
 def test_train_resumes_from_the_notebooks_own_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

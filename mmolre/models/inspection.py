@@ -57,12 +57,15 @@ def trained_parameter_count(model: nn.Module, batch: Mapping[str, torch.Tensor])
     counting gradients above 1e-13 of the largest (genuine ones measured down to 1e-10 of it, float64 rounding noise
     about 1e-16): a gradient that is zero in exact arithmetic comes out as rounding noise, zero or not depending on
     the CPU, so an exact-zero test would differ between machines. A model that cannot run in float64 (e.g. one that
-    casts its inputs to float32) is measured in its own precision with a tolerance of 1e-6 of the largest gradient.
-    ``model`` is left untouched."""
+    casts its inputs to float32) is measured in its own precision counting every non-zero gradient (exact where the
+    float64 count is, but a gradient that is zero in exact arithmetic may count on some CPUs). ``model`` is left
+    untouched."""
     try:
         return _receiving_elements(model, batch, torch.float64, 1e-13)
-    except (RuntimeError, TypeError):
-        return _receiving_elements(model, batch, None, 1e-6)
+    except RuntimeError as error:  # only a dtype clash falls back ("... Double and Float", "expected ... Double")
+        if "double" not in str(error).lower():
+            raise
+        return _receiving_elements(model, batch, None, 0.0)
 
 
 def _receiving_elements(
@@ -75,7 +78,7 @@ def _receiving_elements(
     inputs = {
         k: v.to(device, dtype if dtype is not None and v.is_floating_point() else v.dtype) for k, v in batch.items()
     }
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
         probe.zero_grad(set_to_none=True)
         output = probe(inputs)

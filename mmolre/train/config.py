@@ -63,7 +63,8 @@ class TrainConfig(StrictConfig):
     num_threads: int = 0  # torch CPU threads for the run (0: leave torch's setting)
     precision: str = "auto"  # auto: CUDA autocast (bf16, else fp16 + loss scaling), fp32 on CPU | fp32 | bf16
     bucket_by_length: bool = False  # train batches of rows of similar length (less padding; see MultimodalDataset)
-    modality_dropout: float = 0.0  # training only: drop each present modality of a sample with this probability
+    modality_dropout: float = 0.0  # training only: per sample, each present modality dropped with this probability,
+    # except that a sample never loses all of them (so with two modalities 0.3 drops each one 21 % of the time)
     verbose: bool = False
 
     def __post_init__(self) -> None:
