@@ -31,7 +31,7 @@ from mmolre.train.distributed import Distributed
 from mmolre.train.loop import TrainResult, train_model
 
 SINGLE_TASK = "single_task"
-CRITERION_FIELDS = ("sentiment_loss", "sentiment_weight", "emotion_weight")
+CRITERION_FIELDS = ("sentiment_loss", "sentiment_weight", "emotion_weight", "balance_emotions")
 """The TrainConfig fields the valid selection criterion depends on: runs compare by it only when these agree."""
 Evaluator = Callable[[AffectModel, MultimodalDataset], pd.DataFrame]
 """``evaluator(trained_model, dataset) -> frame``: an extra evaluation of each trained model."""
@@ -100,8 +100,9 @@ class Experiment:
 
         The criterion (``best_criterion``) averages the task losses with the task weights and measures sentiment
         with the train config's sentiment loss, so it compares across arms only when their train configs share
-        :data:`CRITERION_FIELDS` (``sentiment_loss``, ``sentiment_weight``, ``emotion_weight``); when the candidate
-        runs' differ it is a ValueError naming them (e.g. an ``emotion_weight`` ablation has no best run)."""
+        :data:`CRITERION_FIELDS` (``sentiment_loss``, ``sentiment_weight``, ``emotion_weight``,
+        ``balance_emotions``); when the candidate runs' differ it is a ValueError naming them (e.g. an
+        ``emotion_weight`` ablation has no best run)."""
         single = {key: results[0] for key, results in self.results.items() if len(results) == 1}
         if not single:
             raise ValueError("no run of one model to choose from (only single-task arms ran)")
