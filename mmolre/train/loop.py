@@ -12,8 +12,8 @@ One :class:`~mmolre.train.state.RunState` holds the run (model, optimiser, sched
 loop trains and validates an epoch, appends its history row and calls the callbacks of
 :mod:`mmolre.train.callbacks` in order: selection, the epoch hook, early stopping, checkpointing. Resuming restores
 that state from the checkpoint, the schedule and scaler included (never replayed). Each epoch runs with its own seed
-derived from ``(seed, epoch)`` (shuffling, dropout, router noise and the ``batch_hook`` generator), so a resumed
-run continues exactly as an uninterrupted one.
+derived from ``(seed, epoch)`` (shuffling, dropout, router noise, the generator of ``batch_hook`` and of
+``TrainConfig.modality_dropout``), so a resumed run continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
