@@ -12,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmolre.interrupts import Terminated, held_interrupts, interruptible_by_sigterm
 from mmolre.paths import (
@@ -23,6 +24,9 @@ from mmolre.paths import (
     profile_root,
     reports_dir,
 )
+
+if TYPE_CHECKING:
+    from mmolre.report.notebook import NotebookContext
 
 # Each command imports what it needs when it runs (and only the command being run defines the arguments that come
 # from its module), so `python -m mmolre --help` answers without loading torch, papermill or the report code.
@@ -209,7 +213,6 @@ def train_from_params(
     from mmolre.parameter_checks import CHECKS
     from mmolre.protocols.driver import model_arms, run_experiment
     from mmolre.protocols.summary import summarize
-    from mmolre.report.notebook import setup_notebook
     from mmolre.runner import RunnerError, outputs
     from mmolre.runner.execute import profile_lock
     from mmolre.runner.plan import notebook_values
@@ -238,19 +241,7 @@ def train_from_params(
         try:
             if context is not None and not main:
                 context.barrier()  # rank 0 loads (and caches) first
-            nb = setup_notebook(
-                profile,
-                str(values["dataset"]),
-                str(values["data_dir"]),
-                values["dataset_options"],
-                values["model_config"],
-                train_config,
-                values["epochs"],
-                values["seeds"],
-                model=names[0] if notebook == "03_train_mmolre" else "mmolre",
-                echo=main,
-                checkpoints="models" if values["resume"] else "",  # the notebooks' own: finished runs are re-evaluated
-            )
+            nb = _notebook_setup(values, model=names[0] if notebook == "03_train_mmolre" else "mmolre", echo=main)
             if context is not None and main:
                 context.barrier()
             experiment = run_experiment(
@@ -282,6 +273,25 @@ def train_from_params(
             shutdown(context)
 
 
+def _notebook_setup(values: dict[str, object], **options: object) -> NotebookContext:
+    """What notebooks 03 and 04 set up for these parameter values, checkpointing where they do (a run they
+    finished is only re-evaluated)."""
+    from mmolre.report.notebook import setup_notebook
+
+    return setup_notebook(
+        str(values["profile"]),
+        str(values["dataset"]),
+        str(values["data_dir"]),
+        values["dataset_options"],
+        values["model_config"],
+        values["train_config"],
+        values["epochs"],
+        values["seeds"],
+        checkpoints="models" if values["resume"] else "",
+        **options,
+    )
+
+
 def export_from_params(
     param_file: Path | None, model: str, seed: int, folder: Path, notebooks_dir: Path = NOTEBOOKS_DIR
 ) -> Path:
@@ -293,7 +303,6 @@ def export_from_params(
     from mmolre.exported import check_export_folder, export
     from mmolre.parameter_checks import CHECKS
     from mmolre.protocols.driver import model_arms, run_experiment
-    from mmolre.report.notebook import setup_notebook
     from mmolre.runner.plan import notebook_values
 
     section = notebook_values(param_file, "04_baselines", notebooks_dir, checks=CHECKS)
@@ -305,17 +314,7 @@ def export_from_params(
     check_export_folder(folder)
     if values["dataset_options"].get("context"):
         raise ValueError("models trained on context samples (one per video) cannot score single utterances")
-    nb = setup_notebook(
-        str(values["profile"]),
-        str(values["dataset"]),
-        str(values["data_dir"]),
-        values["dataset_options"],
-        values["model_config"],
-        values["train_config"],
-        values["epochs"],
-        [seed],
-        checkpoints="models" if values["resume"] else "",
-    )
+    nb = _notebook_setup(values)
     arms = model_arms([model], nb.model_config, nb.train_config, values.get("arm_configs"))
     experiment = run_experiment(
         arms, nb.data, [seed], checkpoint_root=nb.checkpoints, resume=nb.checkpoints is not None
