@@ -28,3 +28,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def notebooks_run(request: pytest.FixtureRequest) -> set[str]:
     """Stems of the notebooks nbval executes in this session (empty when it runs none)."""
     return request.config.stash.get(NOTEBOOKS_RUN, set())
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest (and steadiest on a shared machine) on one CPU thread; a module opts in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``. torch is imported here, not at the top, so that tests of
+    torch-free imports see a clean process."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

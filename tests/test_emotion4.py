@@ -17,13 +17,7 @@ from mmolre.train import TrainConfig, evaluate, set_seed, train_model
 from mmolre.train.distributed import Distributed
 from mmolre.train.evaluation import task_losses
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_classification_metrics_golden():
