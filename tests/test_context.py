@@ -14,7 +14,7 @@ from mmolre.data.context import to_context, utterance_key
 from mmolre.data.dataset import flatten_positions
 from mmolre.models import MCULoRAConfig, ModelConfig, ModelOutput, build_model
 from mmolre.models.base import AffectModel
-from mmolre.protocols.incomplete import IncompleteConfig, run_incomplete
+from mmolre.protocols.incomplete_runs import IncompleteConfig, run_incomplete
 from mmolre.tasks import TASK_OUTPUTS
 from mmolre.train import TrainConfig, evaluate, train_model
 from mmolre.train.evaluation import predict, task_losses

@@ -18,7 +18,8 @@ from mmolre.models import MCULoRAConfig
 from mmolre.paths import PROJECT_ROOT
 from mmolre.protocols.classes import pooled_confusion, recall_per_class
 from mmolre.protocols.folds import fold_loader, fold_matrix, run_folds, summarize_runs
-from mmolre.protocols.incomplete import IncompleteConfig, summarize_conditions
+from mmolre.protocols.incomplete import summarize_conditions
+from mmolre.protocols.incomplete_runs import IncompleteConfig
 from mmolre.report import plots
 from mmolre.tasks import EMOTION4_CLASSES
 from mmolre.train import TrainConfig

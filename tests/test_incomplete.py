@@ -27,19 +27,21 @@ from mmolre.protocols.dpft import (
 from mmolre.protocols.driver import Arm, run_experiment
 from mmolre.protocols.incomplete import (
     PAIRED_BASELINES,
-    IncompleteConfig,
-    conditions_split,
     dpft_movement_text,
-    evaluate_conditions,
-    evaluate_missing_rates,
     margin,
     mculora_paired,
     mculora_paired_text,
     mculora_verdict,
+    sampling_long,
+)
+from mmolre.protocols.incomplete_runs import (
+    IncompleteConfig,
+    conditions_split,
+    evaluate_conditions,
+    evaluate_missing_rates,
     method_arm,
     random_missing_mask,
     run_incomplete,
-    sampling_long,
 )
 from mmolre.protocols.paired import wilcoxon_p
 from mmolre.train import TrainConfig

@@ -4,7 +4,8 @@ samplers (DPFT), routing statistics, the one summariser and paired comparisons."
 from mmolre.protocols.ablations import ABLATIONS, ablation_arms, paired_ablations
 from mmolre.protocols.driver import Arm, Experiment, model_arms, run_experiment
 from mmolre.protocols.encoders import ENCODER_SETTINGS, compare_encoders
-from mmolre.protocols.incomplete import IncompleteConfig, IncompleteResults, run_incomplete, summarize_conditions
+from mmolre.protocols.incomplete import summarize_conditions
+from mmolre.protocols.incomplete_runs import IncompleteConfig, IncompleteResults, run_incomplete
 from mmolre.protocols.paired import compare_models, paired_table, split_truth
 from mmolre.protocols.routing import routing_table, token_routing
 from mmolre.protocols.summary import metric_columns, summarize

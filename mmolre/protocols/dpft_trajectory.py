@@ -1,7 +1,7 @@
 """DPFT's per-modality sampling probability over the epochs and how far it moved (its figure beside uniform draws:
 :func:`mmolre.report.plots.plot_modality_trajectories`).
 
-From the sampling histories of :func:`mmolre.protocols.incomplete.run_incomplete` (one row per method, seed and
+From the sampling histories of :func:`mmolre.protocols.incomplete_runs.run_incomplete` (one row per method, seed and
 epoch; epoch 0 is before training), two quantities per modality:
 
 - ``presence``: the probability that a training batch keeps the modality, the sum of the probabilities of the

@@ -16,7 +16,8 @@ import pandas as pd
 
 from mmolre.data import load_dataset, options
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.protocols.incomplete import SUMMARY_METRICS, IncompleteConfig, IncompleteResults, run_incomplete
+from mmolre.protocols.incomplete import SUMMARY_METRICS
+from mmolre.protocols.incomplete_runs import IncompleteConfig, IncompleteResults, run_incomplete
 from mmolre.protocols.summary import summarize
 from mmolre.train.config import SEEDS
 
@@ -53,7 +54,7 @@ def run_folds(
     seeds: Sequence[int] = SEEDS,
     checkpoint_root: str | Path | None = None,
 ) -> IncompleteResults:
-    """:func:`~mmolre.protocols.incomplete.run_incomplete` on each fold's dataset, results stacked with a ``fold``
+    """:func:`~mmolre.protocols.incomplete_runs.run_incomplete` on each fold's dataset, results stacked with a ``fold``
     column; prediction keys are ``("<arm label>/fold<k>", seed)``; checkpoints under ``<root>/fold<k>``."""
     if not folds or len(set(folds)) != len(folds):
         raise ValueError(f"folds must be distinct fold numbers, got {list(folds)}")
