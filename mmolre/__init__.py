@@ -13,7 +13,7 @@ The notebook API, re-exported here (``import mmolre as mm``):
   :func:`routing_table`, :func:`token_routing`, :func:`summarize`;
 - reuse: :func:`export` (a trained run -> weights, config, model card), :func:`profile_card` (the card of an
   experiment's best run on valid), :func:`load_pretrained` (see
-  :mod:`mmolre.predict` for scoring new utterances);
+  :mod:`mmolre.exports.predict` for scoring new utterances);
 - reports: :func:`setup_notebook`, :class:`Reporter`, the figure modules :mod:`plots` and :mod:`data_plots`;
 - vocabulary: :data:`MODALITIES`, :data:`CONDITIONS` (:func:`available_combinations`), :data:`TASKS`,
   :data:`EMOTIONS`.
@@ -40,7 +40,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "mmolre.data": ("DataError", "MultimodalDataset", "load_dataset"),
     "mmolre.data.registry": ("DATASETS", "DatasetSpec", "dataset_spec", "register_dataset"),
-    "mmolre.exported": ("export", "load_pretrained", "profile_card"),
+    "mmolre.exports.folder": ("export", "load_pretrained"),
+    "mmolre.exports.card": ("profile_card",),
     "mmolre.metrics": ("emotion_metrics", "sentiment_metrics"),
     "mmolre.modalities": ("CONDITIONS", "MODALITIES", "available_combinations"),
     "mmolre.models": (

@@ -126,7 +126,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
     predict = commands.add_parser("predict", help="score transcripts with an exported model")
     if command == "predict":
-        from mmolre.predict import add_arguments
+        from mmolre.exports.predict import add_arguments
 
         add_arguments(predict)
     data = commands.add_parser("data", help="download the real data files from their sources, or check them")
@@ -300,7 +300,7 @@ def export_from_params(
     the dataset are checked before anything is trained."""
     import yaml
 
-    from mmolre.exported import check_export_folder, export
+    from mmolre.exports.folder import check_export_folder, export
     from mmolre.parameter_checks import CHECKS
     from mmolre.protocols.driver import model_arms, run_experiment
     from mmolre.runner.plan import notebook_values
@@ -364,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return data_command(args.data_command, args.dir, args.only, getattr(args, "base_url", None))
         if args.command == "predict":
-            from mmolre.predict import predict_command
+            from mmolre.exports.predict import predict_command
 
             print(predict_command(args.model, args.text, args.input, args.format, args.device), end="")
             return 0

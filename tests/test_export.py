@@ -15,9 +15,9 @@ import torch
 import mmolre as mm
 from mmolre.cli import main
 from mmolre.data.dataset import MultimodalDataset, SplitData
-from mmolre.exported import CARD, CONFIG, WEIGHTS, ExportError, TextEncoding, text_encoding
+from mmolre.exports.config import CARD, CONFIG, WEIGHTS, ExportError, TextEncoding, text_encoding
+from mmolre.exports.predict import predict
 from mmolre.modalities import presence_mask
-from mmolre.predict import predict
 from mmolre.tasks import EMOTIONS
 from mmolre.train import predict as predict_split
 
@@ -208,7 +208,7 @@ def test_export_refuses_foreign_folder_and_unknown_text(synthetic_export, tmp_pa
 
 def test_text_encoding_lowercases_like_its_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
-    monkeypatch.setattr("mmolre.exported.text_features", lambda texts, *args: seen.append((texts, args)))
+    monkeypatch.setattr("mmolre.exports.config.text_features", lambda texts, *args: seen.append((texts, args)))
     TextEncoding(kind="sentence", lowercase=True).encode(["GREAT Film"])
     TextEncoding(kind="tokens", max_tokens=8).encode(["GREAT Film"])
     assert seen == [

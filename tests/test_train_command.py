@@ -150,7 +150,7 @@ def test_the_model_card_command_recreates_and_exports_the_best_run_without_touch
     import shlex
 
     import mmolre as mm
-    from mmolre.exported import load_pretrained
+    from mmolre.exports.folder import load_pretrained
 
     monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("MMOLRE_CACHE_DIR", str(tmp_path / "cache"))

@@ -89,7 +89,7 @@ def load_dataset(
     ``verify``: check every real file's sha256 (default: unless ``$MMOLRE_VERIFY_DATA=0``); ``False`` warns only.
     ``context``: one sample per video/dialogue (see :func:`mmolre.data.context.to_context`).
     The loader's options, defaults included, are recorded in ``notes["load_options"]`` (an export reads how the
-    text was encoded there, see :mod:`mmolre.exported`).
+    text was encoded there, see :mod:`mmolre.exports`).
     """
     if name not in LOADERS:
         import_env_plugins()  # a notebook kernel imports the plugins its parameter file named

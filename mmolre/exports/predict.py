@@ -1,4 +1,4 @@
-"""Scoring new utterances with an exported model (see :mod:`mmolre.exported`).
+"""Scoring new utterances with an exported model (see :mod:`mmolre.exports`).
 
 Input: raw transcripts, encoded the way the model's dataset encoded its text (for a fine-tuned encoder with frozen
 lower layers, those layers' states are computed for the new texts first), and, optionally, one vector per utterance
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmolre.exported import Pretrained, load_pretrained
+from mmolre.exports.folder import Pretrained, load_pretrained
 from mmolre.messages import cut
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import eval_mode, model_device, to_device
