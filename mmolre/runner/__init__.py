@@ -20,7 +20,8 @@ Modules, from the file to the run:
 - :mod:`~mmolre.runner.kernel`, :mod:`~mmolre.runner.execute`: the kernel and the staged execution;
 - :mod:`~mmolre.runner.outputs`, :mod:`~mmolre.runner.profile_index`, :mod:`~mmolre.runner.pages`: which run wrote
   which file, the profile's index and the HTML pages;
-- :mod:`~mmolre.runner.reproducible`: whether a regenerated profile gives the committed tables.
+- :mod:`~mmolre.runner.reproducible`: whether a regenerated profile gives the committed tables;
+- :mod:`~mmolre.runner.sections`: one section's runs outside its notebook (the ``train`` and ``export`` commands).
 
 The notebooks' parameters are read by :mod:`mmolre.notebook_parameters`. The runner imports only the base modules
 (paths, files, messages, config, plugins, progress, interrupts, notebook_parameters) and papermill, filelock and
