@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image as PILImage
 
 from mmolre.files import atomic_write
 from mmolre.protocols.summary import mean_std
 from mmolre.report import Reporter
-from mmolre.report.reporter import DISPLAY_DPI
+from mmolre.report.reporter import DISPLAY_COLOURS, DISPLAY_DPI, display_png
 
 
 def _fail(tmp: Path) -> None:
@@ -55,10 +58,28 @@ def test_reporter_writes_under_profile(tmp_path: Path, monkeypatch: pytest.Monke
     reporter.figure(fig, "plot")
     saved = plt.imread(tmp_path / "quick" / "figures" / "plot.png")
     assert saved.shape[1] > fig.get_figwidth() * DISPLAY_DPI  # the file keeps dpi 110 ("tight" trims margins)
-    assert fig.dpi == DISPLAY_DPI  # the copy the notebook shows and stores is smaller
+    assert plt.fignum_exists(fig.number)  # outside a notebook nothing is shown or closed
     plt.close(fig)
     assert '"n": 3' in reporter.json({"n": 3}, "summary").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="plain name"):
         reporter.table(pd.DataFrame(), "../escape")
     with pytest.raises(ValueError, match="plain name"):
         Reporter("a/b")
+
+
+def test_the_copy_a_notebook_stores_is_a_small_palette_png() -> None:
+    """The shown copy is a palette PNG at DISPLAY_DPI: narrower than the saved file and a fraction of the
+    full-colour PNG of the same size (the embedded figures made an executed notebook weigh about 1 MB)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for shift in range(8):
+        ax.plot(np.linspace(0, 1, 200) ** (1 + shift / 4), label=f"curve {shift}")
+    ax.legend()
+    ax.set_title("eight anti-aliased curves")
+    shown = display_png(fig)
+    full = io.BytesIO()
+    fig.savefig(full, format="png", dpi=DISPLAY_DPI, bbox_inches="tight")
+    plt.close(fig)
+    image = PILImage.open(io.BytesIO(shown))
+    assert image.mode == "P" and len(image.getcolors(maxcolors=DISPLAY_COLOURS) or []) > 8
+    assert image.width <= 6 * DISPLAY_DPI
+    assert len(shown) < 0.6 * len(full.getvalue())
