@@ -66,6 +66,7 @@ def test_walkthrough_runs_from_a_module_outside_the_package(
     exec(compile(sessions[1], "extending.md session 2", "exec"), namespace)
     runs = pd.read_csv(tmp_path / "reports" / "toy" / "tables" / "baselines_runs.csv")
     assert sorted(set(runs["model"])) == ["late_fusion", "mmolre"]
+    assert registry.display_name("late_fusion") == "late fusion" and registry.display_name("mmolre") == "MMoLRE"
     assert os.environ[PLUGINS_ENV] == "my_plugin" and os.environ[PLUGIN_PATH_ENV] == str(tmp_path)
     capsys.readouterr()
     exec(compile(sessions[2], "extending.md session 3", "exec"), namespace)
@@ -106,6 +107,8 @@ def test_registration_refuses_clashes_and_wrong_parts(clean_registries) -> None:
         mm.register_model("odd", lambda *args: None, config=dict)
     with pytest.raises(ValueError, match="model name must be"):
         mm.register_model("Bad Name", lambda *args: None)
+    with pytest.raises(ValueError, match="display must be a string"):
+        mm.register_model("odd", lambda *args: None, display=3)
     with pytest.raises(ValueError, match="'mosi' is already registered"):
         mm.register_dataset("mosi", lambda **options: None)
     source = Source("a/b", "c" * 40, "x.csv", "0" * 64)

@@ -87,10 +87,12 @@ _BLOCK_SPECS: dict[str, Callable[[ModelConfig, tuple[str, ...]], BlockSpec]] = {
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: its configuration class and its builder ``(name, dims, tasks, config) -> model``."""
+    """A registered model: its configuration class, its builder ``(name, dims, tasks, config) -> model`` and the
+    name tables and figures show (empty: the registered name itself)."""
 
     config_class: type[StrictConfig]
     build: Callable[[str, dict[str, int], tuple[str, ...], StrictConfig, TextInput | None], AffectModel]
+    display: str = ""
 
 
 def _multitask(
@@ -116,11 +118,18 @@ def _mculora(
     return MCULoRA(name, dims, tasks, config, inline=name == "mcla_inline")  # type: ignore[arg-type]
 
 
+_DISPLAY = {
+    "mmolre": "MMoLRE",
+    "single_task": "single-task (x2)",
+    "hard_sharing": "hard sharing",
+    "moe_full": "MoE, full rank",
+    "mmoe_full": "MMoE, full rank",
+}
 MODELS: dict[str, ModelEntry] = {
-    **{name: ModelEntry(ModelConfig, _multitask) for name in _BLOCK_SPECS},
-    "linear_head": ModelEntry(ModelConfig, _linear_head),  # encoder + linear head per task, no experts
-    "mculora": ModelEntry(MCULoRAConfig, _mculora),  # MCLA with decoupled combination streams (published)
-    "mcla_inline": ModelEntry(MCULoRAConfig, _mculora),  # ablation: the combination's LoRA inline at every layer
+    **{name: ModelEntry(ModelConfig, _multitask, _DISPLAY.get(name, "")) for name in _BLOCK_SPECS},
+    "linear_head": ModelEntry(ModelConfig, _linear_head, "encoder + linear head"),  # per task, no experts
+    "mculora": ModelEntry(MCULoRAConfig, _mculora, "MCULoRA"),  # MCLA with decoupled combination streams (published)
+    "mcla_inline": ModelEntry(MCULoRAConfig, _mculora, "inline MCLA"),  # ablation: the LoRA inline at every layer
     "mculora_plain": ModelEntry(MCULoRAConfig, _mculora),  # the same backbone with plain linear layers
 }
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -163,22 +172,24 @@ baselines) and the linear head."""
 
 @dataclass(frozen=True)
 class Method:
-    """An incomplete-modality method: the registered model it trains and its combination sampler
-    (a name of :data:`mmolre.protocols.dpft.SAMPLERS` or ``None`` = full modalities only)."""
+    """An incomplete-modality method: the registered model it trains, its combination sampler (a name of
+    :data:`mmolre.protocols.dpft.SAMPLERS` or ``None`` = full modalities only) and the name tables show."""
 
     model: str
     sampler: str | None
+    display: str
 
 
 METHODS: dict[str, Method] = {
-    "mculora_js": Method("mculora", "dpft_js"),  # MCULoRA: MCLA + DPFT, April rule (JS, modality Bernoulli)
-    "mculora_acc": Method("mculora", "dpft_acc"),  # MCULoRA: MCLA + DPFT, August rule (accuracy change, tan)
-    "mculora_fusion_js": Method("mculora", "dpft_fusion_js"),  # MCLA + our earlier fusion-JS categorical rule
-    "mcla_uniform": Method("mculora", "uniform"),  # MCLA without DPFT
-    "mcla_inline": Method("mcla_inline", "uniform"),  # inline per-layer MCLA without DPFT (compare: mcla_uniform)
-    "dropout_uniform": Method("mculora_plain", "uniform"),  # plain backbone, uniform modality dropout
-    "full_only": Method("mculora_plain", None),  # plain backbone, full modalities only
-    "mmolre_dropout": Method("mmolre", "uniform"),  # MMoLRE with uniform modality dropout
+    # MCULoRA: MCLA + DPFT, April rule (JS, modality Bernoulli) / August rule (accuracy change, tan)
+    "mculora_js": Method("mculora", "dpft_js", "MCULoRA (DPFT, April JS rule)"),
+    "mculora_acc": Method("mculora", "dpft_acc", "MCULoRA (DPFT, August accuracy rule)"),
+    "mculora_fusion_js": Method("mculora", "dpft_fusion_js", "MCLA + fusion-JS DPFT"),  # our earlier categorical rule
+    "mcla_uniform": Method("mculora", "uniform", "MCLA without DPFT"),
+    "mcla_inline": Method("mcla_inline", "uniform", "inline MCLA without DPFT"),  # compare: mcla_uniform
+    "dropout_uniform": Method("mculora_plain", "uniform", "uniform modality dropout"),  # plain backbone
+    "full_only": Method("mculora_plain", None, "full modalities only"),  # plain backbone
+    "mmolre_dropout": Method("mmolre", "uniform", "MMoLRE + modality dropout"),
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 
@@ -188,16 +199,18 @@ def register_model(
     build: Callable[..., AffectModel] | None = None,
     config: type[StrictConfig] = ModelConfig,
     replace: bool = False,
+    display: str = "",
 ) -> Callable:
     """Register ``build`` as the model ``name`` configured by ``config`` (a :class:`StrictConfig` dataclass; default
     the MMoLRE family's :class:`ModelConfig`), without editing the package (see ``docs/extending.md``); without
     ``build``, a decorator. Returns ``build``.
 
     ``build(name, dims, tasks, config, text_input) -> AffectModel``: an :class:`AffectModel` subclass with that
-    constructor is its own builder. A name already registered is refused unless ``replace``.
+    constructor is its own builder. ``display`` is the name tables and figures show (default: ``name``). A name
+    already registered is refused unless ``replace``.
     """
     if build is None:
-        return lambda function: register_model(name, function, config, replace)
+        return lambda function: register_model(name, function, config, replace, display)
     if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise ValueError(f"model name must be lower-case letters, digits and '_', got {shown(name)}")
     if name in MODELS and not replace:
@@ -208,8 +221,19 @@ def register_model(
         )
     if not callable(build):
         raise ValueError(f"model {name!r}: the builder must be callable, got {type(build).__name__}")
-    MODELS[name] = ModelEntry(config, build)
+    if not isinstance(display, str):
+        raise ValueError(f"model {name!r}: display must be a string, got {shown(display)}")
+    MODELS[name] = ModelEntry(config, build, display)
     return build
+
+
+def display_name(name: str) -> str:
+    """The name tables and figures show for a model or incomplete-modality method (``name`` itself when it has
+    none, or is not registered)."""
+    if name in METHODS:
+        return METHODS[name].display
+    entry = MODELS.get(name)
+    return entry.display if entry is not None and entry.display else name
 
 
 def config_class(name: str) -> type[StrictConfig]:

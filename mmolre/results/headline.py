@@ -7,8 +7,8 @@ import pandas as pd
 
 from mmolre.data.registry import display_order
 from mmolre.metrics import metric_label
+from mmolre.models.registry import display_name
 from mmolre.protocols.paired import lower_is_better
-from mmolre.report.labels import method_label
 from mmolre.results.published import PUBLISHED, REFERENCES
 from mmolre.results.recorded import RecordedRuns
 from mmolre.results.tables import signed
@@ -27,7 +27,7 @@ def _our_means(runs: RecordedRuns, dataset: str) -> tuple[pd.DataFrame, str, str
         part = sentiment[(sentiment["dataset"] == dataset) & (sentiment["split"] == "test")]
         part = part[part["acc2_non0"].notna()]
         if len(part):
-            names = part["model"].map(lambda m: method_label(str(m)))
+            names = part["model"].map(lambda m: display_name(str(m)))
             if "encoder" in part:
                 names = names + part["encoder"].map(lambda e: "" if pd.isna(e) else f", {e}")
             return _mean_table(part.assign(method=names), "acc2_non0"), "acc2_non0", "full"
@@ -41,7 +41,7 @@ def _our_means(runs: RecordedRuns, dataset: str) -> tuple[pd.DataFrame, str, str
     conditions = sorted(set(part.loc[part["condition"] != "avg", "condition"]))
     setting = conditions[0] if len(conditions) == 1 else "avg7"
     avg = part[part["condition"] == "avg"]
-    return _mean_table(avg.assign(method=avg["method"].map(lambda m: method_label(str(m)))), metric), metric, setting
+    return _mean_table(avg.assign(method=avg["method"].map(lambda m: display_name(str(m)))), metric), metric, setting
 
 
 def _mean_table(part: pd.DataFrame, metric: str) -> pd.DataFrame:

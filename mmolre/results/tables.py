@@ -14,9 +14,9 @@ import pandas as pd
 from mmolre.data.registry import dataset_spec, display_order
 from mmolre.metrics import metric_label
 from mmolre.modalities import CONDITIONS
+from mmolre.models.registry import display_name
 from mmolre.protocols.paired import paired_table
 from mmolre.protocols.summary import summarize
-from mmolre.report.labels import method_label
 from mmolre.results.published import PUBLISHED, REFERENCES
 from mmolre.results.recorded import RecordedRuns
 from mmolre.tasks import EMOTIONS
@@ -45,7 +45,7 @@ def _ours(frame: pd.DataFrame, by: str, metrics: Mapping[str, str], split: str |
     """``mean ± std`` over seeds per profile, dataset, features and ``by``, metric columns renamed for display."""
     keys = ["dataset", "profile", "features", by]
     table = summarize(frame, by=keys, metrics=list(metrics), split=split)
-    table["method"] = table[by].map(lambda m: method_label(str(m)))
+    table["method"] = table[by].map(lambda m: display_name(str(m)))
     table["source"] = "ours: " + table["profile"].astype(str)
     kept = [m for m in metrics if m in table.columns]
     columns = ["dataset", "method", "source", "features", "seeds", *kept]
@@ -119,7 +119,7 @@ def incomplete_table(runs: RecordedRuns) -> pd.DataFrame:
     ours = _ours(frame[frame["condition"] == "avg"], "method", INCOMPLETE_METRICS, split=None)
     covered = _covered(frame).reset_index()
     covered["source"] = "ours: " + covered["profile"].astype(str)
-    covered["method"] = covered["method"].map(lambda m: method_label(str(m)))
+    covered["method"] = covered["method"].map(lambda m: display_name(str(m)))
     ours = ours.merge(covered[["source", "method", "conditions"]], on=["source", "method"], how="left")
     shown = [dataset_spec("mosei").label, *sorted(set(ours["dataset"]))]  # MCULoRA's own setting, always shown
     published = _published_rows(INCOMPLETE_METRICS, "avg7", shown)
@@ -139,7 +139,7 @@ def conditions_table(runs: RecordedRuns, metric: str = "f1_non0") -> pd.DataFram
     ours = long.pivot_table(index=keys, columns="condition", values=metric, aggfunc="first", sort=False)
     ours = ours.reset_index()
     ours["source"] = "ours: " + ours["profile"].astype(str)
-    ours["method"] = ours["method"].map(lambda m: method_label(str(m)))
+    ours["method"] = ours["method"].map(lambda m: display_name(str(m)))
     rows = {}
     for p in PUBLISHED:
         if p.metric == metric and p.setting in CONDITIONS:
@@ -201,7 +201,7 @@ def paired_results_table(runs: RecordedRuns, reference: str = "mmolre") -> pd.Da
                 {
                     "dataset": dataset,
                     "source": f"ours: {profile}",
-                    "comparison": f"{method_label(reference)} − {method_label(str(row.baseline))}",
+                    "comparison": f"{display_name(reference)} − {display_name(str(row.baseline))}",
                     "metric": f"{PAIRED_METRICS[row.metric]} ({row.better} is better)",
                     "seeds": str(row.seeds),
                     "difference [95 % CI]": signed(row.difference) + interval,
@@ -254,7 +254,7 @@ def comparison_frame(runs: RecordedRuns, metric: str = "acc2_non0", study: str =
         return pd.DataFrame(columns=columns)
     frame = frame[frame["split"] == "test"] if study == "sentiment" else frame[frame["condition"] == "avg"]
     key = "model" if study == "sentiment" else "method"
-    names = frame[key].map(lambda m: method_label(str(m)))
+    names = frame[key].map(lambda m: display_name(str(m)))
     if "encoder" in frame:  # encoder comparisons train the same model under several text settings
         names = names + frame["encoder"].map(lambda e: "" if pd.isna(e) else f", {e}")
     ours = frame.assign(method=names + " (" + frame["profile"] + ")", kind="ours")[columns]

@@ -12,8 +12,8 @@ from matplotlib.ticker import MaxNLocator
 
 from mmolre.metrics import metric_label
 from mmolre.modalities import MODALITIES
+from mmolre.models.registry import display_name
 from mmolre.protocols.dpft_trajectory import UNIFORM
-from mmolre.report.labels import method_label
 from mmolre.report.plots.style import legend_outside
 from mmolre.report.reporter import NoFigure
 
@@ -27,7 +27,7 @@ def plot_condition_points(conditions: pd.DataFrame, metric: str = "acc2_non0") -
         return NoFigure(
             f"only condition {', '.join(fixed) or 'none'} applies: the tables above have every method on it"
         )
-    kept = kept.assign(method=kept["method"].astype(str).map(method_label))
+    kept = kept.assign(method=kept["method"].astype(str).map(display_name))
     fig, ax = plt.subplots(figsize=(10, 4))
     sns.pointplot(
         data=kept,
@@ -57,7 +57,7 @@ def plot_missing_rates(rates: pd.DataFrame, metric: str = "acc2_non0") -> Figure
     if rates.empty or rates["rate"].nunique() < 2:
         shown = ", ".join(f"{r:g}" for r in sorted(set(rates.get("rate", [])))) or "none"
         return NoFigure(f"a single missing rate ({shown}): the table below has every method at it")
-    frame = rates.assign(method=rates["method"].astype(str).map(method_label))
+    frame = rates.assign(method=rates["method"].astype(str).map(display_name))
     fig, ax = plt.subplots(figsize=(8, 4))
     sns.lineplot(data=frame, x="rate", y=metric, hue="method", marker="o", errorbar="sd", ax=ax)
     ax.set_xlabel("missing rate (each modality of each test sample dropped, at least one kept)")

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from mmolre.report.labels import method_label
+from mmolre.models.registry import display_name
 from mmolre.report.plots.style import OURS
 from mmolre.report.reporter import NoFigure
 from mmolre.tasks import EMOTION4_CLASSES
@@ -76,7 +76,7 @@ def plot_predicted_vs_true(truth: np.ndarray, predictions: Mapping[str, np.ndarr
         ax.axvline(0.0, color="0.6", linestyle=":", linewidth=1)
         mae = float(np.mean(np.abs(truth - pred)))
         corr = float(np.corrcoef(truth, pred)[0, 1]) if truth.std() > 0 and pred.std() > 0 else float("nan")
-        ax.set_title(f"{method_label(name)}\nMAE {mae:.3f}, Corr {corr:.3f}", fontsize=9)
+        ax.set_title(f"{display_name(name)}\nMAE {mae:.3f}, Corr {corr:.3f}", fontsize=9)
         ax.set_xlim(-3.2, 3.2)
         ax.set_ylim(min(-3.2, pred.min() - 0.2), max(3.2, pred.max() + 0.2))
         ax.set_xlabel("true sentiment")

@@ -13,8 +13,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from mmolre.metrics import metric_label
+from mmolre.models.registry import display_name
 from mmolre.protocols.paired import lower_is_better
-from mmolre.report.labels import method_label
 from mmolre.report.plots.style import OURS, PUBLISHED, SEED_DOTS, dataset_panels, datasets_of, legend_outside, points
 from mmolre.report.reporter import NoFigure
 from mmolre.tasks import EMOTIONS
@@ -116,7 +116,7 @@ def plot_emotion_results(runs: RecordedRuns, kind: str = "wa") -> Figure | NoFig
     if frame.empty or not set(columns) <= set(frame.columns) or frame[columns[0]].notna().sum() == 0:
         return NoFigure("no recorded run has emotion labels")
     test = frame[(frame["split"] == "test") & frame[columns[0]].notna()]
-    test = test.assign(method=test["model"].map(lambda m: method_label(str(m))) + " (" + test["profile"] + ")")
+    test = test.assign(method=test["model"].map(lambda m: display_name(str(m))) + " (" + test["profile"] + ")")
     label = metric_label(f"emo_{kind}").removeprefix("emotion ")
     long = test.melt(id_vars=["dataset", "method"], value_vars=columns, var_name="emotion", value_name=label)
     long["emotion"] = long["emotion"].str.removeprefix(f"emo_{kind}_")

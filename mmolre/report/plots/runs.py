@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from mmolre.metrics import metric_label
-from mmolre.report.labels import method_label
+from mmolre.models.registry import display_name
 from mmolre.report.plots.style import legend_outside, metric_panels, points
 from mmolre.report.reporter import NoFigure
 
@@ -88,8 +88,8 @@ def plot_metric_points(
     """One panel per metric, one row per ``x`` value (model): mean over seeds with a ± sd error bar and every
     seed as a grey dot, on an axis zoomed to the data."""
     order = [str(v) for v in dict.fromkeys(results[x])]
-    frame = results.assign(**{x: results[x].astype(str).map(method_label)})
-    labels = [method_label(v) for v in order]
+    frame = results.assign(**{x: results[x].astype(str).map(display_name)})
+    labels = [display_name(v) for v in order]
     return metric_panels(
         frame, metrics, split, (3.0, 0.9 + 0.42 * len(order)), lambda p, m, ax: points(ax, p, m, x, labels)
     )
@@ -116,9 +116,9 @@ def plot_paired_differences(paired: pd.DataFrame) -> Figure | NoFigure:
             spread = [part["difference"] - part[low], part[high] - part["difference"]]
             ax.errorbar(part["difference"], [r + offset for r in rows], xerr=spread, fmt="o", capsize=3, label=label)
         ax.axvline(0.0, color="grey", linewidth=1)
-        ax.set_yticks(list(rows), [method_label(str(b)) for b in part["baseline"]])
+        ax.set_yticks(list(rows), [display_name(str(b)) for b in part["baseline"]])
         ax.invert_yaxis()
-        reference = method_label(str(part["reference"].iloc[0]))
+        reference = display_name(str(part["reference"].iloc[0]))
         ax.set_xlabel(f"{reference} − baseline")
         ax.set_title(f"{metric_label(metric)}\n({part['better'].iloc[0]} is better)", fontsize=10)
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
