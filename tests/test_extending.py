@@ -149,3 +149,15 @@ def test_results_read_the_dataset_records(clean_registries) -> None:
     )
     assert recorded.features("toy_reviews", {"context": True}) == "toy vectors, utterance context"
     assert recorded.dataset_name("synthetic_mosei") == "synthetic" and recorded.dataset_name("elsewhere") == "elsewhere"
+
+
+def test_published_numbers_follow_the_dataset_record_display_name(clean_registries) -> None:
+    from mmolre.results.published import published_table
+
+    before = published_table()
+    assert "CMU-MOSI" in set(before["dataset"])
+    mosi = mm.dataset_spec("mosi")
+    mm.register_dataset(DatasetSpec("mosi", mosi.loader, display_name="MOSI (renamed)"), replace=True)
+    after = published_table()
+    assert "CMU-MOSI" not in set(after["dataset"])
+    assert (after["dataset"] == "MOSI (renamed)").sum() == (before["dataset"] == "CMU-MOSI").sum() > 0

@@ -67,7 +67,7 @@ def headline_records(runs: RecordedRuns) -> list[dict[str, object]]:
         if (ours["seeds"] >= 3).any():
             ours = ours[ours["seeds"] >= 3]
         best = ours.loc[ours["mean"].idxmin() if lower_is_better(metric) else ours["mean"].idxmax()]
-        candidates = [p for p in PUBLISHED if (p.dataset, p.metric, p.setting) == (dataset, metric, setting)]
+        candidates = [p for p in PUBLISHED if (p.dataset_label, p.metric, p.setting) == (dataset, metric, setting)]
         pick = min if lower_is_better(metric) else max
         strongest = pick(candidates, key=lambda p: p.value) if candidates else None
         gap = None if strongest is None else float(best["mean"]) - strongest.value

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mmolre.data.registry import dataset_spec
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -30,13 +32,19 @@ class Reference:
 
 @dataclass(frozen=True)
 class Published:
-    """One published number: ``setting`` is ``full`` (all modalities), ``avg7`` or one test condition."""
+    """One published number: ``dataset`` is the registry name of the data (:data:`mmolre.data.registry.DATASETS`),
+    ``setting`` is ``full`` (all modalities), ``avg7`` or one test condition."""
 
     ref: str
     dataset: str
     setting: str
     metric: str
     value: float
+
+    @property
+    def dataset_label(self) -> str:
+        """The dataset as tables show it (its registry record's display name)."""
+        return dataset_spec(self.dataset).label
 
 
 _MCULORA_FEATURES = "DeBERTa-large text + wav2vec-large audio + MANet video (GCNet utterance features)"
@@ -118,71 +126,71 @@ def _per_condition(ref: str, dataset: str, metric: str, values: Mapping[str, flo
 PUBLISHED: tuple[Published, ...] = (
     *_records(
         "Self-MM",
-        "CMU-MOSI",
+        "mosi",
         "full",
         {"acc2_has0": 0.8344, "acc2_non0": 0.8546, "f1_non0": 0.8543, "acc7": 0.4667, "mae": 0.7080, "corr": 0.7963},
     ),
     *_records(
         "Self-MM",
-        "CMU-MOSEI",
+        "mosei",
         "full",
         {"acc2_has0": 0.8376, "acc2_non0": 0.8515, "f1_non0": 0.8490, "acc7": 0.5387, "mae": 0.5309, "corr": 0.7649},
     ),
     *_records(
         "MMML",
-        "CMU-MOSI",
+        "mosi",
         "full",
         {"acc2_has0": 0.8591, "acc2_non0": 0.8816, "f1_non0": 0.8815, "acc7": 0.4825, "mae": 0.6429, "corr": 0.838},
     ),
     *_records(
         "MMML",
-        "CMU-MOSEI",
+        "mosei",
         "full",
         {"acc2_has0": 0.8632, "acc2_non0": 0.8673, "f1_non0": 0.8649, "acc7": 0.5495, "mae": 0.5174, "corr": 0.7908},
     ),
     *_records(
         "MMML large+context",
-        "CMU-MOSI",
+        "mosi",
         "full",
         {"acc2_has0": 0.8848, "acc2_non0": 0.9035, "f1_non0": 0.9035, "acc7": 0.5272, "mae": 0.5573, "corr": 0.8824},
     ),
     *_records(
         "MMML large+context",
-        "CMU-MOSEI",
+        "mosei",
         "full",
         {"acc2_has0": 0.8636, "acc2_non0": 0.8822, "f1_non0": 0.8804, "acc7": 0.5477, "mae": 0.5072, "corr": 0.8142},
     ),
     *_records(
         "UniMSE",
-        "CMU-MOSI",
+        "mosi",
         "full",
         {"acc2_non0": 0.869, "f1_non0": 0.8642, "acc7": 0.4868, "mae": 0.691, "corr": 0.809},
     ),
-    *_records("UniMSE", "CMU-MOSEI", "full", {"acc2_non0": 0.8750, "f1_non0": 0.8746, "mae": 0.523}),
+    *_records("UniMSE", "mosei", "full", {"acc2_non0": 0.8750, "f1_non0": 0.8746, "mae": 0.523}),
     *_per_condition(
         "MCULoRA",
-        "CMU-MOSEI",
+        "mosei",
         "acc2_non0",
         {"a": 0.6979, "t": 0.8643, "v": 0.6750, "at": 0.8668, "av": 0.7245, "tv": 0.8715, "atv": 0.8729},
     ),
     *_per_condition(
         "MCULoRA",
-        "CMU-MOSEI",
+        "mosei",
         "f1_non0",
         {"a": 0.6818, "t": 0.8636, "v": 0.6735, "at": 0.8661, "av": 0.7198, "tv": 0.8713, "atv": 0.8722},
     ),
-    *_records("MCULoRA", "CMU-MOSEI", "avg7", {"acc2_non0": 0.7961, "f1_non0": 0.7926, "corr": 0.6601}),
+    *_records("MCULoRA", "mosei", "avg7", {"acc2_non0": 0.7961, "f1_non0": 0.7926, "corr": 0.6601}),
     *_per_condition(
         "MCULoRA",
-        "IEMOCAP",
+        "iemocap",
         "wa",
         {"a": 0.5946, "t": 0.8521, "v": 0.6125, "at": 0.8696, "av": 0.7375, "tv": 0.8828, "atv": 0.8921},
     ),
-    *_records("MCULoRA", "IEMOCAP", "avg7", {"wa": 0.7773, "ua": 0.7843, "wf1": 0.7723}),
-    *_records("MCULoRA log", "CMU-MOSEI", "avg7", {"acc2_non0": 0.7885, "f1_non0": 0.7818}),
+    *_records("MCULoRA", "iemocap", "avg7", {"wa": 0.7773, "ua": 0.7843, "wf1": 0.7723}),
+    *_records("MCULoRA log", "mosei", "avg7", {"acc2_non0": 0.7885, "f1_non0": 0.7818}),
     *_per_condition(
         "MoMKE",
-        "CMU-MOSEI",
+        "mosei",
         "f1_non0",
         {"a": 0.6592, "t": 0.8584, "v": 0.6491, "at": 0.8603, "av": 0.6586, "tv": 0.8442},
     ),
@@ -197,7 +205,7 @@ def published_table() -> pd.DataFrame:
     rows = [
         {
             "method": REFERENCES[p.ref].label,
-            "dataset": p.dataset,
+            "dataset": p.dataset_label,
             "setting": p.setting,
             "metric": p.metric,
             "value": p.value,

@@ -54,12 +54,12 @@ def readme_block(root: Path | None = None) -> str:
         if "source" in table
         for _, row in table.iterrows()
     }
-    others = [p for p in PUBLISHED if (p.ref, p.dataset) not in shown]
+    others = [p for p in PUBLISHED if (p.ref, p.dataset_label) not in shown]
     if others:
         lines += ["", "**Published numbers with no run of ours on the same data**", ""]
         groups: dict[tuple[str, str, str], list[str]] = {}
         for p in others:
-            groups.setdefault((p.ref, p.dataset, p.setting), []).append(f"{p.metric} {p.value:.4f}")
+            groups.setdefault((p.ref, p.dataset_label, p.setting), []).append(f"{p.metric} {p.value:.4f}")
         lines += [f"- {ref}, {data}, {setting}: {', '.join(v)}" for (ref, data, setting), v in groups.items()]
     used = sorted({p.ref for p in PUBLISHED})
     lines += ["", "**Sources of the published numbers**", ""]

@@ -55,12 +55,17 @@ def _ours(frame: pd.DataFrame, by: str, metrics: Mapping[str, str], split: str |
 def _published_rows(metrics: Mapping[str, str], setting: str, datasets: Sequence[str]) -> pd.DataFrame:
     rows: dict[tuple[str, str], dict[str, object]] = {}
     for p in PUBLISHED:
-        if p.setting != setting or p.metric not in metrics or p.dataset not in datasets:
+        if p.setting != setting or p.metric not in metrics or p.dataset_label not in datasets:
             continue
         ref = REFERENCES[p.ref]
         row = rows.setdefault(
             (p.ref, p.dataset),
-            {"dataset": p.dataset, "method": ref.label, "source": f"published: {p.ref}", "features": ref.features},
+            {
+                "dataset": p.dataset_label,
+                "method": ref.label,
+                "source": f"published: {p.ref}",
+                "features": ref.features,
+            },
         )
         row[metrics[p.metric]] = f"{p.value:.4f}"
     return pd.DataFrame(list(rows.values()))
@@ -144,7 +149,7 @@ def conditions_table(runs: RecordedRuns, metric: str = "f1_non0") -> pd.DataFram
     for p in PUBLISHED:
         if p.metric == metric and p.setting in CONDITIONS:
             row = rows.setdefault(
-                p.ref, {"dataset": p.dataset, "method": REFERENCES[p.ref].label, "source": f"published: {p.ref}"}
+                p.ref, {"dataset": p.dataset_label, "method": REFERENCES[p.ref].label, "source": f"published: {p.ref}"}
             )
             row[p.setting] = f"{p.value:.4f}"
     frame = pd.concat([pd.DataFrame(list(rows.values())), ours.drop(columns="profile")], ignore_index=True)
@@ -260,7 +265,7 @@ def comparison_frame(runs: RecordedRuns, metric: str = "acc2_non0", study: str =
     ours = frame.assign(method=names + " (" + frame["profile"] + ")", kind="ours")[columns]
     setting = "full" if study == "sentiment" else "avg7"
     published = [
-        {"dataset": p.dataset, "method": REFERENCES[p.ref].label, "kind": "published", metric: p.value}
+        {"dataset": p.dataset_label, "method": REFERENCES[p.ref].label, "kind": "published", metric: p.value}
         for p in PUBLISHED
         if p.setting == setting and p.metric == metric
     ]
