@@ -5,6 +5,7 @@ finds the plugin's model; registration and plugin errors are one clear line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import pytest
 
 import mmolre as mm
 from mmolre.data import registry as data_registry
+from mmolre.data.load import check_options, option_types
 from mmolre.data.registry import DatasetSpec
 from mmolre.data.sources import FILES, Source
 from mmolre.models import registry
@@ -161,3 +163,17 @@ def test_published_numbers_follow_the_dataset_record_display_name(clean_registri
     after = published_table()
     assert "CMU-MOSI" not in set(after["dataset"])
     assert (after["dataset"] == "MOSI (renamed)").sum() == (before["dataset"] == "CMU-MOSI").sum() > 0
+
+
+def test_a_dataset_record_declares_the_options_its_loader_takes_by_keyword(clean_registries) -> None:
+    @dataclasses.dataclass
+    class Noise:
+        level: float = 0.1
+
+    mm.register_dataset("noisy", lambda seed=0, **noise: None, keyword_options=Noise)
+    assert option_types("noisy") == {"seed": object, "level": float}  # the lambda's seed has no type hint
+    check_options("noisy", {"seed": 1, "level": 0.5})
+    with pytest.raises(ValueError, match="unknown option"):
+        check_options("noisy", {"volume": 2})
+    with pytest.raises(ValueError, match="level"):
+        check_options("noisy", {"level": "loud"})

@@ -23,9 +23,8 @@ from pathlib import Path
 from mmolre.config import check_value
 from mmolre.data.context import to_context
 from mmolre.data.dataset import DataError, MultimodalDataset
-from mmolre.data.registry import DATASETS, LOADERS, REAL, takes_data_dir
+from mmolre.data.registry import DATASETS, LOADERS, REAL, dataset_spec, takes_data_dir
 from mmolre.data.sources import describe_source, verification
-from mmolre.data.synthetic import SyntheticStructure
 from mmolre.messages import shown
 from mmolre.paths import DATA_DIR_ENV
 from mmolre.paths import data_dir as resolve_data_dir
@@ -36,13 +35,13 @@ __all__ = ["LOADERS", "REAL", "check_options", "load_dataset", "option_types", "
 
 def option_types(name: str) -> dict[str, object]:
     """Keyword options accepted by the loader ``name`` (besides ``data_dir``) -> their type hints."""
-    loader = LOADERS[name]
-    hints = typing.get_type_hints(loader)
-    parameters = [p for p in inspect.signature(loader).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    spec = dataset_spec(name)
+    hints = typing.get_type_hints(spec.loader)
+    parameters = [p for p in inspect.signature(spec.loader).parameters.values() if p.kind is not p.VAR_KEYWORD]
     types = {p.name: hints.get(p.name, object) for p in parameters if p.name != "data_dir"}
-    if name == "synthetic":
-        structure = typing.get_type_hints(SyntheticStructure)
-        types.update({f.name: structure[f.name] for f in dataclasses.fields(SyntheticStructure)})
+    if spec.keyword_options is not None:
+        extra = typing.get_type_hints(spec.keyword_options)
+        types.update({f.name: extra[f.name] for f in dataclasses.fields(spec.keyword_options)})
     return types
 
 

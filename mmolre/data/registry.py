@@ -23,7 +23,7 @@ from mmolre.data.mosei import load_mosei
 from mmolre.data.mosi import load_mosi, load_mosi_bclstm
 from mmolre.data.official import load_official
 from mmolre.data.sources import FILES, Source
-from mmolre.data.synthetic import make_synthetic
+from mmolre.data.synthetic import SyntheticStructure, make_synthetic
 from mmolre.messages import shown
 from mmolre.plugins import import_env_plugins
 
@@ -53,6 +53,9 @@ class DatasetSpec:
     """The tasks its labels can give (a loader option may leave some out), from :data:`mmolre.tasks.TASKS`."""
     leakage_probe: Callable[[str | None], pd.DataFrame] | None = None
     """``probe(data_dir)``: notebook 01's check that the features do not leak the labels (None: none recorded)."""
+    keyword_options: type | None = None
+    """A dataclass whose fields (with their type hints) are the options the loader takes through ``**options``
+    (the synthetic data's planted structure); None: the loader's named parameters are all its options."""
 
     @property
     def label(self) -> str:
@@ -251,6 +254,7 @@ for _spec in (
     DatasetSpec(
         "synthetic",
         make_synthetic,
+        keyword_options=SyntheticStructure,
         display_name="synthetic",
         features="synthetic features (no real modality)",
         tasks=("sentiment", "emotion"),
