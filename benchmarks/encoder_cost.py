@@ -85,7 +85,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1111])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", nargs="+", help="labels of the settings to run (default: all)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        help="labels of the settings to run (default: all); rows of other settings recorded earlier are kept",
+    )
     parser.add_argument("--steps", type=int, default=0, help="time this many training steps per turn instead")
     parser.add_argument("--rounds", type=int, default=5, help="turns of --steps steps per setting")
     args = parser.parse_args()
@@ -109,6 +113,10 @@ def main() -> None:
     options = {"text_kind": "finetune", "max_tokens": 64, "audio": False}
     reporter = Reporter(profile="benchmarks")
     frames = []
+    recorded = reporter.root / "tables" / "encoder_cost_runs.csv"
+    if args.only and recorded.is_file():  # keep the settings recorded earlier that this run does not redo
+        earlier = pd.read_csv(recorded)
+        frames.append(earlier[~earlier["encoder"].isin(args.only)])
     for setting in settings:
         frames.append(
             compare_encoders("mosi", [setting], ModelConfig(), train, args.seeds, "linear_head", None, options)
