@@ -10,7 +10,7 @@ Sentiment (CMU-MOSI / CMU-MOSEI, labels in [-3, 3]):
   convention of the official MCULoRA code (its MAE and Corr are computed after dropping neutral labels); reported
   beside ours for comparison with MCULoRA's tables.
 
-Emotions (CMU-MOSEI, multi-label over :data:`mmolre.tasks.EMOTIONS`): an emotion is present when its
+Emotions (CMU-MOSEI, multi-label over :data:`mmolre.emotions.EMOTIONS`): an emotion is present when its
 intensity is > 0 and predicted present when sigmoid(logit) >= 0.5. Per emotion: weighted accuracy
 WA = (TP * N / P + TN) / (2N) (the mean of TPR and TNR) and weighted F1; plus their means.
 
@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sklearn.metrics import f1_score
 
-from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
+from mmolre.emotions import EMOTION4_CLASSES, EMOTIONS
 
 SENTIMENT_METRICS: tuple[str, ...] = (
     "acc2_has0",

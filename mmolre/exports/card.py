@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.data.encoders import ENCODER_NAME
 from mmolre.exports.config import export_config
-from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
+from mmolre.tasks import TASK_SPECS
 
 if TYPE_CHECKING:
     from mmolre.protocols.driver import Experiment
@@ -46,13 +46,7 @@ def model_card(config: Mapping[str, object]) -> str:
     keys = sorted(metrics["test"])  # type: ignore[index]  # valid and test have the same keys
     rows = [f"| {key} | {_number(metrics['valid'].get(key))} | {_number(metrics['test'].get(key))} |" for key in keys]  # type: ignore[index]
     fingerprint = data["fingerprint"]  # type: ignore[index]
-    outputs = []
-    if "sentiment" in config["tasks"]:  # type: ignore[operator]
-        outputs.append("- `sentiment`: a score in [-3, 3] (negative to positive; predictions are clipped)")
-    if "emotion" in config["tasks"]:  # type: ignore[operator]
-        outputs.append(f"- `emotion_<name>`: the probability that each of {', '.join(EMOTIONS)} is present")
-    if "emotion4" in config["tasks"]:  # type: ignore[operator]
-        outputs.append(f"- `emotion4_<class>`: probabilities over {', '.join(EMOTION4_CLASSES)} (sum 1)")
+    outputs = [TASK_SPECS[task].card for task in config["tasks"]]  # type: ignore[union-attr]
     return "\n".join(
         [
             f"# Model card: {config['model']} trained on {data['name']}",  # type: ignore[index]

@@ -23,7 +23,7 @@ from mmolre.exports.folder import Pretrained, load_pretrained
 from mmolre.messages import cut
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import eval_mode, model_device, to_device
-from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
+from mmolre.tasks import TASK_SPECS
 
 FORMATS = ("csv", "json")
 
@@ -98,14 +98,8 @@ def predict(
 
 def _frame(outputs: Mapping[str, torch.Tensor], texts: Sequence[str] | None) -> pd.DataFrame:
     columns: dict[str, object] = {} if texts is None else {"text": list(texts)}
-    if "sentiment" in outputs:
-        columns["sentiment"] = outputs["sentiment"].clamp(-3.0, 3.0).numpy()
-    if "emotion" in outputs:
-        probabilities = outputs["emotion"].sigmoid().numpy()
-        columns.update({f"emotion_{name}": probabilities[:, i] for i, name in enumerate(EMOTIONS)})
-    if "emotion4" in outputs:
-        probabilities = outputs["emotion4"].softmax(dim=-1).numpy()
-        columns.update({f"emotion4_{name}": probabilities[:, i] for i, name in enumerate(EMOTION4_CLASSES)})
+    for task, values in outputs.items():
+        columns.update(TASK_SPECS[task].columns(values))
     return pd.DataFrame(columns)
 
 

@@ -360,5 +360,5 @@ class MCULoRA(AffectModel):
             else:
                 head = self.heads[task](hidden, streams)
                 out = head.output + self._select(head.streams, encoded.combination, head.output)
-            predictions[task] = out.squeeze(-1) if task == "sentiment" else out
+            predictions[task] = out.squeeze(-1) if TASK_OUTPUTS[task] == 1 else out
         return ModelOutput(predictions, hidden.new_zeros(()))

@@ -334,7 +334,7 @@ class LinearHeadModel(EncodedInputs):
         predictions = {}
         for task in self.tasks:
             out = self.heads[task](fused)
-            predictions[task] = out.squeeze(-1) if task == "sentiment" else out
+            predictions[task] = out.squeeze(-1) if TASK_OUTPUTS[task] == 1 else out
         return ModelOutput(predictions, fused.new_zeros(()), {})
 
 
@@ -376,5 +376,5 @@ class MultitaskModel(EncodedInputs):
         predictions: dict[str, torch.Tensor] = {}
         for task in self.tasks:
             out = self.heads[task](fused[SHARED if SHARED in fused else task])
-            predictions[task] = out.squeeze(-1) if task == "sentiment" else out
+            predictions[task] = out.squeeze(-1) if TASK_OUTPUTS[task] == 1 else out
         return ModelOutput(predictions, aux, routing)

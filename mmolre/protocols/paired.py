@@ -29,8 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.metrics import classification_metrics, emotion_metrics, sentiment_metrics
-from mmolre.tasks import TASK_LABELS
+from mmolre.tasks import TASK_LABELS, TASK_SPECS
 
 LOWER_IS_BETTER: tuple[str, ...] = ("mae", "mae_non0")
 """Metrics where a lower value is better; every other metric is better higher."""
@@ -189,15 +188,11 @@ def split_truth(dataset: MultimodalDataset, split: str = "test") -> dict[str, np
 
 
 def score_predictions(truth: Mapping[str, np.ndarray], predictions: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """:mod:`mmolre.metrics` of the tasks in ``predictions`` (keys as in a run table: emotion metrics ``emo_*``)."""
+    """:mod:`mmolre.metrics` of the tasks in ``predictions`` (each task's :attr:`~mmolre.tasks.TaskSpec.metrics`;
+    keys as in a run table: emotion metrics ``emo_*``)."""
     result: dict[str, float] = {}
-    if "sentiment" in predictions:
-        result.update(sentiment_metrics(truth["sentiment"], predictions["sentiment"].reshape(-1)))
-    if "emotion" in predictions:
-        scores = emotion_metrics(truth["emotion"], predictions["emotion"])
-        result.update({f"emo_{key}": value for key, value in scores.items()})
-    if "emotion4" in predictions:
-        result.update(classification_metrics(truth["emotion4"], predictions["emotion4"]))
+    for task, outputs in predictions.items():
+        result.update(TASK_SPECS[task].metrics(truth[task], outputs))
     return result
 
 

@@ -10,12 +10,10 @@ import numpy as np
 import torch
 
 from mmolre.config import StrictConfig
+from mmolre.tasks import SENTIMENT_LOSSES
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 """``TrainConfig.precision``: ``bf16`` autocasts to bfloat16 on any device (CPU included), ``fp32`` never."""
-SENTIMENT_LOSSES: tuple[str, ...] = ("l1", "mse")
-"""``TrainConfig.sentiment_loss``: L1 (ours, every profile by default) or MSE (the official MCULoRA code's masked MSE,
-``MCULoRA/loss.py`` ``MaskedMSELoss``, used for CMU-MOSI / CMU-MOSEI in ``MCULoRA/train_MCULoRA.py``)."""
 SEEDS: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
 """The seeds every reported mean ± std is taken over."""
 
@@ -40,7 +38,7 @@ class TrainConfig(StrictConfig):
     train class frequencies for four-class CE), averaged over the tasks with the weights ``sentiment_weight`` /
     ``emotion_weight`` (1 for emotion4). 1.0 is "no better than a constant", so the tasks weigh comparably whatever
     their losses' scales; for a single task the criterion is its loss over a constant and selects the same epoch as
-    the loss itself. ``sentiment_loss`` is one of :data:`SENTIMENT_LOSSES`.
+    the loss itself. ``sentiment_loss`` is one of :data:`mmolre.tasks.SENTIMENT_LOSSES`.
     """
 
     epochs: int = 20

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from mmolre.data.dataset import MultimodalDataset, flatten_positions
-from mmolre.metrics import classification_metrics, emotion_metrics, sentiment_metrics
 from mmolre.modalities import restrict
 from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
-from mmolre.tasks import EMOTION4_CLASSES, TASK_LABELS
-from mmolre.train.config import SENTIMENT_LOSSES, TrainConfig
+from mmolre.tasks import TASK_SPECS, LossOptions
+from mmolre.train.config import TrainConfig
 
 
 def model_tasks(model: AffectModel, dataset: MultimodalDataset) -> tuple[str, ...]:
@@ -86,14 +84,6 @@ def emotion_pos_weight(dataset: MultimodalDataset, config: TrainConfig) -> torch
     return (len(present) - positives).clamp(min=1.0) / positives
 
 
-def sentiment_loss(prediction: torch.Tensor, label: torch.Tensor, kind: str = "l1") -> torch.Tensor:
-    """The sentiment regression loss ``kind`` (:data:`~mmolre.train.config.SENTIMENT_LOSSES`) over all rows."""
-    if kind not in SENTIMENT_LOSSES:
-        raise ValueError(f"sentiment loss must be one of {SENTIMENT_LOSSES}, got {kind!r}")
-    loss = F.l1_loss if kind == "l1" else F.mse_loss
-    return loss(prediction.reshape(-1), label.reshape(-1))
-
-
 def task_losses(
     outputs: dict[str, torch.Tensor],
     batch: dict[str, torch.Tensor],
@@ -101,21 +91,12 @@ def task_losses(
     pos_weight: torch.Tensor | None = None,
     sentiment: str = "l1",
 ) -> dict[str, torch.Tensor]:
-    """Per-task losses (``sentiment``: the sentiment loss, see :func:`sentiment_loss`); with ``batch["positions"]``
-    outputs and labels are first reduced to the valid positions."""
+    """Per-task losses (each task's :attr:`~mmolre.tasks.TaskSpec.loss`; ``sentiment``: the sentiment loss kind);
+    with ``batch["positions"]`` outputs and labels are first reduced to the valid positions."""
     outputs = per_utterance({task: outputs[task] for task in tasks}, batch)
-    labels = per_utterance({task: batch[TASK_LABELS[task]] for task in tasks}, batch)
-    losses = {}
-    if "sentiment" in tasks:
-        losses["sentiment"] = sentiment_loss(outputs["sentiment"], labels["sentiment"], sentiment)
-    if "emotion" in tasks:
-        weight = None if pos_weight is None else pos_weight.to(outputs["emotion"].device)
-        losses["emotion"] = F.binary_cross_entropy_with_logits(
-            outputs["emotion"], (labels["emotion"] > 0).float(), pos_weight=weight
-        )
-    if "emotion4" in tasks:
-        losses["emotion4"] = F.cross_entropy(outputs["emotion4"], labels["emotion4"].reshape(-1).long())
-    return losses
+    labels = per_utterance({task: batch[TASK_SPECS[task].label_field] for task in tasks}, batch)
+    options = LossOptions(sentiment, pos_weight)
+    return {task: TASK_SPECS[task].loss(outputs[task], labels[task], options) for task in tasks}
 
 
 def task_weights(config: TrainConfig) -> dict[str, float]:
@@ -145,21 +126,12 @@ def split_losses(
 def constant_predictions(
     dataset: MultimodalDataset, tasks: tuple[str, ...], pos_weight: torch.Tensor | None, n: int, sentiment: str = "l1"
 ) -> dict[str, np.ndarray]:
-    """``n`` rows of each task's best constant prediction fitted on the train split: the median sentiment (L1) or
-    the mean (MSE), per emotion the logit that minimises the (pos_weight-weighted) BCE at the train prevalence, and
-    the log train class frequencies (four-class CE)."""
+    """``n`` rows of each task's best constant prediction fitted on the train split (its
+    :attr:`~mmolre.tasks.TaskSpec.constant`): the median sentiment (L1) or the mean (MSE), per emotion the logit that
+    minimises the (pos_weight-weighted) BCE at the train prevalence, the log train class frequencies (four-class CE)."""
     labels = dataset.splits["train"].utterance_labels()
-    constants: dict[str, torch.Tensor] = {}
-    if "sentiment" in tasks:
-        values = labels["sentiment"].reshape(-1)
-        constants["sentiment"] = (values.median() if sentiment == "l1" else values.mean()).reshape(1)
-    if "emotion" in tasks:
-        prevalence = (labels["emotions"] > 0).float().mean(0).clamp(1e-6, 1 - 1e-6)
-        weight = torch.ones_like(prevalence) if pos_weight is None else pos_weight.cpu()
-        constants["emotion"] = torch.log(weight * prevalence / (1 - prevalence))
-    if "emotion4" in tasks:
-        counts = torch.bincount(labels["emotion4"].reshape(-1), minlength=len(EMOTION4_CLASSES)).float()
-        constants["emotion4"] = torch.log((counts / counts.sum()).clamp(min=1e-6))
+    options = LossOptions(sentiment, pos_weight)
+    constants = {task: TASK_SPECS[task].constant(labels[TASK_SPECS[task].label_field], options) for task in tasks}
     return {task: value.reshape(1, -1).repeat(n, 1).squeeze(-1).numpy() for task, value in constants.items()}
 
 
@@ -195,20 +167,12 @@ def selection_criterion(losses: dict[str, float], reference: dict[str, float], c
 def split_metrics(
     predictions: dict[str, np.ndarray], dataset: MultimodalDataset, split: str, tasks: tuple[str, ...]
 ) -> dict[str, float]:
-    """Per-utterance metrics: sentiment (``acc2_has0`` ...), emotion (prefixed ``emo_``), emotion4 (``wa`` ...)."""
+    """Per-utterance metrics of each task (its :attr:`~mmolre.tasks.TaskSpec.metrics`): sentiment (``acc2_has0``
+    ...), emotion (prefixed ``emo_``), emotion4 (``wa`` ...)."""
     labels = dataset.splits[split].utterance_labels()
     result: dict[str, float] = {}
-    if "sentiment" in tasks:
-        result.update(sentiment_metrics(labels["sentiment"].numpy(), predictions["sentiment"].reshape(-1)))
-    if "emotion" in tasks:
-        result.update(
-            {
-                f"emo_{key}": value
-                for key, value in emotion_metrics(labels["emotions"].numpy(), predictions["emotion"]).items()
-            }
-        )
-    if "emotion4" in tasks:
-        result.update(classification_metrics(labels["emotion4"].numpy(), predictions["emotion4"]))
+    for task in tasks:
+        result.update(TASK_SPECS[task].metrics(labels[TASK_SPECS[task].label_field].numpy(), predictions[task]))
     return result
 
 
