@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from mmolre.data.load import load_dataset
 from mmolre.models import ModelConfig, build_model
 from mmolre.models.base import to_device
+from mmolre.paths import profile_root
 from mmolre.protocols.encoders import compare_encoders
 from mmolre.protocols.summary import summarize
 from mmolre.report import Reporter
@@ -113,7 +114,7 @@ def main() -> None:
     options = {"text_kind": "finetune", "max_tokens": 64, "audio": False}
     reporter = Reporter(profile="benchmarks")
     frames = []
-    recorded = reporter.root / "tables" / "encoder_cost_runs.csv"
+    recorded = profile_root("benchmarks") / "tables" / "encoder_cost_runs.csv"  # the committed rows, never staging
     if args.only and recorded.is_file():  # keep the settings recorded earlier that this run does not redo
         earlier = pd.read_csv(recorded)
         frames.append(earlier[~earlier["encoder"].isin(args.only)])

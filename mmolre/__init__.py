@@ -23,9 +23,10 @@ Sub-packages: ``mmolre.data`` (sources, dataset records and loaders, safe loadin
 (loop, evaluation, checkpoints), ``mmolre.protocols`` (driver, ablations, incomplete modalities, DPFT, summaries),
 ``mmolre.report`` (in a notebook: reporter, figures, notebook set-up), ``mmolre.runner`` (on the host: the papermill
 runner, parameter files, report pages), ``mmolre.results`` (recorded runs beside the published numbers, the
-dashboard, the README's generated blocks); ``mmolre.cli`` is the command line (``python -m mmolre``).
-``mmolre.notebook_parameters`` reads the notebooks' parameters, ``mmolre.modalities`` and ``mmolre.tasks`` own the
-modality and task vocabularies, ``mmolre.metrics`` every metric.
+dashboard, the README's generated blocks), ``mmolre.exports`` (export folders, model cards, scoring new utterances);
+``mmolre.cli`` is the command line (``python -m mmolre``). ``mmolre.notebook_parameters`` reads the notebooks'
+parameters, ``mmolre.modalities`` owns the modality vocabulary, ``mmolre.tasks`` the tasks (one record each),
+``mmolre.emotions`` the emotion vocabularies, ``mmolre.metrics`` every metric.
 
 Names are imported on first use (``import mmolre`` itself loads neither torch nor the report code), so the
 command line and a plugin start quickly.
@@ -72,7 +73,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "token_routing",
     ),
     "mmolre.report": ("Reporter", "data_plots", "plots", "setup_notebook"),
-    "mmolre.tasks": ("EMOTIONS", "TASKS"),
+    "mmolre.emotions": ("EMOTIONS",),
+    "mmolre.tasks": ("TASKS",),
     "mmolre.train": ("SEEDS", "TrainConfig", "evaluate", "train_model"),
 }
 """Where each public name lives: module -> names."""

@@ -3,10 +3,11 @@ loss, its best constant prediction, its metrics and how a prediction is shown.
 
 - ``sentiment`` (MSA): one regression output, labels in [-3, 3] in ``batch["sentiment"]``; L1 loss (ours) or MSE
   (:data:`SENTIMENT_LOSSES`).
-- ``emotion`` (MER): six logits over :data:`EMOTIONS` (CMU-MOSEI), an emotion is present when its intensity in
-  ``batch["emotions"]`` is > 0; binary cross-entropy per emotion (optionally class-balanced, ``pos_weight``).
-- ``emotion4`` (IEMOCAP four-class): four logits over :data:`EMOTION4_CLASSES`, one class index 0..3 per utterance in
-  ``batch["emotion4"]`` (single-label classification, cross-entropy).
+- ``emotion`` (MER): six logits over :data:`~mmolre.emotions.EMOTIONS` (CMU-MOSEI), an emotion is present when its
+  intensity in ``batch["emotions"]`` is > 0; binary cross-entropy per emotion (optionally class-balanced,
+  ``pos_weight``).
+- ``emotion4`` (IEMOCAP four-class): four logits over :data:`~mmolre.emotions.EMOTION4_CLASSES`, one class index
+  0..3 per utterance in ``batch["emotion4"]`` (single-label classification, cross-entropy).
 
 The training loop, evaluation, the paired statistics, exports and model cards read these records
 (:mod:`mmolre.train.evaluation`, :mod:`mmolre.protocols.paired`, :mod:`mmolre.exports`); a task's metrics carry the
@@ -85,7 +86,7 @@ def _emotion_constant(labels: torch.Tensor, options: LossOptions) -> torch.Tenso
 
 
 def _emotion4_constant(labels: torch.Tensor, options: LossOptions) -> torch.Tensor:
-    counts = torch.bincount(labels.reshape(-1), minlength=len(EMOTION4_CLASSES)).float()
+    counts = torch.bincount(labels.reshape(-1).long(), minlength=len(EMOTION4_CLASSES)).float()
     return torch.log((counts / counts.sum()).clamp(min=1e-6))
 
 
@@ -103,7 +104,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
             1,
             _sentiment_loss,
             _sentiment_constant,
-            lambda labels, outputs: sentiment_metrics(labels.reshape(-1), outputs.reshape(-1)),
+            lambda labels, outputs: sentiment_metrics(np.ravel(labels), np.ravel(outputs)),
             lambda outputs: {"sentiment": outputs.clamp(-3.0, 3.0).numpy()},
             "- `sentiment`: a score in [-3, 3] (negative to positive; predictions are clipped)",
         ),
@@ -123,7 +124,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
             len(EMOTION4_CLASSES),
             lambda outputs, labels, options: F.cross_entropy(outputs, labels.reshape(-1).long()),
             _emotion4_constant,
-            lambda labels, outputs: classification_metrics(labels.reshape(-1), outputs),
+            lambda labels, outputs: classification_metrics(np.ravel(labels), outputs),
             lambda outputs: _probabilities("emotion4", EMOTION4_CLASSES, outputs.softmax(dim=-1)),
             f"- `emotion4_<class>`: probabilities over {', '.join(EMOTION4_CLASSES)} (sum 1)",
         ),
@@ -140,8 +141,6 @@ TASK_LABELS: dict[str, str] = {name: spec.label_field for name, spec in TASK_SPE
 """The label field (batch key and :class:`~mmolre.data.dataset.SplitData` attribute) of each task."""
 __all__ = [
     "ALL_TASKS",
-    "EMOTION4_CLASSES",
-    "EMOTIONS",
     "SENTIMENT_LOSSES",
     "TASKS",
     "TASK_LABELS",
@@ -150,8 +149,15 @@ __all__ = [
     "LossOptions",
     "TaskSpec",
     "check_tasks",
+    "in_task_order",
     "tasks_for",
 ]
+
+
+def in_task_order(tasks: Iterable[str]) -> tuple[str, ...]:
+    """``tasks`` in :data:`ALL_TASKS` order (the order of prediction columns, card lines and metrics)."""
+    names = set(tasks)
+    return tuple(task for task in ALL_TASKS if task in names)
 
 
 def tasks_for(label_fields: Iterable[str]) -> tuple[str, ...]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,16 @@ def test_version_and_help_with_examples(capsys: pytest.CaptureFixture[str]) -> N
         main(["--help"])
     text = capsys.readouterr().out
     assert "examples:" in text and "-p seeds" in text and "``" not in text
+
+
+def test_help_does_not_import_torch() -> None:
+    """``python -m mmolre --help`` answers without loading torch or the report code (a fresh interpreter)."""
+    probe = "import runpy, sys\ntry:\n    runpy.run_module('mmolre', run_name='__main__')\n"
+    probe += "except SystemExit:\n    pass\n"
+    probe += "print(sorted(m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, check=True)
+    assert "examples:" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_overrides_are_yaml_and_reach_every_notebook() -> None:

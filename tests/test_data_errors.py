@@ -14,7 +14,7 @@ import pytest
 import mmolre.data.mosei as mosei
 from mmolre.data import DataError, load_dataset
 from mmolre.data.text_encoder import TextFeatures
-from mmolre.tasks import EMOTIONS
+from mmolre.emotions import EMOTIONS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*used anyway because verification is off:UserWarning")
 

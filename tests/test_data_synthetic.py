@@ -8,8 +8,8 @@ import torch
 
 from mmolre.data import load_dataset
 from mmolre.data.synthetic import CARDS, make_synthetic
+from mmolre.emotions import EMOTIONS
 from mmolre.modalities import MODALITIES
-from mmolre.tasks import EMOTIONS
 
 TINY = {"n_train": 40, "n_valid": 10, "n_test": 12, "seq_len": 4}
 

@@ -15,10 +15,10 @@ import torch
 import mmolre as mm
 from mmolre.cli import main
 from mmolre.data.dataset import MultimodalDataset, SplitData
+from mmolre.emotions import EMOTIONS
 from mmolre.exports.config import CARD, CONFIG, WEIGHTS, ExportError, TextEncoding, text_encoding
 from mmolre.exports.predict import predict
 from mmolre.modalities import presence_mask
-from mmolre.tasks import EMOTIONS
 from mmolre.train import predict as predict_split
 
 TEXTS = [

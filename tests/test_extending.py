@@ -177,3 +177,5 @@ def test_a_dataset_record_declares_the_options_its_loader_takes_by_keyword(clean
         check_options("noisy", {"volume": 2})
     with pytest.raises(ValueError, match="level"):
         check_options("noisy", {"level": "loud"})
+    with pytest.raises(ValueError, match="keyword_options must be a dataclass"):
+        mm.register_dataset("loud", lambda **noise: None, keyword_options=dict)

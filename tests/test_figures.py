@@ -13,11 +13,11 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from mmolre.emotions import EMOTION4_CLASSES
 from mmolre.metrics import confusion_counts, metric_label
 from mmolre.report import Reporter, plots
 from mmolre.report.reporter import NoFigure
 from mmolre.results.recorded import RecordedRuns
-from mmolre.tasks import EMOTION4_CLASSES
 
 
 @pytest.fixture(autouse=True)

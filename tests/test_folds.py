@@ -13,6 +13,7 @@ import torch
 
 import mmolre.data.iemocap as iemocap
 from mmolre.data.text_encoder import TextFeatures
+from mmolre.emotions import EMOTION4_CLASSES
 from mmolre.metrics import class_recall, confusion_counts
 from mmolre.models import MCULoRAConfig
 from mmolre.paths import PROJECT_ROOT
@@ -21,7 +22,6 @@ from mmolre.protocols.folds import fold_loader, fold_matrix, run_folds, summariz
 from mmolre.protocols.incomplete import summarize_conditions
 from mmolre.protocols.incomplete_runs import IncompleteConfig
 from mmolre.report import plots
-from mmolre.tasks import EMOTION4_CLASSES
 from mmolre.train import TrainConfig
 
 DATA_DIR = next(

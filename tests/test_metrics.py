@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from mmolre.emotions import EMOTIONS
 from mmolre.metrics import SENTIMENT_METRICS, emotion_metrics, sentiment_metrics, weighted_accuracy
-from mmolre.tasks import EMOTIONS
 
 TRUTH = [-2.6, -0.4, 0.0, 0.5, 2.5, 3.0]
 PRED = [-3.4, 0.2, -0.5, 1.5, 2.5, 2.2]

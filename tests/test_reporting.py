@@ -83,3 +83,21 @@ def test_the_copy_a_notebook_stores_is_a_small_palette_png() -> None:
     assert image.mode == "P" and len(image.getcolors(maxcolors=DISPLAY_COLOURS) or []) > 8
     assert image.width <= 6 * DISPLAY_DPI
     assert len(shown) < 0.6 * len(full.getvalue())
+
+
+def test_in_a_kernel_a_figure_is_shown_small_and_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a notebook the figure is displayed once, as the palette copy, and closed (so the inline backend does not
+    embed it again at full size)."""
+    import IPython.display
+
+    shown: list[object] = []
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path))
+    monkeypatch.setattr("mmolre.report.reporter._in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    Reporter("kernel").figure(fig, "plot")
+    assert len(shown) == 1 and isinstance(shown[0], IPython.display.Image)
+    assert shown[0].data == display_png(fig)
+    assert not plt.fignum_exists(fig.number)
+    assert (tmp_path / "kernel" / "figures" / "plot.png").is_file()

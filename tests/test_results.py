@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from mmolre.cli import main
+from mmolre.emotions import EMOTIONS
 from mmolre.modalities import CONDITIONS
 from mmolre.paths import PROJECT_ROOT
 from mmolre.report import plots
 from mmolre.report.reporter import NoFigure
 from mmolre.results import headline, published, recorded, tables
 from mmolre.results import readme as generated
-from mmolre.tasks import EMOTIONS
 
 SEEDS = (1111, 1112, 1113)
 

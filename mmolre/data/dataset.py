@@ -25,8 +25,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from mmolre.data.text_encoder import TextInput
+from mmolre.emotions import EMOTION4_CLASSES, EMOTIONS
 from mmolre.modalities import MODALITIES, zero_missing
-from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS, TASK_LABELS, tasks_for
+from mmolre.tasks import TASK_LABELS, tasks_for
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 BUCKET_POOL = 50

@@ -1,7 +1,7 @@
 """Real IEMOCAP four-class emotions (text only here): the GCNet/MCULoRA label pickle, session folds, MiniLM text.
 
 File (see :mod:`mmolre.data.sources`): ``iemocap/IEMOCAP_features_raw_4way.pkl``, a list of six items: dialogue ->
-utterance ids (in dialogue order), dialogue -> class indices 0..3 (:data:`mmolre.tasks.EMOTION4_CLASSES`), dialogue
+utterance ids (in dialogue order), dialogue -> class indices 0..3 (:data:`mmolre.emotions.EMOTION4_CLASSES`), dialogue
 -> speakers (F/M), dialogue -> transcripts, train dialogues (sessions 1-4), test dialogues (session 5): 151
 dialogues, 5531 utterances. Folds are leave-one-session-out: fold ``k`` tests session ``k`` (the pickle's own split
 is fold 5); validation dialogues are drawn (seeded) from the training sessions, never from the test session.
@@ -20,9 +20,9 @@ from mmolre.data.mosi import video_split
 from mmolre.data.safe_pickle import load_pickle
 from mmolre.data.sources import check_text, how_to_obtain, require
 from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
+from mmolre.emotions import EMOTION4_CLASSES
 from mmolre.messages import shown
 from mmolre.modalities import presence_mask
-from mmolre.tasks import EMOTION4_CLASSES
 
 PICKLE = "iemocap/IEMOCAP_features_raw_4way.pkl"
 SESSIONS: tuple[int, ...] = (1, 2, 3, 4, 5)

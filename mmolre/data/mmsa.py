@@ -15,9 +15,9 @@ import torch
 from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
 from mmolre.data.sources import check_text
+from mmolre.emotions import EMOTIONS
 from mmolre.messages import shown
 from mmolre.modalities import MODALITIES, presence_mask
-from mmolre.tasks import EMOTIONS
 
 TEXT_FIELDS = ("text", "text_bert")
 

@@ -27,9 +27,9 @@ from mmolre.data.dataset import SPLITS, DataError, MultimodalDataset, SplitData
 from mmolre.data.safe_pickle import load_pickle
 from mmolre.data.sources import check_numeric, how_to_obtain, read_csv, require
 from mmolre.data.text_encoder import ENCODER_NAME, describe_text, text_features
+from mmolre.emotions import EMOTIONS
 from mmolre.messages import shown
 from mmolre.modalities import presence_mask
-from mmolre.tasks import EMOTIONS
 
 LABELS = "mosei/mosei_labels_7d.csv"
 TEXTS = "mosei/mosei_text_label.csv"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -149,6 +149,10 @@ def register_dataset(
         raise ValueError(f"dataset {name!r} is already registered; pass replace=True to replace it")
     if not callable(spec.loader):
         raise ValueError(f"dataset {name!r}: the loader must be callable, got {type(spec.loader).__name__}")
+    if spec.keyword_options is not None and not (
+        isinstance(spec.keyword_options, type) and is_dataclass(spec.keyword_options)
+    ):
+        raise ValueError(f"dataset {name!r}: keyword_options must be a dataclass, got {shown(spec.keyword_options)}")
     _check_files(name, spec.files, replace)
     old = DATASETS.pop(name, None)
     if old is not None:

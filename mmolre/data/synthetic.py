@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from mmolre.data.dataset import SPLITS, MultimodalDataset, SplitData
+from mmolre.emotions import EMOTIONS
 from mmolre.modalities import MODALITIES, zero_missing
-from mmolre.tasks import EMOTIONS
 
 CARDS: dict[str, dict[str, int]] = {
     "mosi": {"text": 768, "audio": 5, "vision": 20},

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.data.encoders import ENCODER_NAME
 from mmolre.exports.config import export_config
-from mmolre.tasks import TASK_SPECS
+from mmolre.tasks import TASK_SPECS, in_task_order
 
 if TYPE_CHECKING:
     from mmolre.protocols.driver import Experiment
@@ -40,13 +40,14 @@ def _inputs(config: Mapping[str, object]) -> list[str]:
 
 
 def model_card(config: Mapping[str, object]) -> str:
-    """The Markdown model card of an export (see the module docstring)."""
+    """The Markdown model card of an export: the data, the valid and test metrics of the selected epoch, what the
+    model reads and outputs, and the commands that score new utterances."""
     data = config["dataset"]
     metrics = config["metrics"]
     keys = sorted(metrics["test"])  # type: ignore[index]  # valid and test have the same keys
     rows = [f"| {key} | {_number(metrics['valid'].get(key))} | {_number(metrics['test'].get(key))} |" for key in keys]  # type: ignore[index]
     fingerprint = data["fingerprint"]  # type: ignore[index]
-    outputs = [TASK_SPECS[task].card for task in config["tasks"]]  # type: ignore[union-attr]
+    outputs = [TASK_SPECS[task].card for task in in_task_order(config["tasks"])]  # type: ignore[arg-type]
     return "\n".join(
         [
             f"# Model card: {config['model']} trained on {data['name']}",  # type: ignore[index]

@@ -107,7 +107,8 @@ def _finite(metrics: Mapping[str, float]) -> dict[str, float | None]:
 def export_config(
     run: TrainResult, dataset: MultimodalDataset, text: TextEncoding | Mapping | None = None
 ) -> dict[str, object]:
-    """The ``config.json`` content of ``run``'s export, without the weights' sha256 (see :func:`export`)."""
+    """The ``config.json`` content of ``run``'s export, without the weights' sha256 (see
+    :func:`mmolre.exports.folder.export`)."""
     model = run.model
     if dataset.context:
         raise ValueError("export: models trained on context samples (one per video) cannot score single utterances")

@@ -71,7 +71,7 @@ def export(
     safetensors weights, ``config.json`` and a model card; returns the folder.
 
     ``dataset`` is the one the run trained on (its widths, text input, load options and fingerprint); ``text``
-    overrides how raw text is encoded (default: what :func:`text_encoding` finds).
+    overrides how raw text is encoded (default: what :func:`mmolre.exports.config.text_encoding` finds).
     """
     folder = check_export_folder(folder)
     config = export_config(run, dataset, text)

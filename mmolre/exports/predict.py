@@ -23,7 +23,7 @@ from mmolre.exports.folder import Pretrained, load_pretrained
 from mmolre.messages import cut
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import eval_mode, model_device, to_device
-from mmolre.tasks import TASK_SPECS
+from mmolre.tasks import TASK_SPECS, in_task_order
 
 FORMATS = ("csv", "json")
 
@@ -98,8 +98,8 @@ def predict(
 
 def _frame(outputs: Mapping[str, torch.Tensor], texts: Sequence[str] | None) -> pd.DataFrame:
     columns: dict[str, object] = {} if texts is None else {"text": list(texts)}
-    for task, values in outputs.items():
-        columns.update(TASK_SPECS[task].columns(values))
+    for task in in_task_order(outputs):
+        columns.update(TASK_SPECS[task].columns(outputs[task]))
     return pd.DataFrame(columns)
 
 

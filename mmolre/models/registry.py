@@ -129,7 +129,7 @@ MODELS: dict[str, ModelEntry] = {
     **{name: ModelEntry(ModelConfig, _multitask, _DISPLAY.get(name, "")) for name in _BLOCK_SPECS},
     "linear_head": ModelEntry(ModelConfig, _linear_head, "encoder + linear head"),  # per task, no experts
     "mculora": ModelEntry(MCULoRAConfig, _mculora, "MCULoRA"),  # MCLA with decoupled combination streams (published)
-    "mcla_inline": ModelEntry(MCULoRAConfig, _mculora, "inline MCLA"),  # ablation: the LoRA inline at every layer
+    "mcla_inline": ModelEntry(MCULoRAConfig, _mculora),  # ablation: the LoRA inline (tables show its Method name)
     "mculora_plain": ModelEntry(MCULoRAConfig, _mculora),  # the same backbone with plain linear layers
 }
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from mmolre.data.dataset import MultimodalDataset
+from mmolre.emotions import EMOTION4_CLASSES
 from mmolre.metrics import class_recall, confusion_counts
 from mmolre.models.base import AffectModel
-from mmolre.tasks import EMOTION4_CLASSES
 from mmolre.train.evaluation import predict
 
 PAIR_COLUMNS: tuple[str, ...] = ("true", "predicted", "count")

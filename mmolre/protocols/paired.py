@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.tasks import TASK_LABELS, TASK_SPECS
+from mmolre.tasks import TASK_LABELS, TASK_SPECS, in_task_order
 
 LOWER_IS_BETTER: tuple[str, ...] = ("mae", "mae_non0")
 """Metrics where a lower value is better; every other metric is better higher."""
@@ -191,8 +191,8 @@ def score_predictions(truth: Mapping[str, np.ndarray], predictions: Mapping[str,
     """:mod:`mmolre.metrics` of the tasks in ``predictions`` (each task's :attr:`~mmolre.tasks.TaskSpec.metrics`;
     keys as in a run table: emotion metrics ``emo_*``)."""
     result: dict[str, float] = {}
-    for task, outputs in predictions.items():
-        result.update(TASK_SPECS[task].metrics(truth[task], outputs))
+    for task in in_task_order(predictions):
+        result.update(TASK_SPECS[task].metrics(truth[task], predictions[task]))
     return result
 
 

@@ -9,8 +9,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from mmolre.data.dataset import MultimodalDataset
+from mmolre.emotions import EMOTION4_CLASSES, EMOTIONS
 from mmolre.modalities import MODALITIES
-from mmolre.tasks import EMOTION4_CLASSES, EMOTIONS
 
 
 def split_table(data: MultimodalDataset) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from mmolre.data.registry import dataset_spec, display_order
+from mmolre.emotions import EMOTIONS
 from mmolre.metrics import metric_label
 from mmolre.modalities import CONDITIONS
 from mmolre.models.registry import display_name
@@ -19,7 +20,6 @@ from mmolre.protocols.paired import paired_table
 from mmolre.protocols.summary import summarize
 from mmolre.results.published import PUBLISHED, REFERENCES
 from mmolre.results.recorded import RecordedRuns
-from mmolre.tasks import EMOTIONS
 
 SENTIMENT_METRICS: dict[str, str] = {
     m: metric_label(m) for m in ("acc2_has0", "acc2_non0", "f1_non0", "acc7", "mae", "corr")

@@ -27,7 +27,8 @@ The notebooks' parameters are read by :mod:`mmolre.notebook_parameters`. The run
 (paths, files, messages, config, plugins, progress, interrupts, notebook_parameters) and papermill, filelock and
 jinja2: it checks names and declared types itself, and what a value must be beyond its type with the checks its
 caller gives (the command line gives :data:`mmolre.parameter_checks.CHECKS`, which read the registries); torch is
-imported only when a parameter file asks for a GPU (:mod:`~mmolre.runner.requirements`).
+imported only when a parameter file asks for a GPU (:mod:`~mmolre.runner.requirements`) and, in
+:mod:`~mmolre.runner.sections`, when the ``train`` or ``export`` command runs a section's training.
 """
 
 

@@ -100,8 +100,9 @@ def task_losses(
 
 
 def task_weights(config: TrainConfig) -> dict[str, float]:
-    """Weight of each task's loss in training and in the selection criterion."""
-    return {"sentiment": config.sentiment_weight, "emotion": config.emotion_weight, "emotion4": 1.0}
+    """Weight of each task's loss in training and in the selection criterion: ``sentiment_weight`` and
+    ``emotion_weight`` from the config, 1 for every other task of :data:`~mmolre.tasks.TASK_SPECS`."""
+    return {task: 1.0 for task in TASK_SPECS} | {"sentiment": config.sentiment_weight, "emotion": config.emotion_weight}
 
 
 def weighted_loss(losses: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:

@@ -10,10 +10,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from mmolre.emotions import EMOTION4_CLASSES
 from mmolre.models.registry import display_name
 from mmolre.report.plots.style import OURS
 from mmolre.report.reporter import NoFigure
-from mmolre.tasks import EMOTION4_CLASSES
 
 
 def plot_confusion_matrix(

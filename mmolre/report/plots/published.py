@@ -12,12 +12,12 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from mmolre.emotions import EMOTIONS
 from mmolre.metrics import metric_label
 from mmolre.models.registry import display_name
 from mmolre.protocols.paired import lower_is_better
 from mmolre.report.plots.style import OURS, PUBLISHED, SEED_DOTS, dataset_panels, datasets_of, legend_outside, points
 from mmolre.report.reporter import NoFigure
-from mmolre.tasks import EMOTIONS
 
 
 class RecordedRuns(Protocol):
