@@ -5,7 +5,8 @@ Settings: all-mpnet-base-v2 with the lower k of 12 layers frozen and their outpu
 autocast on CPU against fp32, length-bucketed batches against random ones, and all-MiniLM-L6-v2 for reference. Every
 setting trains with the same schedule and seed; the epoch kept is chosen on the valid split only.
 
-Usage: ``MMOLRE_DATA_DIR=... python benchmarks/encoder_cost.py [--epochs 3] [--threads 2] [--only LABEL ...]``.
+Usage: ``MMOLRE_DATA_DIR=... python benchmarks/encoder_cost.py [--epochs 3] [--threads 2] [--only LABEL ...]``
+(``--redraw`` draws the figure again from the recorded runs).
 Writes ``encoder_cost_runs`` (one row per setting and seed), ``encoder_cost`` (test metrics and seconds per epoch)
 and a figure with ``Reporter(profile="benchmarks")``. Wall times depend on what else runs on the machine.
 
@@ -93,7 +94,12 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=0, help="time this many training steps per turn instead")
     parser.add_argument("--rounds", type=int, default=5, help="turns of --steps steps per setting")
+    parser.add_argument("--redraw", action="store_true", help="only draw the figure again from the recorded runs")
     args = parser.parse_args()
+    recorded = profile_root("benchmarks") / "tables" / "encoder_cost_runs.csv"  # the committed rows, never staging
+    if args.redraw:
+        Reporter(profile="benchmarks").figure(plot_encoder_comparison(pd.read_csv(recorded)), "encoder_cost")
+        return
     torch.set_num_threads(args.threads)
     settings = [s for s in SETTINGS if not args.only or s["label"] in args.only]
     if args.steps:
@@ -114,7 +120,6 @@ def main() -> None:
     options = {"text_kind": "finetune", "max_tokens": 64, "audio": False}
     reporter = Reporter(profile="benchmarks")
     frames = []
-    recorded = profile_root("benchmarks") / "tables" / "encoder_cost_runs.csv"  # the committed rows, never staging
     if args.only and recorded.is_file():  # keep the settings recorded earlier that this run does not redo
         earlier = pd.read_csv(recorded)
         frames.append(earlier[~earlier["encoder"].isin(args.only)])

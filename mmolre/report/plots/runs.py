@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
 from mmolre.metrics import metric_label
 from mmolre.models.registry import display_name
@@ -140,6 +140,9 @@ def plot_ablation(
     )
 
 
+_SECONDS_TICKS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+
 def plot_encoder_comparison(runs: pd.DataFrame, metrics: tuple[str, ...] = ("acc2_non0", "mae", "corr")) -> Figure:
     """Frozen vs fine-tuned text encoders: each test metric against the wall time per epoch (mean over seeds,
     one labelled point per setting), from :func:`mmolre.protocols.encoders.compare_encoders`."""
@@ -152,6 +155,10 @@ def plot_encoder_comparison(runs: pd.DataFrame, metrics: tuple[str, ...] = ("acc
             data=means, x="seconds_per_epoch", y=metric, hue="encoder", s=80, ax=ax, legend=ax is axes[0, 0]
         )
         ax.set_xscale("log")
+        low, high = means["seconds_per_epoch"].min(), means["seconds_per_epoch"].max()
+        ax.set_xticks([t for t in _SECONDS_TICKS if low / 1.5 <= t <= high * 1.5] or [low, high])
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())  # log-scale minor labels overlap the chosen ticks
         ax.set_xlabel("seconds per epoch (log scale)")
         ax.set_ylabel(metric_label(metric))
         ax.set_title(f"test {metric_label(metric)}")
