@@ -79,7 +79,7 @@ def test_metric_points_are_dots_on_a_zoomed_axis_with_readable_titles() -> None:
             pd.DataFrame({"method": ["a"], "seed": [1], "rate": [0.0], "wa": [0.5]}), "wa"
         ),
         lambda: plots.plot_condition_points(_conditions(("t",))),
-        lambda: plots.plot_ablation(_runs({"full": 0.8}), ["mae"]),
+        lambda: plots.plot_ablation(_runs({"full": 0.8}), ["mae"], title="ablation: blocks"),
         lambda: plots.plot_paired_differences(pd.DataFrame()),
         lambda: plots.plot_emotion_results(RecordedRuns(pd.DataFrame(), pd.DataFrame(), {}, [])),
         lambda: plots.plot_published_comparison(
@@ -95,6 +95,13 @@ def test_degenerate_cases_draw_nothing_and_say_why(drawn, tmp_path: Path, monkey
     Reporter("quick").figure(result, "nothing")
     assert not (tmp_path / "quick" / "figures" / "nothing.png").exists()
     assert capsys.readouterr().out == f"No figure nothing: {result.reason}\n"
+
+
+def test_an_ablation_figure_carries_its_title() -> None:
+    """The notebook titles each ablation's figure through the plot (a single setting has no figure to title)."""
+    fig = plots.plot_ablation(_runs({"blocks=1": 0.8, "blocks=2": 0.7}), ["mae", "acc2_non0"], title="ablation: blocks")
+    assert isinstance(fig, Figure) and fig._suptitle is not None and fig._suptitle.get_text() == "ablation: blocks"
+    plt.close(fig)
 
 
 def test_two_conditions_are_drawn_with_the_legend_outside() -> None:

@@ -127,17 +127,20 @@ def plot_paired_differences(paired: pd.DataFrame) -> Figure | NoFigure:
 
 
 def plot_ablation(
-    results: pd.DataFrame, metrics: Sequence[str], x: str = "variant", split: str = "test"
+    results: pd.DataFrame, metrics: Sequence[str], x: str = "variant", split: str = "test", title: str = ""
 ) -> Figure | NoFigure:
     """Metric per ablated setting (one row each, in run order): mean over seeds with ± sd error bars, every seed a
-    grey dot; one panel per metric. Nothing is drawn for a single setting."""
+    grey dot; one panel per metric, under ``title``. Nothing is drawn for a single setting."""
     order = [str(v) for v in dict.fromkeys(results[x])]
     if len(order) < 2:
         return NoFigure(f"a single setting ({', '.join(order) or 'none'}): nothing to compare (see the table above)")
     frame = results.assign(**{x: results[x].astype(str)})
-    return metric_panels(
+    fig = metric_panels(
         frame, metrics, split, (3.0, 0.9 + 0.42 * len(order)), lambda p, m, ax: points(ax, p, m, x, order)
     )
+    if title:
+        fig.suptitle(title, y=1.02)
+    return fig
 
 
 _SECONDS_TICKS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
