@@ -96,15 +96,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="turns of --steps steps per setting")
     parser.add_argument("--redraw", action="store_true", help="only draw the figure again from the recorded runs")
     args = parser.parse_args()
+    reporter = Reporter(profile="benchmarks")
     recorded = profile_root("benchmarks") / "tables" / "encoder_cost_runs.csv"  # the committed rows, never staging
     if args.redraw:
-        Reporter(profile="benchmarks").figure(plot_encoder_comparison(pd.read_csv(recorded)), "encoder_cost")
+        reporter.figure(plot_encoder_comparison(pd.read_csv(recorded)), "encoder_cost")
         return
     torch.set_num_threads(args.threads)
     settings = [s for s in SETTINGS if not args.only or s["label"] in args.only]
     if args.steps:
         steps = time_steps(settings, args.steps, args.rounds, batch_size=16)
-        Reporter(profile="benchmarks").table(steps, "encoder_cost_steps")
+        reporter.table(steps, "encoder_cost_steps")
         print(steps.to_string(index=False))
         return
     train = TrainConfig(
@@ -118,7 +119,6 @@ def main() -> None:
         num_threads=args.threads,
     )
     options = {"text_kind": "finetune", "max_tokens": 64, "audio": False}
-    reporter = Reporter(profile="benchmarks")
     frames = []
     if args.only and recorded.is_file():  # keep the settings recorded earlier that this run does not redo
         earlier = pd.read_csv(recorded)
