@@ -23,7 +23,7 @@ import torch.multiprocessing as mp
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.data.synthetic import make_synthetic
-from mmolre.models.mmolre import ModelConfig
+from mmolre.models.mmolre_config import ModelConfig
 from mmolre.models.registry import build_model
 from mmolre.train.config import TrainConfig, set_seed
 from mmolre.train.distributed import Distributed, init_distributed, shutdown

@@ -12,10 +12,10 @@ import torch
 
 from mmolre.data import load_dataset
 from mmolre.models import MCULoRAConfig
-from mmolre.protocols.dpft import SAMPLERS, make_sampler
 from mmolre.protocols.driver import Arm, run_experiment
 from mmolre.protocols.incomplete_runs import IncompleteConfig, run_incomplete
 from mmolre.protocols.sampler_state import SAMPLER_FILE, save_sampler_state
+from mmolre.protocols.samplers import SAMPLERS, make_sampler
 from mmolre.train import TrainConfig
 from mmolre.train.checkpoints import CheckpointError
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mmolre.nn import LowRankExpert, TaskMixture
-from mmolre.nn.experts import OLD_BLOCK, BlockForm
+from mmolre.nn.mixture import OLD_BLOCK, BlockForm
 
 TASKS = ("sentiment", "emotion")
 SWITCHES = tuple(field.name for field in dataclasses.fields(BlockForm))

@@ -12,7 +12,7 @@ import pytest
 from mmolre.cli import main
 from mmolre.config import StrictConfig
 from mmolre.models import ModelConfig
-from mmolre.models.mculora import MCULoRAConfig
+from mmolre.models.mculora_config import MCULoRAConfig
 from mmolre.parameter_checks import CHECKS
 from mmolre.runner import RunnerError, execute
 from mmolre.runner.plan import check_param_file

@@ -15,16 +15,10 @@ from mmolre.data.dataset import MultimodalDataset, SplitData
 from mmolre.modalities import CONDITIONS, MODALITIES, available_combinations
 from mmolre.models import MCULoRAConfig, build_model
 from mmolre.protocols import driver
-from mmolre.protocols.dpft import (
-    ModalityJSSampler,
-    UniformSampler,
-    accuracy_rule_probabilities,
-    combination_hook,
-    js_rule_step,
-    make_sampler,
-    project_to_band,
-)
+from mmolre.protocols.combination_sampler import UniformSampler, combination_hook
+from mmolre.protocols.dpft import ModalityJSSampler, accuracy_rule_probabilities, js_rule_step
 from mmolre.protocols.driver import Arm, run_experiment
+from mmolre.protocols.fusion_js import project_to_band
 from mmolre.protocols.incomplete import (
     PAIRED_BASELINES,
     dpft_movement_text,
@@ -44,6 +38,7 @@ from mmolre.protocols.incomplete_runs import (
     run_incomplete,
 )
 from mmolre.protocols.paired import wilcoxon_p
+from mmolre.protocols.samplers import make_sampler
 from mmolre.train import TrainConfig
 
 

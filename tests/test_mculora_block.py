@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from mmolre.models import MCULoRAConfig, build_model
-from mmolre.models.mculora import MCLABlock
+from mmolre.models.mculora_block import MCLABlock
 from mmolre.nn.attention import QKVAttention
 
 DIMS = {"text": 6, "audio": 4, "vision": 5}

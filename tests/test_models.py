@@ -226,7 +226,7 @@ def test_linear_head_trains_on_fine_tuned_text(tmp_path, monkeypatch) -> None:
 
 def test_block_switches_reach_every_mixture_block() -> None:
     from mmolre.nn import TaskMixture
-    from mmolre.nn.experts import OLD_BLOCK, BlockForm
+    from mmolre.nn.mixture import OLD_BLOCK, BlockForm
     from mmolre.protocols.ablations import BLOCK_VARIANTS
 
     def forms(model: torch.nn.Module) -> set[BlockForm]:

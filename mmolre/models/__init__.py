@@ -2,8 +2,10 @@
 
 from mmolre.models.base import AffectModel, ModelOutput, eval_mode
 from mmolre.models.inspection import count_parameters, example_batch, model_table, parameter_breakdown, trace_shapes
-from mmolre.models.mculora import MCULoRA, MCULoRAConfig
-from mmolre.models.mmolre import ModelConfig, MultitaskModel
+from mmolre.models.mculora import MCULoRA
+from mmolre.models.mculora_config import MCULoRAConfig
+from mmolre.models.mmolre import MultitaskModel
+from mmolre.models.mmolre_config import ModelConfig
 from mmolre.models.registry import METHOD_NAMES, METHODS, MODEL_NAMES, build_model, config_class
 
 __all__ = [

@@ -15,7 +15,7 @@ from mmolre.modalities import MODALITIES
 from mmolre.models.base import AffectModel, eval_mode, model_device
 from mmolre.models.mmolre import ModalityFusion, MultitaskModel, UniTSEStage
 from mmolre.models.registry import MMOLRE_FAMILY, build_model
-from mmolre.nn.experts import TaskMixture
+from mmolre.nn.mixture import TaskMixture
 
 COMPONENTS: tuple[str, ...] = ("projections", "experts", "maps", "routers", "norms", "fusion", "heads")
 """``maps``: a mixture block's task input / output maps and its static shared convolution."""

@@ -10,15 +10,8 @@ Architecture (arXiv 2507.11202 and the official code gdace829/MCULoRA; choices l
 3. Fusion: the concatenated modality vectors ``u`` go through an MCLA, ReLU and dropout, plus ``u`` (residual).
 4. One MCLA head per task (sentiment scalar, six emotion logits).
 
-The block, by default as in the official code (``MCULoRA/modules/Attention_softmoe.py`` at b5d07be, April 2025, and
-``MCULoRA/modules/Attention_group.py`` at HEAD, class ``Attention`` and ``Block``): ``a = attn(x)`` (q/k/v, no output
-projection, :class:`~mmolre.nn.attention.QKVAttention`), then ``x + a + mlp(a)``, with no LayerNorm anywhere and
-the modality outputs concatenated for fusion without a norm. Our earlier block differs in four places, each a
-switch of :class:`MCULoRAConfig` (the reduced CPU profiles set all four to keep their recorded results):
-``pre_norm`` (LayerNorm before attention and before the MLP), ``attention_projection`` (``nn.MultiheadAttention``
-with its output projection), ``fusion_norm`` (a LayerNorm per modality before fusion) and ``residual =
-"sequential"`` (``x' = x + drop(a)``, then ``x' + drop(mlp(x'))``); ``attention_dropout`` is the dropout on the
-attention weights (official ``--attn_drop_rate 0.0``; our earlier block used ``dropout``).
+The block (:mod:`mmolre.models.mculora_block`) follows the official code by default; its departures are switches of
+:class:`~mmolre.models.mculora_config.MCULoRAConfig`.
 
 Decoupled combination streams (the published design, default): every combination ``k`` has its own stream,
 carried through exactly the layers that carry streams in the official code: input projection -> fc1 -> fc2 of
@@ -58,12 +51,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
-from mmolre.config import StrictConfig
 from mmolre.modalities import (
     COMBINATIONS,
     MODALITIES,
@@ -73,126 +64,11 @@ from mmolre.modalities import (
     zero_missing,
 )
 from mmolre.models.base import AffectModel, ModelOutput
-from mmolre.nn.attention import QKVAttention
+from mmolre.models.mculora_block import MCLABlock, Streams, carry
+from mmolre.models.mculora_config import MCULoRAConfig
 from mmolre.nn.mcla import MCLA, MCLAOutput
-from mmolre.nn.sequence import key_padding_mask, masked_mean
+from mmolre.nn.sequence import masked_mean
 from mmolre.tasks import TASK_OUTPUTS, check_tasks
-
-Streams = dict[str, torch.Tensor]
-"""Combination name -> that combination's stream (same shape as the main activations)."""
-RESIDUALS: tuple[str, ...] = ("official", "sequential")
-"""``MCULoRAConfig.residual``: ``official`` is ``x + a + mlp(a)`` with ``a = attn(x)``; ``sequential`` (our earlier
-block) is ``x' = x + drop(a)``, then ``x' + drop(mlp(x'))``."""
-
-
-@dataclass
-class MCULoRAConfig(StrictConfig):
-    """Model size (official: hidden 256, depth 4, 2 heads, dropout 0.5, rank 4, MLP rank 8; defaults are quick) and
-    the block's form (defaults: the official block; see the module docstring).
-
-    - ``pre_norm``: LayerNorm before attention and before the MLP. Official: none (``Attention.forward``,
-      ``Attention_softmoe.py`` lines 146-167 at b5d07be, ``Attention_group.py`` lines 147-168 at HEAD).
-    - ``attention_projection``: ``nn.MultiheadAttention``, whose output projection follows attention. Official: the
-      heads' outputs are used directly (``x_out = (attn @ v)...``, line 163 at b5d07be, 164 at HEAD).
-    - ``attention_dropout``: dropout on the attention weights (official ``--attn_drop_rate=0.0`` in
-      ``run_MCULoRA_*.sh``).
-    - ``fusion_norm``: a LayerNorm per modality before the fusion layer. Official: ``x_joint = torch.cat([x_a, x_t,
-      x_v])`` without one (``MCULoRA/MCULoRAencoder.py`` line 167 at b5d07be, 315 at HEAD).
-    - ``residual``: ``official`` (``x_out + x_lora`` in ``Attention.forward``, lines 164-165 at b5d07be, plus
-      ``x = x + x_res`` in ``Block.forward``, lines 196-197) or ``sequential`` (:data:`RESIDUALS`).
-    """
-
-    hidden: int = 32
-    depth: int = 1
-    heads: int = 2
-    dropout: float = 0.2
-    rank: int = 4
-    mlp_rank: int = 8
-    mlp_ratio: int = 1
-    lora_dropout: float = 0.1
-    alpha: float | None = None  # LoRA alpha of the rank-`rank` adapters (scaling alpha / rank; None: alpha = rank)
-    mlp_alpha: float | None = None  # LoRA alpha of the MLP adapters (scaling mlp_alpha / mlp_rank; None: = mlp_rank)
-    pre_norm: bool = False  # LayerNorm before attention and MLP (our earlier block); official: none
-    attention_projection: bool = False  # nn.MultiheadAttention with output projection (ours); official: none
-    attention_dropout: float = 0.0  # dropout on attention weights (official 0.0; our earlier block: = dropout)
-    fusion_norm: bool = False  # LayerNorm per modality before fusion (ours); official: none
-    residual: Literal["official", "sequential"] = "official"  # x + a + mlp(a) | x' = x + a, x' + mlp(x')
-
-    def __post_init__(self) -> None:
-        if self.hidden < 1 or self.depth < 0 or self.heads < 1 or self.mlp_ratio < 1:
-            raise ValueError(f"MCULoRAConfig: hidden, heads, mlp_ratio must be >= 1 and depth >= 0, got {self}")
-        if self.hidden % self.heads:
-            raise ValueError(f"MCULoRAConfig: hidden ({self.hidden}) must be divisible by heads ({self.heads})")
-        if self.rank < 0 or self.mlp_rank < 0 or (self.rank == 0) != (self.mlp_rank == 0):
-            raise ValueError(
-                f"MCULoRAConfig: rank and mlp_rank must both be 0 (plain backbone) or both >= 1, "
-                f"got {self.rank}, {self.mlp_rank}"
-            )
-        for name in ("alpha", "mlp_alpha"):
-            if getattr(self, name) is not None and getattr(self, name) <= 0:
-                raise ValueError(f"MCULoRAConfig: {name} must be > 0 or None, got {getattr(self, name)}")
-        if self.residual not in RESIDUALS:
-            raise ValueError(f"MCULoRAConfig: residual must be one of {RESIDUALS}, got {self.residual!r}")
-        for name in ("dropout", "lora_dropout", "attention_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"MCULoRAConfig: {name} must be in [0, 1), got {getattr(self, name)}")
-
-
-def carry(layer: MCLAOutput) -> Streams:
-    """Streams leaving an MCLA layer: its base output on the main input plus each combination's low-rank term."""
-    return {c: layer.base + term for c, term in layer.streams.items()}
-
-
-class MCLABlock(nn.Module):
-    """One block over a modality's time axis whose MLP layers are MCLA; streams pass through fc1 and fc2 only. Its
-    form follows the config's switches (:class:`MCULoRAConfig`)."""
-
-    def __init__(self, config: MCULoRAConfig, combinations: tuple[str, ...]) -> None:
-        super().__init__()
-        width, hidden = config.hidden * config.mlp_ratio, config.hidden
-        self.official = config.residual == "official"
-        self.norm1 = nn.LayerNorm(hidden) if config.pre_norm else nn.Identity()
-        if config.attention_projection:
-            self.attention: nn.Module = nn.MultiheadAttention(
-                hidden, config.heads, dropout=config.attention_dropout, batch_first=True
-            )
-        else:
-            self.attention = QKVAttention(hidden, config.heads, config.attention_dropout)
-        self.norm2 = nn.LayerNorm(hidden) if config.pre_norm else nn.Identity()
-        rank, dropout, alpha = config.mlp_rank, config.lora_dropout, config.mlp_alpha
-        self.fc1 = MCLA(hidden, width, rank, dropout, alpha=alpha, combinations=combinations)
-        self.fc2 = MCLA(width, hidden, rank, dropout, alpha=alpha, combinations=combinations)
-        self.activation = nn.GELU()
-        self.dropout = nn.Dropout(config.dropout)
-
-    def _attend(self, x: torch.Tensor, steps: torch.Tensor | None) -> torch.Tensor:
-        h = self.norm1(x)
-        if isinstance(self.attention, QKVAttention):
-            return self.attention(h, steps)
-        return self.attention(h, h, h, key_padding_mask=key_padding_mask(steps), need_weights=False)[0]
-
-    def _residual_and_mlp_input(self, x: torch.Tensor, steps: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the MLP's output is added to and the MLP's input: ``(x + a, a)`` (official) or ``(x', x')`` with
-        ``x' = x + drop(a)`` (sequential); the MLP input is normalised with ``pre_norm``."""
-        attended = self._attend(x, steps)
-        if self.official:
-            return x + attended, self.norm2(attended)
-        x = x + self.dropout(attended)
-        return x, self.norm2(x)
-
-    def forward(self, x: torch.Tensor, streams: Streams, steps: torch.Tensor | None) -> tuple[torch.Tensor, Streams]:
-        """Main path and the streams (each stream: fc1 then fc2, no activation in between); ``steps`` (B, L)
-        marks the real time steps (None: all)."""
-        residual, h = self._residual_and_mlp_input(x, steps)
-        first = self.fc1(h, streams)
-        second = self.fc2(self.dropout(self.activation(first.output)), carry(first))
-        return residual + self.dropout(second.output), carry(second)
-
-    def inline(self, x: torch.Tensor, combination: torch.Tensor, steps: torch.Tensor | None) -> torch.Tensor:
-        """The block with the sample's combination adapter switched into both MLP layers."""
-        residual, h = self._residual_and_mlp_input(x, steps)
-        h = self.dropout(self.activation(self.fc1.inline(h, combination)))
-        return residual + self.dropout(self.fc2.inline(h, combination))
 
 
 @dataclass

@@ -2,9 +2,9 @@
 incomplete-modality method -> the model it trains and how its modality combinations are sampled.
 
 MMoLRE-family names share :class:`~mmolre.models.mmolre.MultitaskModel` and differ only in their
-:class:`~mmolre.models.mmolre.BlockSpec`; ``linear_head`` (:class:`~mmolre.models.mmolre.LinearHeadModel`) takes the
-same :class:`~mmolre.models.mmolre.ModelConfig` and input path without any mixture; MCULoRA names share
-:class:`~mmolre.models.mculora.MCULoRA`.
+:class:`~mmolre.models.mmolre.BlockSpec`; ``linear_head`` (:class:`~mmolre.models.linear_head.LinearHeadModel`)
+takes the same :class:`~mmolre.models.mmolre_config.ModelConfig` and input path without any mixture; MCULoRA names
+share :class:`~mmolre.models.mculora.MCULoRA`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from mmolre.data.text_encoder import TextInput
 from mmolre.messages import shown
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import AffectModel
-from mmolre.models.mculora import MCULoRA, MCULoRAConfig
-from mmolre.models.mmolre import BlockSpec, LinearHeadModel, ModelConfig, MultitaskModel
+from mmolre.models.linear_head import LinearHeadModel
+from mmolre.models.mculora import MCULoRA
+from mmolre.models.mculora_config import MCULoRAConfig
+from mmolre.models.mmolre import BlockSpec, MultitaskModel
+from mmolre.models.mmolre_config import ModelConfig
 from mmolre.plugins import import_env_plugins
 from mmolre.tasks import TASKS, check_tasks
 
@@ -173,7 +176,7 @@ baselines) and the linear head."""
 @dataclass(frozen=True)
 class Method:
     """An incomplete-modality method: the registered model it trains, its combination sampler (a name of
-    :data:`mmolre.protocols.dpft.SAMPLERS` or ``None`` = full modalities only) and the name tables show."""
+    :data:`mmolre.protocols.samplers.SAMPLERS` or ``None`` = full modalities only) and the name tables show."""
 
     model: str
     sampler: str | None

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from mmolre.models.mmolre import ModelConfig
+from mmolre.models.mmolre_config import ModelConfig
 from mmolre.protocols.driver import Arm
 from mmolre.protocols.paired import paired_table
 from mmolre.train.config import TrainConfig
@@ -31,7 +31,7 @@ BLOCK_VARIANTS: dict[str, dict[str, object]] = {
         "load_balance": 0.01,
     },
 }
-"""One name per switch of the block (:class:`~mmolre.models.mmolre.ModelConfig` changes around the base), and
+"""One name per switch of the block (:class:`~mmolre.models.mmolre_config.ModelConfig` changes around the base), and
 ``old_block`` with every switch at our earlier choice."""
 
 ABLATIONS: dict[str, tuple[object, ...]] = {

@@ -1,12 +1,7 @@
-"""Modality-combination sampling for incomplete-modality training: DPFT rules and the uniform baseline.
+"""DPFT: the two official rules that re-weight the modality combinations during training.
 
-Each training mini-batch draws one modality combination; :func:`combination_hook` zeroes the other
-modalities' features and narrows ``batch["mask"]`` accordingly (a ``train_model`` ``batch_hook``). After every
-epoch the sampler's ``update(model, dataset)`` may re-weight the combinations. Every statistic is measured on the
-VALID split only (the official code measures on the test split; we never do). Samplers, by name
-(:func:`make_sampler`):
+Every statistic is measured on the VALID split only (the official code measures on the test split; we never do).
 
-- ``uniform``: every available non-empty combination with equal, fixed probability.
 - ``dpft_js``: DPFT as first published (gdace829/MCULoRA, April 2025 code). Per-modality Bernoulli sampling: each
   available modality is kept with probability ``p_m`` (start 0.5). Statistic of combination ``k``: the mean over
   the modalities ``m`` in ``k`` of the Jensen-Shannon divergence between the softmax (over features, per time
@@ -29,30 +24,23 @@ VALID split only (the official code measures on the test split; we never do). Sa
   negative ``q`` set to 0, normalised (uniform when all are 0); ``q`` are the combination sampling probabilities.
   As published, ``tan`` is not bounded below: a score under ``1 - pi/2`` lands past the pole and gives a large
   positive weight.
-- ``dpft_fusion_js``: our earlier rule, kept as an ablation: categorical sampling; statistic = mean JS between
-  the softmax of the fusion layer's shared output and of the sample's combination term, with the valid set
-  restricted to each combination; the change since the previous update is ranked, weights halve down the
-  ranking, probabilities move by ``step * (weight - mean weight)`` and are projected onto a band of
-  ``band * uniform`` with sum 1.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.modalities import MODALITIES, available_combinations, combination_modalities, restrict
+from mmolre.modalities import MODALITIES, combination_modalities
 from mmolre.models.base import eval_mode, model_device, to_device
 from mmolre.models.mculora import Encoded, MCULoRA
+from mmolre.protocols.combination_sampler import UniformSampler
 from mmolre.train.evaluation import evaluate
-from mmolre.train.loop import BatchHook
 
 ACCURACY_METRICS: tuple[str, ...] = ("acc2_non0", "wa", "emo_wa")
 """The ``dpft_acc`` accuracy: the first of these metrics that the evaluation of the model reports."""
@@ -87,70 +75,6 @@ def _stream_model(model: nn.Module, rule: str) -> MCULoRA:
             f"got {getattr(model, 'name', type(model).__name__)!r}"
         )
     return model
-
-
-class UniformSampler:
-    """Draws each available combination with equal, fixed probability (the uniform modality-dropout baseline).
-
-    Base class of every sampler: ``probabilities`` over ``combinations``, ``sample``, ``update`` and ``history``;
-    ``state_dict`` / ``load_state_dict`` carry what the next draw and update depend on (the attributes named in
-    ``_state``) and the history, as JSON values, so that a resumed run continues the same sampling.
-    """
-
-    _state: tuple[str, ...] = ("probabilities",)
-
-    def __init__(self, modalities: Sequence[str]) -> None:
-        self.combinations = available_combinations(modalities)
-        if not self.combinations:
-            raise ValueError(f"no modality combination is available for modalities {tuple(modalities)}")
-        n = len(self.combinations)
-        self.probabilities = torch.full((n,), 1.0 / n, dtype=torch.float64)
-        self._rows: list[dict[str, float]] = []
-        self._record()
-
-    def _extra(self) -> dict[str, float]:
-        """Further per-epoch columns of :attr:`history`."""
-        return {}
-
-    def _record(self) -> None:
-        probabilities = dict(zip(self.combinations, self.probabilities.tolist()))
-        self._rows.append({"epoch": len(self._rows), **probabilities, **self._extra()})
-
-    def sample(self, generator: torch.Generator) -> str:
-        """One combination name drawn with the current probabilities."""
-        return self.combinations[int(torch.multinomial(self.probabilities, 1, generator=generator))]
-
-    def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:
-        """Uniform probabilities never change; the epoch is still recorded in :attr:`history`."""
-        self._record()
-
-    @property
-    def history(self) -> pd.DataFrame:
-        """One row per epoch (0 = before training), one column per combination (plus rule-specific columns)."""
-        return pd.DataFrame(self._rows)
-
-    def options(self) -> dict[str, object]:
-        """The keyword options this sampler was built with (its constructor's parameters besides ``modalities``,
-        each kept as the attribute of that name); with the class name, what a resumed run's sampler must match (see
-        :mod:`mmolre.protocols.sampler_state`)."""
-        names = [name for name in inspect.signature(type(self)).parameters if name != "modalities"]
-        return {name: getattr(self, name) for name in names}
-
-    def state_dict(self) -> dict[str, object]:
-        """The sampler's state (``_state`` attributes) and history rows, as JSON values."""
-        state = {name: getattr(self, name) for name in self._state}
-        state["probabilities"] = self.probabilities.tolist()
-        return {"state": state, "rows": [dict(row) for row in self._rows]}
-
-    def load_state_dict(self, saved: Mapping[str, object]) -> None:
-        """Take over a :meth:`state_dict` of a sampler of the same kind and combinations."""
-        state = dict(saved["state"])  # type: ignore[arg-type]
-        if sorted(state) != sorted(self._state) or len(state["probabilities"]) != len(self.combinations):
-            raise ValueError(f"{type(self).__name__}: saved state {sorted(state)} does not fit this sampler")
-        for name, value in state.items():
-            setattr(self, name, value)
-        self.probabilities = torch.tensor(state["probabilities"], dtype=torch.float64)
-        self._rows = [dict(row) for row in saved["rows"]]  # type: ignore[union-attr]
 
 
 def js_rule_step(
@@ -278,100 +202,3 @@ class AccuracySampler(UniformSampler):
             self.probabilities = accuracy_rule_probabilities([accuracy[c] - self.last[c] for c in self.combinations])
         self.last = accuracy
         self._record()
-
-
-def project_to_band(p: torch.Tensor, low: float, high: float, iterations: int = 60) -> torch.Tensor:
-    """The vector ``clip(p + tau, low, high)`` summing to 1 (``tau`` found by bisection)."""
-    lo_tau, hi_tau = low - float(p.max()), high - float(p.min())
-    for _ in range(iterations):
-        tau = 0.5 * (lo_tau + hi_tau)
-        if float((p + tau).clamp(low, high).sum()) > 1.0:
-            hi_tau = tau
-        else:
-            lo_tau = tau
-    q = (p + 0.5 * (lo_tau + hi_tau)).clamp(low, high)
-    return q / q.sum()
-
-
-class FusionJSSampler(UniformSampler):
-    """``dpft_fusion_js``: our earlier categorical rule from the fusion-layer JS statistic (module docstring)."""
-
-    _state = ("probabilities", "last_statistic")
-
-    def __init__(
-        self,
-        modalities: Sequence[str],
-        step: float = 0.05,
-        band: Sequence[float] = (0.5, 2.0),
-        batch_size: int = 512,
-    ) -> None:
-        super().__init__(modalities)
-        n = len(self.combinations)
-        if step <= 0:
-            raise ValueError(f"dpft_fusion_js step must be > 0, got {step}")
-        if not 0.0 <= band[0] <= 1.0 <= band[1]:
-            raise ValueError(f"dpft_fusion_js band must satisfy 0 <= low <= 1 <= high (x 1/{n}), got {band}")
-        self.step, self.batch_size, self.band = step, batch_size, (float(band[0]), float(band[1]))
-        self.p_min, self.p_max = band[0] / n, min(1.0, band[1] / n)
-        self.last_statistic: dict[str, float] | None = None
-
-    def separability(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
-        """Mean JS divergence between shared and combination-specific fusion outputs per combination, VALID split."""
-        if not isinstance(model, MCULoRA) or not model.combinations:
-            raise ValueError(f"dpft_fusion_js needs an MCULoRA model with adapters, got {type(model).__name__}")
-        device = model_device(model)
-        totals = dict.fromkeys(self.combinations, 0.0)
-        count = 0
-        with eval_mode(model):
-            for batch in dataset.loader("valid", batch_size=self.batch_size):
-                batch = to_device(batch, device)
-                positions = batch.get("positions")  # context: one term per utterance
-                count += len(batch["mask"]) if positions is None else int(positions.sum())
-                for combination in self.combinations:
-                    parts = model.representations(restrict(batch, combination))
-                    js = js_divergence(parts["shared"], parts["specific"])
-                    totals[combination] += float(js.sum() if positions is None else js[positions.bool()].sum())
-        return {c: total / count for c, total in totals.items()}
-
-    def update(self, model: nn.Module, dataset: MultimodalDataset) -> None:
-        """Re-weight from the change of the valid statistic since the last call, clip to the band, renormalise."""
-        statistic = self.separability(model, dataset)
-        if self.last_statistic is not None:
-            change = torch.tensor([abs(statistic[c] - self.last_statistic[c]) for c in self.combinations])
-            order = torch.argsort(change, stable=True)  # smallest change first
-            weight = torch.empty(len(order), dtype=torch.float64)
-            weight[order] = 0.5 ** torch.arange(len(order), dtype=torch.float64)
-            self.probabilities = project_to_band(
-                self.probabilities + self.step * (weight - weight.mean()), self.p_min, self.p_max
-            )
-        self.last_statistic = statistic
-        self._record()
-
-
-SAMPLERS: dict[str, type[UniformSampler]] = {
-    "uniform": UniformSampler,
-    "dpft_js": ModalityJSSampler,
-    "dpft_acc": AccuracySampler,
-    "dpft_fusion_js": FusionJSSampler,
-}
-"""Sampler name -> class; every class takes the dataset's modalities and its own keyword options."""
-
-
-def combination_hook(sampler: UniformSampler) -> BatchHook:
-    """A ``train_model`` batch hook restricting each training batch to one combination drawn from ``sampler``."""
-
-    def hook(batch: dict[str, torch.Tensor], epoch: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        return restrict(batch, sampler.sample(generator))
-
-    return hook
-
-
-def make_sampler(kind: str, modalities: Sequence[str], **options: object) -> UniformSampler:
-    """A combination sampler of one of :data:`SAMPLERS` for the given modalities, with that sampler's options."""
-    if kind not in SAMPLERS:
-        raise ValueError(f"unknown combination sampler {kind!r}; expected one of {tuple(SAMPLERS)}")
-    known = set(inspect.signature(SAMPLERS[kind]).parameters) - {"modalities"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"sampler {kind!r}: unknown option(s) {unknown}; known options are {sorted(known)}")
-    return SAMPLERS[kind](modalities, **options)

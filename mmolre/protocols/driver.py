@@ -24,7 +24,7 @@ from mmolre.models.base import AffectModel
 from mmolre.models.inspection import trained_parameter_count
 from mmolre.models.registry import build_model, config_class
 from mmolre.progress import progress
-from mmolre.protocols.dpft import UniformSampler, combination_hook
+from mmolre.protocols.combination_sampler import UniformSampler, combination_hook
 from mmolre.protocols.sampler_state import restore_sampler_state, save_sampler_state
 from mmolre.train.config import SEEDS, TrainConfig, set_seed
 from mmolre.train.distributed import Distributed

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from mmolre.data.load import load_dataset
-from mmolre.models.mmolre import ModelConfig
+from mmolre.models.mmolre_config import ModelConfig
 from mmolre.protocols.driver import Arm, run_experiment
 from mmolre.train.config import SEEDS, TrainConfig
 

@@ -34,12 +34,12 @@ import torch
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import CONDITIONS, applicable, combination_mask, zero_missing
 from mmolre.models.base import AffectModel
-from mmolre.models.mculora import MCULoRAConfig
-from mmolre.models.mmolre import ModelConfig
+from mmolre.models.mculora_config import MCULoRAConfig
+from mmolre.models.mmolre_config import ModelConfig
 from mmolre.models.registry import METHOD_NAMES, METHODS, config_class
 from mmolre.protocols.classes import confusion_frame
-from mmolre.protocols.dpft import SAMPLERS, make_sampler
 from mmolre.protocols.driver import Arm, run_experiment
+from mmolre.protocols.samplers import SAMPLERS, make_sampler
 from mmolre.train.config import SEEDS, TrainConfig
 from mmolre.train.evaluation import evaluate
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
-from mmolre.nn.experts import TaskMixture
+from mmolre.nn.mixture import TaskMixture
 
 
 def routing_table(

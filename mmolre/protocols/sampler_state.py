@@ -1,10 +1,11 @@
 """A combination sampler's state beside a run's checkpoint, so that a resumed DPFT run draws as the uninterrupted
 one would have.
 
-After each epoch's update the sampler's :meth:`~mmolre.protocols.dpft.UniformSampler.state_dict` is written to
-``<checkpoint>/sampler.json`` (atomically) for that epoch, keeping the two latest epochs: the update runs before the
-epoch's checkpoint is written, so a run stopped in between resumes from the previous epoch's checkpoint and finds
-that epoch's sampler state still there.
+After each epoch's update the sampler's
+:meth:`~mmolre.protocols.combination_sampler.UniformSampler.state_dict` is written to ``<checkpoint>/sampler.json``
+(atomically) for that epoch, keeping the two latest epochs: the update runs before the epoch's checkpoint is
+written, so a run stopped in between resumes from the previous epoch's checkpoint and finds that epoch's sampler
+state still there.
 
 The file also names the sampler that wrote it (:func:`sampler_identity`: its class and its options, e.g. the
 ``dpft_js`` step and clip); restoring into a sampler of another kind or with other options is a CheckpointError
@@ -18,7 +19,7 @@ import json
 from pathlib import Path
 
 from mmolre.files import atomic_write
-from mmolre.protocols.dpft import UniformSampler
+from mmolre.protocols.combination_sampler import UniformSampler
 from mmolre.train.checkpoints import SIDECAR, CheckpointError, read_sidecar
 
 SAMPLER_FILE = "sampler.json"
