@@ -62,8 +62,29 @@ def test_range_and_sentence_say_how_far_it_moved() -> None:
     assert movement_sentence(uniform_only).startswith("No DPFT method")
 
 
+def test_movement_by_the_selected_epoch_counts_only_the_draws_that_trained_the_reported_model() -> None:
+    selected = _sampling().assign(best_epoch=lambda f: f["seed"].map({1: 2, 2: 1}))  # seed 1 moved at epoch 2
+    ranges = trajectory_range(modality_trajectories(selected)).set_index(["method", "quantity", "modality"])
+    text = ranges.loc[("mculora_js", "presence", "text")]
+    assert text["moved"] == pytest.approx(3 / 7) and text["moved_by_selection"] == pytest.approx(0.0)
+    assert (text["selected_min"], text["selected_max"]) == (1, 2)
+    sentence = movement_sentence(ranges.reset_index())
+    assert (
+        "the models selected on valid come from epochs 1-2, and the probabilities that drew their batches " in sentence
+    )
+    assert "moved at most 0.000" in sentence
+    later = trajectory_range(modality_trajectories(selected.assign(best_epoch=3)))
+    assert later.set_index(["method", "quantity", "modality"]).loc[
+        ("mculora_js", "presence", "text"), "moved_by_selection"
+    ] == pytest.approx(3 / 7)  # the epoch-2 update drew epoch 3's batches
+    assert trajectory_range(modality_trajectories(_sampling()))["moved_by_selection"].isna().all()
+
+
 def test_figure_has_a_panel_per_modality_with_the_uniform_line_dashed() -> None:
     fig = plot_modality_trajectories(modality_trajectories(_sampling()))
     assert [ax.get_title() for ax in fig.axes] == ["text", "audio", "vision"]
     styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].get_lines()}
     assert styles == {"mculora_js": "-", UNIFORM: "--"}
+    marked = plot_modality_trajectories(modality_trajectories(_sampling().assign(best_epoch=1)))
+    dots = [line for line in marked.axes[0].get_lines() if line.get_marker() == "o"]
+    assert len(dots) == 1 and list(dots[0].get_xdata()) == [1]  # the selected epoch, on the DPFT line

@@ -251,7 +251,11 @@ def test_run_incomplete_shapes(tri: MultimodalDataset) -> None:
     results = run_incomplete(["mculora_js", "full_only"], drop_vision(tri), config, seeds=(1111,))
     assert set(results.conditions["method"]) == {"mculora_js", "full_only"}
     assert set(results.runs["rank"]) == {0, config.model.rank}
-    assert list(results.sampling.columns) == ["method", "rank", "seed", "epoch", "a", "t", "at", "p_text", "p_audio"]
+    assert list(results.sampling.columns) == [
+        *("method", "rank", "seed", "epoch", "a", "t", "at", "p_text", "p_audio", "best_epoch")
+    ]
+    selected = results.runs.set_index("method").loc["mculora_js", "best_epoch"]
+    assert set(results.sampling["best_epoch"]) == {selected}  # the epoch whose model the tables report
     assert set(sampling_long(results.sampling, "modality")["modality"]) == {"text", "audio"}
     assert set(sampling_long(results.sampling)["combination"]) == {"a", "t", "at"}
     with pytest.raises(ValueError, match="unknown incomplete-modality method"):
@@ -426,6 +430,19 @@ def test_paired_verdict_with_one_seed_says_there_is_nothing_to_pair() -> None:
     alone = pd.DataFrame(_avg_rows({"mculora_js": (0.7, 0.7), "mmolre_dropout": (0.5, 0.6)}))
     assert mculora_paired(alone, "acc2_non0").empty
     assert mculora_paired_text(pd.DataFrame(), "acc2_non0").startswith("No paired verdict")
+
+
+def test_dpft_movement_text_judges_by_the_draws_that_trained_the_selected_models() -> None:
+    methods, baselines = ["mculora_js", "mculora_acc"], ["mcla_uniform"]
+    ranges = _ranges(0.08).assign(selected_min=3, selected_max=9)
+    ranges["moved_by_selection"] = ranges["moved"].clip(upper=0.01)
+    late = dpft_movement_text(ranges, methods, baselines)  # mculora_js moved 0.08, but only 0.01 by epochs 3-9
+    assert "DPFT's probabilities moved for mculora_js, but only after the epochs selected on valid" in late
+    assert "(mculora_js: 0.080 over 12 epochs, 0.010 by its selected epochs 3-9; below 0.05 by selection)" in late
+    assert late.endswith("so a tie with mcla_uniform (the same model with uniform draws) is expected.")
+    early = dpft_movement_text(ranges.assign(moved_by_selection=ranges["moved"].clip(upper=0.07)), methods, baselines)
+    assert "moved for mculora_js: up to 0.080 from the uniform draws' 0.571 over 12 epochs" in early
+    assert "(mculora_js 0.080, 0.070 by its selected epochs 3-9)" in early and "only after" not in early
 
 
 def test_dpft_movement_text_says_per_method_whether_dpft_could_have_mattered() -> None:

@@ -65,7 +65,8 @@ class Experiment:
       ``params`` (the parameters that receive gradient, see :func:`probe_batch`), ``best_epoch``, ``epochs_run``
       and every metric;
     - ``facts``: one row per arm and seed: tags, ``seed``, ``params``, ``best_epoch``, ``epochs_run``, ``seconds``;
-    - ``extras``: per evaluator name (and ``sampling`` for sampled arms) the tagged frames of every run;
+    - ``extras``: per evaluator name (and ``sampling`` for sampled arms, each history with its ``best_epoch``) the
+      tagged frames of every run;
     - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models;
     - ``predictions``: ``(label, seed) -> {task: test outputs}`` (task groups merged), one row per test utterance of
       the dataset trained on (``train_dataset`` when given), in its order, the outputs the ``runs`` test metrics
@@ -255,8 +256,8 @@ def run_experiment(
                 runs.append(result)
                 params += trained_parameter_count(result.model, probe_batch(dataset))
                 frames = {name: evaluate(result.model, dataset) for name, evaluate in (evaluators or {}).items()}
-                if sampler is not None:
-                    frames["sampling"] = sampler.history
+                if sampler is not None:  # with the epoch whose model is reported (see dpft_trajectory)
+                    frames["sampling"] = sampler.history.assign(best_epoch=result.best_epoch)
             tags = arm.columns()
             rows.extend(_rows(tags, seed, params, runs))
             facts.append(

@@ -15,6 +15,7 @@ import pandas as pd
 from mmolre.metrics import metric_label
 from mmolre.modalities import CONDITIONS
 from mmolre.models.registry import METHODS
+from mmolre.protocols.dpft_trajectory import selected_epochs
 from mmolre.protocols.paired import ALPHA, lower_is_better, paired_table
 from mmolre.protocols.summary import summarize
 
@@ -198,16 +199,25 @@ def dpft_movement_text(ranges: pd.DataFrame | None, methods: Sequence[str], base
     """What the DPFT trajectories (``dpft_modality_range``: :func:`~mmolre.protocols.dpft_trajectory.trajectory_range`)
     mean for a verdict, method by method: those of ``methods`` whose presence probabilities barely moved (less than
     :data:`BARELY_MOVED` for every modality) drew nearly uniform combinations and are expected to tie with
-    ``mcla_uniform`` (the same model with uniform draws); those that moved are not. Empty when no method of
-    ``methods`` has a trajectory."""
+    ``mcla_uniform`` (the same model with uniform draws); those that moved are not. Where the selected epochs are
+    recorded, what counts is the movement of the probabilities that drew the reported (selected) models' batches:
+    a method that moved only after its selected epochs is named as such. Empty when no method of ``methods`` has a
+    trajectory."""
     if ranges is None or ranges.empty:
         return ""
     part = ranges[(ranges["quantity"] == "presence") & ranges["method"].isin(methods)]
     if part.empty:
         return ""
+    if "moved_by_selection" not in part:
+        part = part.assign(moved_by_selection=float("nan"), selected_min=float("nan"), selected_max=float("nan"))
     moved = part.groupby("method", sort=False).agg(
-        moved=("moved", "max"), epochs=("epochs", "max"), modalities=("modality", "nunique"), start=("start", "mean")
+        moved=("moved", "max"),
+        by_selection=("moved_by_selection", lambda v: v.max() if v.notna().all() else float("nan")),
+        epochs=("epochs", "max"),
+        modalities=("modality", "nunique"),
+        start=("start", "mean"),
     )
+    chosen = {method: selected_epochs(rows) for method, rows in part.groupby("method", sort=False)}
     uniform = "mcla_uniform" in baselines
     others = [b for b in baselines if b != "mcla_uniform"]
     rest = (
@@ -225,7 +235,10 @@ def dpft_movement_text(ranges: pd.DataFrame | None, methods: Sequence[str], base
             f"draws train alike{tie}{rest}."
         )
     epochs, start = int(moved["epochs"].max()), float(moved["start"].mean())
-    still, went = moved[moved["moved"] < BARELY_MOVED], moved[moved["moved"] >= BARELY_MOVED]
+    effective = moved["by_selection"].fillna(moved["moved"])
+    still, went = moved[effective < BARELY_MOVED], moved[effective >= BARELY_MOVED]
+    late = still[still["moved"] >= BARELY_MOVED]  # moved, but only after the epochs whose models are reported
+    still = still[still["moved"] < BARELY_MOVED]
     sentences = []
     if len(still):
         names, one = _listed(list(still.index)), len(still) == 1
@@ -239,9 +252,24 @@ def dpft_movement_text(ranges: pd.DataFrame | None, methods: Sequence[str], base
             "uniform sampling draws under this schedule (the official one runs 200–300 epochs)"
             f"{tie if uniform else ''}{rest}."
         )
+    if len(late):
+        names, one = _listed(list(late.index)), len(late) == 1
+        each = ", ".join(
+            f"{m}: {r.moved:.3f} over {epochs} epochs, {r.by_selection:.3f} by its selected {chosen[m]}"
+            for m, r in late.iterrows()
+        )
+        tie = ", so a tie with mcla_uniform (the same model with uniform draws) is expected" if uniform else ""
+        sentences.append(
+            f"DPFT's probabilities moved for {names}, but only after the epochs selected on valid: the reported "
+            f"model{'' if one else 's'} trained on nearly uniform draws ({each}; below {BARELY_MOVED:g} by "
+            f"selection){tie}{rest}."
+        )
     if len(went):
         names = _listed(list(went.index))
-        each = ", ".join(f"{m} {r.moved:.3f}" for m, r in went.iterrows())
+        each = ", ".join(
+            f"{m} {r.moved:.3f}" + (f", {r.by_selection:.3f} by its selected {chosen[m]}" if chosen[m] else "")
+            for m, r in went.iterrows()
+        )
         sentences.append(
             f"DPFT's probabilities moved for {names}: up to {float(went['moved'].max()):.3f} from the uniform draws' "
             f"{start:.3f} over {epochs} epochs ({each})"

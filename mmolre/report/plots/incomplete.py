@@ -113,7 +113,7 @@ def plot_rank_ablation(conditions: pd.DataFrame, metric: str = "acc2_non0") -> F
 
 def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
     """One panel per modality: the presence probability per epoch of every DPFT method (mean over runs, band =
-    min to max over runs) and the uniform baseline (dashed)."""
+    min to max over runs, dots = the epochs selected on valid, where recorded) and the uniform baseline (dashed)."""
     presence = trajectories[trajectories["quantity"] == "presence"]
     modalities = [m for m in MODALITIES if m in set(presence["modality"])]
     methods = [m for m in presence["method"].unique() if m != UNIFORM]
@@ -127,6 +127,9 @@ def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
             ax.plot(stats.index, stats["mean"], color=colour, linestyle="--" if uniform else "-", label=method)
             if not uniform:
                 ax.fill_between(stats.index, stats["min"], stats["max"], color=colour, alpha=0.2, linewidth=0)
+            if not uniform and "best_epoch" in part and part["best_epoch"].notna().all():
+                chosen = sorted(set(part["best_epoch"].astype(int)) & set(stats.index))
+                ax.plot(chosen, stats.loc[chosen, "mean"], "o", color=colour, markersize=4, markeredgecolor="white")
         ax.set_title(modality)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -135,6 +138,9 @@ def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
     axes[0][0].set_ylim(float(np.clip(values.min() - pad, 0, 1)), float(np.clip(values.max() + pad, 0, 1)))
     axes[0][0].set_ylabel("P(modality kept in a batch)")
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
-    fig.suptitle("DPFT: probability that a training batch keeps each modality (band: min to max over runs)")
+    fig.suptitle(
+        "DPFT: probability that a training batch keeps each modality (band: min to max over runs; dots: epochs "
+        "selected on valid)"
+    )
     fig.tight_layout()
     return fig
