@@ -71,6 +71,18 @@ def test_metric_points_are_dots_on_a_zoomed_axis_with_readable_titles() -> None:
     assert [t.get_text() for t in acc.get_yticklabels()] == ["MMoLRE", "hard sharing"]
 
 
+def test_more_than_five_metric_panels_wrap_onto_even_rows_with_labels_in_the_first_column() -> None:
+    metrics = ["acc2_non0", "mae", "corr", "acc7", "f1_non0", "emo_wa", "emo_f1"]
+    runs = _runs({"mmolre": 0.80, "linear_head": 0.78}).assign(**{m: 0.5 for m in metrics[2:]})
+    fig = plots.plot_metric_points(runs, metrics)
+    assert len(fig.axes) == 7  # no empty eighth panel
+    grid = {ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes}
+    assert grid == {(2, 4)}  # 7 panels: two rows of at most four, not one row of seven
+    labelled = [bool([t for t in ax.get_yticklabels() if t.get_text()]) for ax in fig.axes]
+    assert labelled == [True, False, False, False, True, False, False]
+    assert plots.plot_metric_points(runs, metrics[:5]).axes[0].get_subplotspec().get_geometry()[:2] == (1, 5)
+
+
 @pytest.mark.parametrize(
     "drawn",
     [

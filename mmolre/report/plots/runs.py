@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
 from mmolre.metrics import metric_label
 from mmolre.models.registry import display_name
-from mmolre.report.plots.style import legend_outside, metric_panels, points
+from mmolre.report.plots.style import legend_outside, metric_panels, panel_grid, points
 from mmolre.report.reporter import NoFigure
 
 
@@ -103,13 +103,13 @@ def plot_paired_differences(paired: pd.DataFrame) -> Figure | NoFigure:
     metrics = list(dict.fromkeys(paired["metric"])) if len(paired) else []
     if not metrics:
         return NoFigure("no model ran beside the reference on the same seeds: nothing to compare")
-    fig, axes = plt.subplots(
-        1, len(metrics), figsize=(3.6 * len(metrics) + 1.5, 1.2 + 0.45 * len(paired) / len(metrics)), squeeze=False
-    )
+    rows, columns = panel_grid(len(metrics))
+    height = 1.2 + 0.45 * len(paired) / len(metrics)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns + 1.5, height * rows), squeeze=False)
     intervals = [("ci_low", "ci_high", "95 % t interval over seeds", -0.12)]
     if "boot_low" in paired.columns and paired["boot_low"].notna().any():
         intervals.append(("boot_low", "boot_high", "95 % bootstrap over test utterances", 0.12))
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes.flat, metrics):
         part = paired[paired["metric"] == metric].reset_index(drop=True)
         rows = range(len(part))
         for low, high, label, offset in intervals:
@@ -121,6 +121,8 @@ def plot_paired_differences(paired: pd.DataFrame) -> Figure | NoFigure:
         reference = display_name(str(part["reference"].iloc[0]))
         ax.set_xlabel(f"{reference} − baseline")
         ax.set_title(f"{metric_label(metric)}\n({part['better'].iloc[0]} is better)", fontsize=10)
+    for ax in list(axes.flat)[len(metrics) :]:
+        fig.delaxes(ax)
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig

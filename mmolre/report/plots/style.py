@@ -3,6 +3,7 @@ data, one panel per metric or per dataset."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -11,6 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from mmolre.data.registry import display_order
 from mmolre.metrics import metric_label
@@ -44,8 +46,19 @@ def points(ax: Axes, frame: pd.DataFrame, value: str, label: str, order: Sequenc
         ax=ax,
     )
     ax.set_ylabel("")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # a narrow zoomed panel would crowd its tick labels
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
+
+
+PANELS_PER_ROW = 5
+"""Most metric panels side by side; more wrap onto further rows of equal length."""
+
+
+def panel_grid(panels: int) -> tuple[int, int]:
+    """Rows and columns for ``panels`` panels: at most :data:`PANELS_PER_ROW` a row, the rows as even as possible."""
+    rows = max(1, math.ceil(panels / PANELS_PER_ROW))
+    return rows, math.ceil(panels / rows)
 
 
 def metric_panels(
@@ -55,19 +68,23 @@ def metric_panels(
     size: tuple[float, float],
     draw: Callable[[pd.DataFrame, str, Axes], None],
 ) -> Figure | NoFigure:
-    """One panel per metric present in ``results`` (rows of ``split`` only), drawn by ``draw(part, metric, ax)``."""
+    """One panel per metric present in ``results`` (rows of ``split`` only), drawn by ``draw(part, metric, ax)``;
+    more than :data:`PANELS_PER_ROW` panels wrap onto rows of at most that many (as even as possible)."""
     part = results[results["split"] == split] if "split" in results else results
     metrics = [m for m in metrics if m in part.columns and part[m].notna().any()]
     if not metrics:
         return NoFigure(f"no {split} metrics to draw")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(size[0] * len(metrics), size[1]), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    rows, columns = panel_grid(len(metrics))
+    fig, axes = plt.subplots(rows, columns, figsize=(size[0] * columns, size[1] * rows), squeeze=False)
+    for index, (ax, metric) in enumerate(zip(axes.flat, metrics)):
         draw(part, metric, ax)
         better = "lower" if lower_is_better(metric) else "higher"
         ax.set_title(f"{split} {metric_label(metric)}\n({better} is better)", fontsize=10)
         ax.set_xlabel(metric_label(metric))
-    for ax in axes[0, 1:]:
-        ax.set_yticklabels([])
+        if index % columns:
+            ax.set_yticklabels([])
+    for ax in list(axes.flat)[len(metrics) :]:
+        fig.delaxes(ax)
     fig.tight_layout()
     return fig
 
