@@ -19,7 +19,7 @@ from mmolre.paths import (
     profile_root,
     reports_dir,
 )
-from mmolre.runner.sections import TRAINABLE, export_from_params, train_from_params, write_dashboard
+from mmolre.section_runs import TRAINABLE, export_from_params, train_from_params, write_dashboard
 
 # Each command imports what it needs when it runs (and only the command being run defines the arguments that come
 # from its module), so `python -m mmolre --help` answers without loading torch, papermill or the report code.

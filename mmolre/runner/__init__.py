@@ -20,15 +20,16 @@ Modules, from the file to the run:
 - :mod:`~mmolre.runner.kernel`, :mod:`~mmolre.runner.execute`: the kernel and the staged execution;
 - :mod:`~mmolre.runner.outputs`, :mod:`~mmolre.runner.profile_index`, :mod:`~mmolre.runner.pages`: which run wrote
   which file, the profile's index and the HTML pages;
-- :mod:`~mmolre.runner.reproducible`: whether a regenerated profile gives the committed tables;
-- :mod:`~mmolre.runner.sections`: one section's runs outside its notebook (the ``train`` and ``export`` commands).
+- :mod:`~mmolre.runner.reproducible`: whether a regenerated profile gives the committed tables.
+
+One section's runs outside its notebook (the ``train`` and ``export`` commands) are :mod:`mmolre.section_runs`,
+above the runner: they use it and the experiment driver.
 
 The notebooks' parameters are read by :mod:`mmolre.notebook_parameters`. The runner imports only the base modules
 (paths, files, messages, config, plugins, progress, interrupts, notebook_parameters) and papermill, filelock and
 jinja2: it checks names and declared types itself, and what a value must be beyond its type with the checks its
 caller gives (the command line gives :data:`mmolre.parameter_checks.CHECKS`, which read the registries); torch is
-imported only when a parameter file asks for a GPU (:mod:`~mmolre.runner.requirements`) and, in
-:mod:`~mmolre.runner.sections`, when the ``train`` or ``export`` command runs a section's training.
+imported only when a parameter file asks for a GPU (:mod:`~mmolre.runner.requirements`).
 """
 
 
