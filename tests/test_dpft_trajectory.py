@@ -85,6 +85,8 @@ def test_figure_has_a_panel_per_modality_with_the_uniform_line_dashed() -> None:
     assert [ax.get_title() for ax in fig.axes] == ["text", "audio", "vision"]
     styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].get_lines()}
     assert styles == {"mculora_js": "-", UNIFORM: "--"}
-    marked = plot_modality_trajectories(modality_trajectories(_sampling().assign(best_epoch=1)))
+    selected = _sampling().assign(best_epoch=lambda f: f["seed"].map({1: 2, 2: 1}))
+    marked = plot_modality_trajectories(modality_trajectories(selected))
     dots = [line for line in marked.axes[0].get_lines() if line.get_marker() == "o"]
-    assert len(dots) == 1 and list(dots[0].get_xdata()) == [1]  # the selected epoch, on the DPFT line
+    assert len(dots) == 1 and list(dots[0].get_xdata()) == [0, 1]  # rows 1 and 0 drew epochs 2 and 1
+    assert list(dots[0].get_ydata()) == pytest.approx([4 / 7, 4 / 7])  # not the epoch-2 update that drew nothing

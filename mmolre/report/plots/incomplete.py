@@ -113,7 +113,9 @@ def plot_rank_ablation(conditions: pd.DataFrame, metric: str = "acc2_non0") -> F
 
 def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
     """One panel per modality: the presence probability per epoch of every DPFT method (mean over runs, band =
-    min to max over runs, dots = the epochs selected on valid, where recorded) and the uniform baseline (dashed)."""
+    min to max over runs; dots, where the selected epochs are recorded: for each epoch selected on valid, the last
+    probabilities that drew that model's batches, i.e. the state before that epoch's update, mean over the runs that
+    selected it) and the uniform baseline (dashed)."""
     presence = trajectories[trajectories["quantity"] == "presence"]
     modalities = [m for m in MODALITIES if m in set(presence["modality"])]
     methods = [m for m in presence["method"].unique() if m != UNIFORM]
@@ -128,8 +130,9 @@ def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
             if not uniform:
                 ax.fill_between(stats.index, stats["min"], stats["max"], color=colour, alpha=0.2, linewidth=0)
             if not uniform and "best_epoch" in part and part["best_epoch"].notna().all():
-                chosen = sorted(set(part["best_epoch"].astype(int)) & set(stats.index))
-                ax.plot(chosen, stats.loc[chosen, "mean"], "o", color=colour, markersize=4, markeredgecolor="white")
+                # the last probabilities that drew a selected model's batches: the state before its epoch's update
+                drew = part[part["epoch"] == part["best_epoch"] - 1].groupby("epoch")["probability"].mean()
+                ax.plot(drew.index, drew, "o", color=colour, markersize=5, markeredgecolor="white")
         ax.set_title(modality)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -139,8 +142,8 @@ def plot_modality_trajectories(trajectories: pd.DataFrame) -> Figure:
     axes[0][0].set_ylabel("P(modality kept in a batch)")
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
     fig.suptitle(
-        "DPFT: probability that a training batch keeps each modality (band: min to max over runs; dots: epochs "
-        "selected on valid)"
+        "DPFT: probability that a training batch keeps each modality (band: min to max over runs; dots: the last "
+        "draws of the epochs selected on valid)"
     )
     fig.tight_layout()
     return fig

@@ -103,9 +103,9 @@ def plot_paired_differences(paired: pd.DataFrame) -> Figure | NoFigure:
     metrics = list(dict.fromkeys(paired["metric"])) if len(paired) else []
     if not metrics:
         return NoFigure("no model ran beside the reference on the same seeds: nothing to compare")
-    rows, columns = panel_grid(len(metrics))
+    grid_rows, columns = panel_grid(len(metrics))
     height = 1.2 + 0.45 * len(paired) / len(metrics)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns + 1.5, height * rows), squeeze=False)
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(3.6 * columns + 1.5, height * grid_rows), squeeze=False)
     intervals = [("ci_low", "ci_high", "95 % t interval over seeds", -0.12)]
     if "boot_low" in paired.columns and paired["boot_low"].notna().any():
         intervals.append(("boot_low", "boot_high", "95 % bootstrap over test utterances", 0.12))
