@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from mmolre.data.load import load_dataset
 from mmolre.models import ModelConfig, build_model
-from mmolre.models.base import to_device
+from mmolre.models.base import to_model
 from mmolre.paths import profile_root
 from mmolre.protocols.encoders import compare_encoders
 from mmolre.protocols.summary import summarize
@@ -66,7 +66,7 @@ def time_steps(settings: list[dict[str, object]], steps: int, rounds: int, batch
                 if batch is None:
                     batches = iter(loader)
                     batch = next(batches)
-                batch = to_device(batch, torch.device("cpu"))
+                batch = to_model(batch, model)
                 with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
                     output = model(batch).predictions["sentiment"]
                 loss = F.l1_loss(output.float(), batch["sentiment"])

@@ -13,7 +13,7 @@ import pytest
 from mmolre.paths import PROJECT_ROOT, reports_dir
 from mmolre.report import Reporter
 from mmolre.report.reporter import SIGNIFICANT_DIGITS, rounded
-from mmolre.runner.reproducible import PROFILE_DEPENDENT, table_differences
+from mmolre.runner.reproducible import PROFILE_DEPENDENT, cells_agree, table_differences
 
 
 def test_tables_are_written_at_a_stated_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,9 +41,11 @@ def test_differences_name_the_table_and_cell_and_ignore_wall_times(tmp_path: Pat
     committed = _profile(tmp_path / "committed", {"seed": [1, 2], "mae": [0.9617, 0.9018], "seconds": [3.1, 2.9]})
     same = _profile(tmp_path / "same", {"seed": [1, 2], "mae": [0.9617, 0.9018], "seconds": [9.0, 8.0]})
     assert table_differences(same, committed, ["04_baselines"]) == []
-    other = _profile(tmp_path / "other", {"seed": [1, 2], "mae": [0.9617, 0.9019], "seconds": [3.1, 2.9]})
+    rounded_other_way = _profile(tmp_path / "rounded", {"seed": [1, 2], "mae": [0.9618, 0.9017], "seconds": [3.1, 2.9]})
+    assert table_differences(rounded_other_way, committed, ["04_baselines"]) == []
+    other = _profile(tmp_path / "other", {"seed": [1, 2], "mae": [0.9617, 0.9020], "seconds": [3.1, 2.9]})
     assert table_differences(other, committed, ["04_baselines"]) == [
-        "tables/runs.csv (04_baselines): row 1, mae: '0.9018' committed, '0.9019' regenerated"
+        "tables/runs.csv (04_baselines): row 1, mae: '0.9018' committed, '0.902' regenerated"
     ]
     wider = _profile(tmp_path / "wider", {"seed": [1, 2], "mae": [0.9617, 0.9018], "corr": [0.5, 0.6]})
     assert "columns ['seed', 'mae', 'corr'] regenerated" in table_differences(wider, committed, ["04_baselines"])[0]
@@ -52,6 +54,13 @@ def test_differences_name_the_table_and_cell_and_ignore_wall_times(tmp_path: Pat
         "tables/runs.csv (04_baselines): not written by the regenerated run"
     ]
     assert "no recorded tables" in table_differences(same, committed, ["03_train_mmolre"])[0]
+
+
+def test_cells_agree_to_one_unit_of_the_last_written_digit() -> None:
+    assert cells_agree("1.363", "1.364") and cells_agree("0.006466", "0.006465") and cells_agree("99.99", "100.0")
+    assert not cells_agree("1.363", "1.365") and not cells_agree("0.2125", "0.2027")
+    assert not cells_agree("-0.002953", "0.002953") and not cells_agree("0", "0.0001")
+    assert cells_agree("mmolre", "mmolre") and not cells_agree("mmolre", "moe_full") and not cells_agree("", "1.0")
 
 
 def test_default_profile_tables_are_reproduced(notebooks_run: set[str]) -> None:

@@ -22,7 +22,7 @@ import torch
 from mmolre.exports.folder import Pretrained, load_pretrained
 from mmolre.messages import cut
 from mmolre.modalities import MODALITIES
-from mmolre.models.base import eval_mode, model_device, to_device
+from mmolre.models.base import eval_mode, to_model
 from mmolre.tasks import TASK_SPECS, in_task_order
 
 FORMATS = ("csv", "json")
@@ -81,7 +81,6 @@ def predict(
     if len(empty):
         raise ValueError(f"row {int(empty[0])} has no input of any modality the model reads ({model.modalities})")
     parts: dict[str, list[torch.Tensor]] = {}
-    device = model_device(model)
     with eval_mode(model):
         for start in range(0, n, batch_size):
             rows = slice(start, start + batch_size)
@@ -91,7 +90,7 @@ def predict(
                 batch[m] = batch[m][:, :width]
                 batch[f"{m}_mask"] = torch.arange(width)[None, :] < steps[rows, None]
             batch["mask"] = present[rows]
-            for task, values in model(to_device(batch, device)).predictions.items():
+            for task, values in model(to_model(batch, model)).predictions.items():
                 parts.setdefault(task, []).append(values.float().cpu())
     return _frame({task: torch.cat(chunks) for task, chunks in parts.items()}, texts)
 

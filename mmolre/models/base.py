@@ -70,6 +70,13 @@ def model_device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """Every tensor of a batch moved to ``device``."""
-    return {key: value.to(device) for key, value in batch.items()}
+def to_model(batch: Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every tensor of a batch on the model's device, floating-point ones in the model's floating-point type (a
+    float64 model, ``TrainConfig.precision = "fp64"``, reads float64 features and labels)."""
+    floating = next((p for p in model.parameters() if p.is_floating_point()), None)
+    device = floating.device if floating is not None else model_device(model)
+    dtype = floating.dtype if floating is not None else None
+    return {
+        key: value.to(device, dtype) if dtype is not None and value.is_floating_point() else value.to(device)
+        for key, value in batch.items()
+    }

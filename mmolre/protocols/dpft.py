@@ -37,7 +37,7 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import MODALITIES, combination_modalities
-from mmolre.models.base import eval_mode, model_device, to_device
+from mmolre.models.base import eval_mode, to_model
 from mmolre.models.mculora import Encoded, MCULoRA
 from mmolre.protocols.combination_sampler import UniformSampler
 from mmolre.train.evaluation import evaluate
@@ -138,12 +138,11 @@ class ModalityJSSampler(UniformSampler):
     def statistic(self, model: nn.Module, dataset: MultimodalDataset) -> dict[str, float]:
         """Per combination, the mean over its modalities of the main-vs-stream JS divergence (VALID split)."""
         model = _stream_model(model, "dpft_js")
-        device = model_device(model)
         totals = {(c, m): 0.0 for c in self.combinations for m in combination_modalities(c)}
         counts = dict.fromkeys(self.modalities, 0.0)
         with eval_mode(model):
             for batch in dataset.loader("valid", batch_size=self.batch_size):
-                encoded = model.encode(to_device(batch, device), self.combinations)
+                encoded = model.encode(to_model(batch, model), self.combinations)
                 for m in self.modalities:
                     weight = utterance_weights(encoded, m)
                     counts[m] += float(weight.sum())

@@ -15,7 +15,7 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import restrict
-from mmolre.models.base import eval_mode, model_device, to_device
+from mmolre.models.base import eval_mode, to_model
 from mmolre.models.mculora import MCULoRA
 from mmolre.protocols.combination_sampler import UniformSampler
 from mmolre.protocols.dpft import js_divergence
@@ -60,12 +60,11 @@ class FusionJSSampler(UniformSampler):
         """Mean JS divergence between shared and combination-specific fusion outputs per combination, VALID split."""
         if not isinstance(model, MCULoRA) or not model.combinations:
             raise ValueError(f"dpft_fusion_js needs an MCULoRA model with adapters, got {type(model).__name__}")
-        device = model_device(model)
         totals = dict.fromkeys(self.combinations, 0.0)
         count = 0
         with eval_mode(model):
             for batch in dataset.loader("valid", batch_size=self.batch_size):
-                batch = to_device(batch, device)
+                batch = to_model(batch, model)
                 positions = batch.get("positions")  # context: one term per utterance
                 count += len(batch["mask"]) if positions is None else int(positions.sum())
                 for combination in self.combinations:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
+from mmolre.models.base import AffectModel, eval_mode, to_model
 from mmolre.nn.mixture import TaskMixture
 
 
@@ -21,11 +21,10 @@ def routing_table(
     """
     sums: dict[str, torch.Tensor] = {}
     total = 0
-    device = model_device(model)
     with eval_mode(model):
         for batch in dataset.loader(split, batch_size=batch_size):
             size = len(batch["mask"])
-            for router, weights in model(to_device(batch, device)).routing.items():
+            for router, weights in model(to_model(batch, model)).routing.items():
                 sums[router] = sums.get(router, 0) + weights.float().cpu() * size
             total += size
     rows = [
@@ -56,7 +55,7 @@ def token_routing(model: AffectModel, batch: dict[str, torch.Tensor], sample: in
             handles.append(module.register_forward_pre_hook(hook))
     try:
         with eval_mode(model):
-            model(to_device(batch, model_device(model)))
+            model(to_model(batch, model))
             rows = []
             for key, (mixture, inputs, positions) in captured.items():
                 for task, x in inputs.items():

@@ -12,8 +12,10 @@ import torch
 from mmolre.config import StrictConfig
 from mmolre.tasks import SENTIMENT_LOSSES
 
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
-"""``TrainConfig.precision``: ``bf16`` autocasts to bfloat16 on any device (CPU included), ``fp32`` never."""
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp64")
+"""``TrainConfig.precision``: ``bf16`` autocasts to bfloat16 on any device (CPU included), ``fp32`` never, ``fp64``
+trains and evaluates the model in float64 (slow; the quick default profile uses it so that its tables are the same
+on every CPU: in float32, kernels that differ between instruction sets move a prediction across a threshold)."""
 SEEDS: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
 """The seeds every reported mean ± std is taken over."""
 
@@ -59,7 +61,7 @@ class TrainConfig(StrictConfig):
     eval_batch_size: int = 512
     device: str = "auto"
     num_threads: int = 0  # torch CPU threads for the run (0: leave torch's setting)
-    precision: str = "auto"  # auto: CUDA autocast (bf16, else fp16 + loss scaling), fp32 on CPU | fp32 | bf16
+    precision: str = "auto"  # auto: CUDA autocast (bf16, else fp16 + loss scaling), fp32 on CPU | fp32 | bf16 | fp64
     bucket_by_length: bool = False  # train batches of rows of similar length (less padding; see MultimodalDataset)
     modality_dropout: float = 0.0  # training only: per sample, each present modality dropped with this probability,
     # except that a sample never loses all of them (so with two modalities 0.3 drops each one 21 % of the time)

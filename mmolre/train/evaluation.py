@@ -23,7 +23,7 @@ import torch
 
 from mmolre.data.dataset import MultimodalDataset, flatten_positions
 from mmolre.modalities import restrict
-from mmolre.models.base import AffectModel, eval_mode, model_device, to_device
+from mmolre.models.base import AffectModel, eval_mode, to_model
 from mmolre.tasks import TASK_SPECS, LossOptions
 from mmolre.train.config import TrainConfig
 
@@ -62,11 +62,10 @@ def predict(
 
     ``mask_override`` is a (3,) bool over ``MODALITIES`` (or a combination name) ANDed with each sample's mask.
     """
-    device = model_device(model)
     parts: dict[str, list[torch.Tensor]] = {}
     with eval_mode(model):
         for batch in dataset.loader(split, batch_size=batch_size):
-            batch = to_device(batch, device)
+            batch = to_model(batch, model)
             if mask_override is not None:
                 batch = restrict(batch, mask_override)
             for task, values in per_utterance(model(batch).predictions, batch).items():

@@ -32,7 +32,7 @@ from torch import nn
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.device import default_device
 from mmolre.modalities import drop_modalities
-from mmolre.models.base import AffectModel, to_device
+from mmolre.models.base import AffectModel, to_model
 from mmolre.progress import tracked
 from mmolre.train.callbacks import Callback, Checkpointing, EarlyStopping, EpochHook, EpochHookFunction, Selection
 from mmolre.train.checkpoints import expected_identity, model_signature
@@ -104,7 +104,7 @@ def train_model(
     device = default_device(config.device) if distributed is None else distributed.device
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
-    model.to(device)
+    model.to(device, torch.float64 if config.precision == "fp64" else None)
     tasks = model_tasks(model, dataset)
     pos_weight = emotion_pos_weight(dataset, config)
     reference = reference_losses(dataset, "valid", tasks, pos_weight, config.sentiment_loss)
@@ -144,7 +144,7 @@ def train_model(
             if config.modality_dropout > 0:
                 batch = drop_modalities(batch, config.modality_dropout, generator)
             batch, share = (batch, 1.0) if distributed is None else distributed.shard(batch)
-            loss = _train_step(network, state, to_device(batch, device), share, precision, config, tasks, pos_weight)
+            loss = _train_step(network, state, to_model(batch, model), share, precision, config, tasks, pos_weight)
             size = len(batch["mask"]) if share > 0 else 0
             total, count = total + loss * size, count + size
         if distributed is not None:

@@ -6,7 +6,8 @@ to 5e-5), the LoRA adapters of a text encoder (its trainable ``lora_`` parameter
 and biases (every parameter with fewer than two dimensions) get no weight decay. ``lr_schedule = "linear"`` warms up
 linearly over the first ``warmup_ratio`` of all steps, then decays linearly to zero; ``"constant"`` keeps the
 rates. ``precision = "auto"`` runs forward passes on CUDA in bfloat16 (or float16 with loss scaling where bfloat16
-is not supported) and in float32 on CPU; ``"bf16"`` autocasts to bfloat16 on any device; ``"fp32"`` never autocasts.
+is not supported) and in float32 on CPU; ``"bf16"`` autocasts to bfloat16 on any device; ``"fp32"`` never autocasts;
+``"fp64"`` never autocasts either, the training loop having moved the model to float64.
 """
 
 from __future__ import annotations
