@@ -75,8 +75,8 @@ def _sentiment_constant(labels: torch.Tensor, options: LossOptions) -> torch.Ten
 
 
 def _emotion_loss(outputs: torch.Tensor, labels: torch.Tensor, options: LossOptions) -> torch.Tensor:
-    weight = None if options.pos_weight is None else options.pos_weight.to(outputs.device)
-    return F.binary_cross_entropy_with_logits(outputs, (labels > 0).float(), pos_weight=weight)
+    weight = None if options.pos_weight is None else options.pos_weight.to(outputs.device, outputs.dtype)
+    return F.binary_cross_entropy_with_logits(outputs, (labels > 0).to(outputs.dtype), pos_weight=weight)
 
 
 def _emotion_constant(labels: torch.Tensor, options: LossOptions) -> torch.Tensor:

@@ -14,13 +14,14 @@ from mmolre.data.dataset import BUCKET_POOL, DataError, MultimodalDataset, lengt
 from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig, build_model
 from mmolre.models.base import to_model
-from mmolre.train import TrainConfig, set_seed, train_model
+from mmolre.train import TrainConfig, load_checkpoint, set_seed, train_model
 from mmolre.train.evaluation import (
     constant_predictions,
     emotion_pos_weight,
     reference_losses,
     selection_criterion,
     split_losses,
+    task_losses,
 )
 from mmolre.train.optim import Precision
 
@@ -165,9 +166,19 @@ def test_bf16_autocast_on_cpu_runs_a_step(dataset):
         TrainConfig(precision="fp16")
 
 
-def test_fp64_trains_and_evaluates_in_float64(dataset):
-    fp64 = train_model(_model(dataset), dataset, _config(epochs=2, precision="fp64", device="cpu"), seed=1)
+def test_fp64_trains_and_evaluates_in_float64(dataset, tmp_path):
+    fp64 = train_model(
+        _model(dataset), dataset, _config(epochs=2, precision="fp64", device="cpu"), seed=1, checkpoint_dir=tmp_path
+    )
     assert {p.dtype for p in fp64.model.parameters()} == {torch.float64}
+    batch = to_model(next(iter(dataset.loader("train", batch_size=8))), fp64.model)
+    losses = task_losses(
+        fp64.model(batch).predictions, batch, ("sentiment", "emotion"), emotion_pos_weight(dataset, _config())
+    )
+    assert {loss.dtype for loss in losses.values()} == {torch.float64}, "every loss in float64, BCE included"
+    reloaded = _model(dataset)
+    load_checkpoint(reloaded, tmp_path)
+    assert {p.dtype for p in reloaded.parameters()} == {torch.float64}, "a float64 checkpoint loads as float64"
     assert np.isfinite(fp64.history["train_loss"]).all() and np.isfinite(fp64.test_metrics["mae"])
     fp32 = train_model(_model(dataset), dataset, _config(epochs=2, device="cpu"), seed=1)
     assert {p.dtype for p in fp32.model.parameters()} == {torch.float32}

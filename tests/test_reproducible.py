@@ -47,6 +47,11 @@ def test_differences_name_the_table_and_cell_and_ignore_wall_times(tmp_path: Pat
     assert table_differences(other, committed, ["04_baselines"]) == [
         "tables/runs.csv (04_baselines): row 1, mae: '0.9018' committed, '0.902' regenerated"
     ]
+    seeds = _profile(tmp_path / "seeds", {"seed": [1111, 1112], "mae": [0.9617, 0.9018]})
+    other_seed = _profile(tmp_path / "other_seed", {"seed": [1111, 1113], "mae": [0.9617, 0.9018]})
+    assert table_differences(other_seed, seeds, ["04_baselines"]) == [
+        "tables/runs.csv (04_baselines): row 1, seed: '1112' committed, '1113' regenerated"
+    ], "a column of whole numbers is compared exactly, even where one unit of the 4th digit is 1"
     wider = _profile(tmp_path / "wider", {"seed": [1, 2], "mae": [0.9617, 0.9018], "corr": [0.5, 0.6]})
     assert "columns ['seed', 'mae', 'corr'] regenerated" in table_differences(wider, committed, ["04_baselines"])[0]
     (other / "tables" / "runs.csv").unlink()
@@ -60,6 +65,9 @@ def test_cells_agree_to_one_unit_of_the_last_written_digit() -> None:
     assert cells_agree("1.363", "1.364") and cells_agree("0.006466", "0.006465") and cells_agree("99.99", "100.0")
     assert not cells_agree("1.363", "1.365") and not cells_agree("0.2125", "0.2027")
     assert not cells_agree("-0.002953", "0.002953") and not cells_agree("0", "0.0001")
+    assert cells_agree("1111", "1112") and not cells_agree("1111", "1112", whole=True), "seeds: a whole column"
+    assert not cells_agree("48163.0", "48173.0", whole=True) and not cells_agree("2.0", "3.0")
+    assert cells_agree("0", "0.0") and cells_agree("-0.0", "0.0") and cells_agree("1e-05", "1.0e-05")
     assert cells_agree("mmolre", "mmolre") and not cells_agree("mmolre", "moe_full") and not cells_agree("", "1.0")
 
 

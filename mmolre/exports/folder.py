@@ -19,7 +19,7 @@ from mmolre.exports.card import model_card
 from mmolre.exports.config import CARD, CONFIG, EXPORT_FORMAT, FIELDS, WEIGHTS, ExportError, TextEncoding, export_config
 from mmolre.files import file_sha256
 from mmolre.messages import cut, shown
-from mmolre.models.base import AffectModel
+from mmolre.models.base import AffectModel, adopt_weight_type
 from mmolre.models.registry import build_model, config_class
 from mmolre.train.loop import TrainResult
 
@@ -153,6 +153,7 @@ def load_pretrained(folder: str | Path, device: str = "auto") -> Pretrained:
             f"{weights}: weights do not fit the {config['model']!r} model of {CONFIG} (missing, unexpected or "
             f"reshaped: {wrong[:4]})"
         )
+    adopt_weight_type(model, state)
     model.load_state_dict(state)
     model.to(target).eval()
     return Pretrained(model, text, config, folder)

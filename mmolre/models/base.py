@@ -71,12 +71,20 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 def to_model(batch: Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
-    """Every tensor of a batch on the model's device, floating-point ones in the model's floating-point type (a
-    float64 model, ``TrainConfig.precision = "fp64"``, reads float64 features and labels)."""
-    floating = next((p for p in model.parameters() if p.is_floating_point()), None)
-    device = floating.device if floating is not None else model_device(model)
-    dtype = floating.dtype if floating is not None else None
+    """Every tensor of a batch on the model's device. A float64 model (``TrainConfig.precision = "fp64"``) also gets
+    float64 features and labels; otherwise floating-point tensors keep their type (cached float16 text states travel
+    at half the size) and the model's input layers cast them."""
+    wide = any(p.dtype == torch.float64 for p in model.parameters())
+    device = model_device(model)
     return {
-        key: value.to(device, dtype) if dtype is not None and value.is_floating_point() else value.to(device)
+        key: value.to(device, torch.float64) if wide and value.is_floating_point() else value.to(device)
         for key, value in batch.items()
     }
+
+
+def adopt_weight_type(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Move ``model`` to the floating-point type of the weights about to be loaded into it (a run trained with
+    ``precision = "fp64"`` saves float64 weights, which ``load_state_dict`` would silently round to float32)."""
+    dtype = next((value.dtype for value in state.values() if value.is_floating_point()), None)
+    if dtype is not None:
+        model.to(dtype)

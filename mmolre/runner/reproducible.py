@@ -12,6 +12,7 @@ folder.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import pandas as pd
 from mmolre.report.reporter import SIGNIFICANT_DIGITS
 from mmolre.runner.outputs import manifests
 
+WHOLE = re.compile(r"-?\d+(\.0)?")
+"""A whole number as the reporter writes one (``48163`` or ``48163.0``): a column of them is compared exactly."""
 VOLATILE_COLUMNS: tuple[str, ...] = ("seconds", "seconds_per_epoch", "samples_per_s", "peak_memory_mb")
 """Columns that measure the machine, not the model: never compared."""
 PROFILE_DEPENDENT: tuple[str, ...] = ("07_results",)
@@ -39,16 +42,21 @@ def _read(path: Path) -> pd.DataFrame:
     return frame.drop(columns=[c for c in frame.columns if c in VOLATILE_COLUMNS])
 
 
-def cells_agree(committed: str, regenerated: str) -> bool:
-    """The same text, or two numbers at most one unit apart in the last written significant digit."""
+def cells_agree(committed: str, regenerated: str, whole: bool = False) -> bool:
+    """The same text, or two numbers at most one unit apart in the last written significant digit; in a ``whole``
+    column (seeds, parameter counts, epochs, which the reporter writes exactly) only the same text."""
     if committed == regenerated:
         return True
+    if whole:
+        return False
     try:
         old, new = float(committed), float(regenerated)
     except ValueError:
         return False
+    if old == new:
+        return True
     largest = max(abs(old), abs(new))
-    if not math.isfinite(largest) or largest == 0:
+    if not math.isfinite(largest):
         return False
     unit = 10.0 ** (math.floor(math.log10(largest)) - SIGNIFICANT_DIGITS + 1)
     return abs(old - new) <= unit * (1 + 1e-9)
@@ -73,11 +81,12 @@ def table_differences(regenerated: Path, committed: Path, notebooks: Sequence[st
                     f"{old.shape[0]} rows x columns {list(old.columns)} committed"
                 )
                 continue
+            whole = {column: all(v == "" or WHOLE.fullmatch(v) for v in old[column]) for column in old.columns}
             cells = [
                 f"row {row}, {column}: {old.at[row, column]!r} committed, {new.at[row, column]!r} regenerated"
                 for column in old.columns
                 for row in old.index
-                if not cells_agree(old.at[row, column], new.at[row, column])
+                if not cells_agree(old.at[row, column], new.at[row, column], whole[column])
             ]
             if cells:
                 more = f" (and {len(cells) - SHOWN} more)" if len(cells) > SHOWN else ""

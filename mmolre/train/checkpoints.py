@@ -26,7 +26,7 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.files import atomic_write, file_sha256
-from mmolre.models.base import model_device
+from mmolre.models.base import adopt_weight_type, model_device
 from mmolre.train.config import TrainConfig
 from mmolre.train.state import PROGRESS_KEYS, RunState
 
@@ -263,6 +263,7 @@ def load_checkpoint(
     wrong = sorted(set(state) ^ set(own)) + sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
     if wrong:
         raise CheckpointError(f"{path}: weights do not fit the model (missing, unexpected or reshaped: {wrong[:5]})")
+    adopt_weight_type(model, state)
     model.load_state_dict(state)
     return sidecar
 

@@ -14,8 +14,9 @@ from mmolre.tasks import SENTIMENT_LOSSES
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp64")
 """``TrainConfig.precision``: ``bf16`` autocasts to bfloat16 on any device (CPU included), ``fp32`` never, ``fp64``
-trains and evaluates the model in float64 (slow; the quick default profile uses it so that its tables are the same
-on every CPU: in float32, kernels that differ between instruction sets move a prediction across a threshold)."""
+runs the model's forward and backward passes and losses in float64 (metrics are computed from its predictions rounded
+to float32); slow, the quick default profile uses it so that its tables are the same on every CPU: in float32,
+kernels that differ between instruction sets moved a prediction across a threshold."""
 SEEDS: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
 """The seeds every reported mean ± std is taken over."""
 
