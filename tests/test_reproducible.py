@@ -12,8 +12,9 @@ import pytest
 
 from mmolre.paths import PROJECT_ROOT, reports_dir
 from mmolre.report import Reporter
-from mmolre.report.reporter import SIGNIFICANT_DIGITS, rounded
+from mmolre.report.reporter import rounded
 from mmolre.runner.reproducible import PROFILE_DEPENDENT, cells_agree, table_differences
+from mmolre.table_digits import SIGNIFICANT_DIGITS
 
 
 def test_tables_are_written_at_a_stated_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

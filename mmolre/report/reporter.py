@@ -23,6 +23,7 @@ from PIL import Image as PILImage
 
 from mmolre.files import atomic_write
 from mmolre.paths import STAGE_ENV, profile_root
+from mmolre.table_digits import SIGNIFICANT_DIGITS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DISPLAY_DPI = 72
@@ -31,9 +32,6 @@ the full resolution."""
 DISPLAY_COLOURS = 256
 """Colours of the palette PNG a notebook stores (a plot's flat colours and anti-aliased text fit in 256 at a
 fifth of a full-colour PNG's size)."""
-SIGNIFICANT_DIGITS = 4
-"""Precision of the floats a table is written with: no two machines agree on the ninth digit of a metric, and no
-reader needs it. Columns of whole numbers (parameter counts, epochs) are written exactly."""
 
 
 def _significant(values: np.ndarray, digits: int) -> np.ndarray:

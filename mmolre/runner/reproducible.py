@@ -1,7 +1,7 @@
 """Does a regenerated profile give the committed tables? The comparison behind the check that the notebooks nbval
 executes (on the quick default configuration, into a temporary reports folder) reproduce ``reports/default``.
 
-Tables are compared cell by cell as written (:data:`~mmolre.report.reporter.SIGNIFICANT_DIGITS` significant
+Tables are compared cell by cell as written (:data:`~mmolre.table_digits.SIGNIFICANT_DIGITS` significant
 digits); two numbers agree when they differ by at most one unit in that last digit, since a value that differs
 between CPUs far below the written precision can still round either way (the default profile trains in float64 so
 that its values do). The declared volatile columns (:data:`VOLATILE_COLUMNS`: wall times and speeds) are not
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmolre.report.reporter import SIGNIFICANT_DIGITS
 from mmolre.runner.outputs import manifests
+from mmolre.table_digits import SIGNIFICANT_DIGITS
 
 WHOLE = re.compile(r"-?\d+(\.0)?")
 """A whole number as the reporter writes one (``48163`` or ``48163.0``): a column of them is compared exactly."""
