@@ -73,8 +73,10 @@ def model_device(model: nn.Module) -> torch.device:
 def to_model(batch: Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
     """Every tensor of a batch on the model's device. A float64 model (``TrainConfig.precision = "fp64"``) also gets
     float64 features and labels; otherwise floating-point tensors keep their type (cached float16 text states travel
-    at half the size) and the model's input layers cast them."""
-    wide = any(p.dtype == torch.float64 for p in model.parameters())
+    at half the size) and the model's input layers cast them. A model is float64 as a whole (the training loop and
+    :func:`adopt_weight_type` move all of it), so its first parameter tells; no scan of every parameter per batch."""
+    first = next(model.parameters(), None)
+    wide = first is not None and first.dtype == torch.float64
     device = model_device(model)
     return {
         key: value.to(device, torch.float64) if wide and value.is_floating_point() else value.to(device)
