@@ -144,6 +144,7 @@ CHECKS: dict[str, Check] = {
     "profiles": _profiles,
     "bootstrap_samples": _at_least(0),
     "seq_len": _at_least(1),
+    "workers": _at_least(1),
 }
 """Per notebook parameter: what its value must be beyond its declared type (nested configurations field by field
 against their dataclasses, dataset options against the loader's signature, names against the registries themselves,

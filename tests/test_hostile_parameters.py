@@ -69,6 +69,8 @@ CASES = {
         "'train_config'",
         "modality_dropout must be 0 here",
     ),
+    "no worker": ("06_incomplete_modalities: {workers: 0}", "'workers'", "workers must be >= 1, got 0"),
+    "fractional workers": ("06_incomplete_modalities: {workers: 1.5}", "'workers'", "int"),
     "zero epochs": ("common: {epochs: 0}", "'epochs'", "epochs"),
     "out-of-range learning rate": ("common: {train_config: {lr: -1.0}}", "'train_config'", "must be > 0"),
     "default options of another dataset": ("common: {dataset: mosi}", "the notebook's default", "'n_train'"),

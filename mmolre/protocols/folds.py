@@ -9,20 +9,40 @@ fold with the mean ± std of those fold means (the published five-fold numbers a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from mmolre.data import load_dataset, options
 from mmolre.data.dataset import MultimodalDataset
+from mmolre.progress import progress
 from mmolre.protocols.incomplete import SUMMARY_METRICS
-from mmolre.protocols.incomplete_runs import IncompleteConfig, IncompleteResults, run_incomplete
+from mmolre.protocols.incomplete_runs import IncompleteConfig, IncompleteResults, run_incomplete, stack_results
 from mmolre.protocols.summary import summarize
+from mmolre.protocols.workers import run_jobs
 from mmolre.train.config import SEEDS
 
 FoldLoader = Callable[[int], MultimodalDataset]
 """``load(fold) -> dataset`` with that fold's splits."""
+FRAMES = ("conditions", "missing_rates", "sampling", "runs", "classes")
+"""The result tables that get a ``fold`` column."""
+
+
+@dataclass(frozen=True)
+class DatasetFolds:
+    """``load(fold)``: dataset ``name`` with ``options`` and that fold (a picklable :data:`FoldLoader`, so that
+    folds can train in worker processes)."""
+
+    name: str
+    data_dir: str | Path | None
+    options: Mapping[str, object]
+
+    def __call__(self, fold: int) -> MultimodalDataset:
+        return load_dataset(self.name, data_dir=self.data_dir or None, **self.options, fold=fold)
 
 
 def fold_loader(
@@ -32,8 +52,7 @@ def fold_loader(
     the dataset has no ``fold`` option."""
     if "fold" not in options(name):
         raise ValueError(f"dataset {name!r} has no folds (no 'fold' option); folds apply to IEMOCAP")
-    base = {key: value for key, value in (dataset_options or {}).items() if key != "fold"}
-    return lambda fold: load_dataset(name, data_dir=data_dir or None, **base, fold=fold)
+    return DatasetFolds(name, data_dir, {key: value for key, value in (dataset_options or {}).items() if key != "fold"})
 
 
 def _with_fold(frame: pd.DataFrame, fold: int) -> pd.DataFrame:
@@ -46,6 +65,22 @@ def _with_fold(frame: pd.DataFrame, fold: int) -> pd.DataFrame:
     return frame
 
 
+def _fold_job(
+    job: tuple[int, Sequence[str], Sequence[int]],
+    load: FoldLoader,
+    config: IncompleteConfig | None,
+    checkpoint_root: str | Path | None,
+) -> IncompleteResults:
+    """The runs of ``job = (fold, methods, seeds)``, tagged with their fold, checkpoints under ``<root>/fold<k>``."""
+    fold, methods, seeds = job
+    progress(f"fold {fold}: {', '.join(methods)}, seed(s) {', '.join(map(str, seeds))}")
+    root = None if checkpoint_root is None else Path(checkpoint_root) / f"fold{fold}"
+    result = run_incomplete(methods, load(fold), config, seeds, checkpoint_root=root)
+    tagged = {name: _with_fold(getattr(result, name), fold) for name in FRAMES}
+    predictions = {(f"{label}/fold{fold}", seed): p for (label, seed), p in result.predictions.items()}
+    return dataclasses.replace(result, **tagged, predictions=predictions)
+
+
 def run_folds(
     methods: Sequence[str],
     load: FoldLoader,
@@ -53,28 +88,20 @@ def run_folds(
     config: IncompleteConfig | None = None,
     seeds: Sequence[int] = SEEDS,
     checkpoint_root: str | Path | None = None,
+    workers: int = 1,
 ) -> IncompleteResults:
     """:func:`~mmolre.protocols.incomplete_runs.run_incomplete` on each fold's dataset, results stacked with a ``fold``
-    column; prediction keys are ``("<arm label>/fold<k>", seed)``; checkpoints under ``<root>/fold<k>``."""
+    column; prediction keys are ``("<arm label>/fold<k>", seed)``; checkpoints under ``<root>/fold<k>``. With
+    ``workers`` > 1, every run (fold, method, seed) trains in one of that many processes
+    (:func:`~mmolre.protocols.workers.run_jobs`), with the results of one process (the same rows in the same
+    order)."""
     if not folds or len(set(folds)) != len(folds):
         raise ValueError(f"folds must be distinct fold numbers, got {list(folds)}")
-    parts: dict[str, list[pd.DataFrame]] = {}
-    predictions = {}
-    for fold in folds:
-        root = None if checkpoint_root is None else Path(checkpoint_root) / f"fold{fold}"
-        result = run_incomplete(methods, load(fold), config, seeds, checkpoint_root=root)
-        for name in ("conditions", "missing_rates", "sampling", "runs", "classes"):
-            parts.setdefault(name, []).append(_with_fold(getattr(result, name), fold))
-        predictions.update({(f"{label}/fold{fold}", seed): p for (label, seed), p in result.predictions.items()})
-    frames = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
-    return IncompleteResults(
-        frames["conditions"],
-        frames["missing_rates"],
-        frames["sampling"],
-        frames["runs"],
-        predictions,
-        frames["classes"],
-    )
+    jobs = [(fold, list(methods), list(seeds)) for fold in folds]
+    if workers != 1:  # one run per job, so that the workers stay busy to the end
+        jobs = [(fold, [method], [seed]) for fold in folds for method in methods for seed in seeds]
+    job = partial(_fold_job, load=load, config=config, checkpoint_root=checkpoint_root)
+    return stack_results(run_jobs(job, jobs, workers))
 
 
 def fold_matrix(conditions: pd.DataFrame, metric: str, condition: str = "avg") -> pd.DataFrame:

@@ -40,6 +40,7 @@ from mmolre.models.registry import METHOD_NAMES, METHODS, config_class
 from mmolre.protocols.classes import confusion_frame
 from mmolre.protocols.driver import Arm, run_experiment
 from mmolre.protocols.samplers import SAMPLERS, make_sampler
+from mmolre.protocols.workers import run_jobs
 from mmolre.train.config import SEEDS, TrainConfig
 from mmolre.train.evaluation import evaluate
 
@@ -181,14 +182,20 @@ def run_incomplete(
     seeds: Sequence[int] = SEEDS,
     ranks: Sequence[int | None] = (None,),
     checkpoint_root: str | Path | None = None,
+    workers: int = 1,
 ) -> IncompleteResults:
     """Every method x rank x seed; ``ranks`` other than None override the MCLA rank (see :func:`method_arm`). With
     ``checkpoint_root`` every run checkpoints there after each epoch and an interrupted one resumes (its DPFT
-    sampler included, see :func:`~mmolre.protocols.driver.run_experiment`)."""
+    sampler included, see :func:`~mmolre.protocols.driver.run_experiment`). With ``workers`` > 1 that many runs
+    (method, seed) train at the same time, each in its own process (:func:`~mmolre.protocols.workers.run_jobs`),
+    with the results of one process (the same rows in the same order)."""
     config = config or IncompleteConfig()
     unknown = sorted(set(methods) - set(METHOD_NAMES))
     if unknown:
         raise ValueError(f"unknown incomplete-modality method(s) {unknown}; expected some of {METHOD_NAMES}")
+    if workers != 1:
+        job = partial(_runs_job, dataset=dataset, config=config, ranks=ranks, root=checkpoint_root)
+        return stack_results(run_jobs(job, [([method], [seed]) for method in methods for seed in seeds], workers))
     arms = [method_arm(method, config, rank) for method in methods for rank in ranks]
     evaluators = {
         "conditions": evaluate_conditions,
@@ -216,4 +223,29 @@ def run_incomplete(
         experiment.facts,
         experiment.predictions,
         frames["classes"],
+    )
+
+
+def _runs_job(
+    job: tuple[Sequence[str], Sequence[int]],
+    dataset: MultimodalDataset,
+    config: IncompleteConfig,
+    ranks: Sequence[int | None],
+    root: str | Path | None,
+) -> IncompleteResults:
+    """One job of :func:`run_incomplete` in a worker: ``job = (methods, seeds)``, in this process."""
+    methods, seeds = job
+    return run_incomplete(methods, dataset, config, seeds, ranks, checkpoint_root=root)
+
+
+def stack_results(parts: Sequence[IncompleteResults]) -> IncompleteResults:
+    """Results of disjoint runs (other methods, other folds) as one, their rows in the order of ``parts``."""
+
+    def rows(name: str) -> pd.DataFrame:
+        frames = [getattr(part, name) for part in parts if len(getattr(part, name))]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    predictions = {key: value for part in parts for key, value in part.predictions.items()}
+    return IncompleteResults(
+        rows("conditions"), rows("missing_rates"), rows("sampling"), rows("runs"), predictions, rows("classes")
     )
