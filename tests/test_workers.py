@@ -82,3 +82,12 @@ def test_folds_in_workers_give_the_results_of_one_process() -> None:
     for name in ("conditions", "runs"):
         _same(getattr(alone, name), getattr(shared, name))
     assert list(shared.predictions) == [(f"{m}-r0/fold{k}", 1) for k in (1, 2) for m in METHODS[1:]]
+
+
+def test_rank_ablation_in_workers_keeps_the_order_of_its_arms() -> None:
+    data = synthetic_fold(2)
+    alone = run_incomplete(["mcla_uniform"], data, CONFIG, seeds=(1, 2), ranks=(2, 4))
+    shared = run_incomplete(["mcla_uniform"], data, CONFIG, seeds=(1, 2), ranks=(2, 4), workers=2)
+    assert list(shared.runs[["rank", "seed"]].itertuples(index=False, name=None)) == [(2, 1), (2, 2), (4, 1), (4, 2)]
+    for name in ("conditions", "runs"):
+        _same(getattr(alone, name), getattr(shared, name))

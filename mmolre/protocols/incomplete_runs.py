@@ -187,15 +187,16 @@ def run_incomplete(
     """Every method x rank x seed; ``ranks`` other than None override the MCLA rank (see :func:`method_arm`). With
     ``checkpoint_root`` every run checkpoints there after each epoch and an interrupted one resumes (its DPFT
     sampler included, see :func:`~mmolre.protocols.driver.run_experiment`). With ``workers`` > 1 that many runs
-    (method, seed) train at the same time, each in its own process (:func:`~mmolre.protocols.workers.run_jobs`),
+    (method, rank, seed) train at the same time, each in its own process (:func:`~mmolre.protocols.workers.run_jobs`),
     with the results of one process (the same rows in the same order)."""
     config = config or IncompleteConfig()
     unknown = sorted(set(methods) - set(METHOD_NAMES))
     if unknown:
         raise ValueError(f"unknown incomplete-modality method(s) {unknown}; expected some of {METHOD_NAMES}")
     if workers != 1:
-        job = partial(_runs_job, dataset=dataset, config=config, ranks=ranks, root=checkpoint_root)
-        return stack_results(run_jobs(job, [([method], [seed]) for method in methods for seed in seeds], workers))
+        job = partial(_runs_job, dataset=dataset, config=config, root=checkpoint_root)
+        runs = [([method], [rank], [seed]) for method in methods for rank in ranks for seed in seeds]  # arms' order
+        return stack_results(run_jobs(job, runs, workers))
     arms = [method_arm(method, config, rank) for method in methods for rank in ranks]
     evaluators = {
         "conditions": evaluate_conditions,
@@ -227,14 +228,13 @@ def run_incomplete(
 
 
 def _runs_job(
-    job: tuple[Sequence[str], Sequence[int]],
+    job: tuple[Sequence[str], Sequence[int | None], Sequence[int]],
     dataset: MultimodalDataset,
     config: IncompleteConfig,
-    ranks: Sequence[int | None],
     root: str | Path | None,
 ) -> IncompleteResults:
-    """One job of :func:`run_incomplete` in a worker: ``job = (methods, seeds)``, in this process."""
-    methods, seeds = job
+    """One job of :func:`run_incomplete` in a worker: ``job = (methods, ranks, seeds)``, in this process."""
+    methods, ranks, seeds = job
     return run_incomplete(methods, dataset, config, seeds, ranks, checkpoint_root=root)
 
 
