@@ -296,3 +296,19 @@ def test_headline_counts_seeds_not_fold_runs() -> None:
     table = headline._mean_table(part, "wa")
     assert table["seeds"].tolist() == [2] and table["mean"].tolist() == pytest.approx([0.75])
     assert table["std"].tolist() == pytest.approx([np.std([0.7, 0.8], ddof=1)])
+
+
+def test_results_tables_count_fold_runs_as_seeds_times_folds() -> None:
+    """Runs over several folds: the results tables' mean ± std is over every (fold, seed) run, and says so."""
+    rows = [(seed, fold, 0.5 + 0.1 * fold + 0.01 * seed) for seed in (1, 2, 3) for fold in (1, 2)]
+    folded = pd.DataFrame(
+        [
+            {"dataset": "d", "profile": "p", "features": "f", "method": "m", "seed": s, "fold": k, "wa": v}
+            for s, k, v in rows
+        ]
+    )
+    single = folded[folded["fold"] == 1].assign(profile="q", fold=float("nan"))
+    table = tables._ours(pd.concat([folded, single], ignore_index=True), "method", {"wa": "WA"}, split=None)
+    assert table.set_index("source")["seeds"].to_dict() == {"ours: p": "3 × 2 folds", "ours: q": 3}
+    expected = f"{np.mean([v for *_, v in rows]):.3f} ± {np.std([v for *_, v in rows], ddof=1):.3f}"
+    assert table.set_index("source").loc["ours: p", "WA"] == expected

@@ -43,7 +43,8 @@ def readme_block(root: Path | None = None) -> str:
         "do not edit by hand -->",
         "",
         f"Profiles read: {', '.join(runs.profiles) or 'none'}. Ours: mean ± std over the seeds in the `seeds` "
-        "column. Published: the number as reported (fractions; MAE in label units), source below.",
+        "column (`3 × 5 folds`: over every run of 3 seeds on 5 folds). Published: the number as reported "
+        "(fractions; MAE in label units), source below.",
     ]
     for name, title in SECTIONS:
         if name in tables:

@@ -45,11 +45,25 @@ def _ours(frame: pd.DataFrame, by: str, metrics: Mapping[str, str], split: str |
     """``mean ± std`` over seeds per profile, dataset, features and ``by``, metric columns renamed for display."""
     keys = ["dataset", "profile", "features", by]
     table = summarize(frame, by=keys, metrics=list(metrics), split=split)
+    if "fold" in frame.columns:  # cross-validated runs: the count reads "<seeds> × <folds> folds"
+        table = _fold_counts(frame if split is None else frame[frame["split"] == split], table, keys)
     table["method"] = table[by].map(lambda m: display_name(str(m)))
     table["source"] = "ours: " + table["profile"].astype(str)
     kept = [m for m in metrics if m in table.columns]
     columns = ["dataset", "method", "source", "features", "seeds", *kept]
     return table[columns].rename(columns=metrics)
+
+
+def _fold_counts(frame: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``table`` whose ``seeds`` count reads ``"<seeds> × <folds> folds"`` for groups run on several folds (its
+    mean ± std is then over every fold and seed run)."""
+    spans = frame.groupby(keys, dropna=False, sort=False).agg(_seeds=("seed", "nunique"), _folds=("fold", "nunique"))
+    table = table.merge(spans.reset_index(), on=keys, how="left")
+    table["seeds"] = [
+        f"{seeds} × {folds} folds" if folds > 1 else count
+        for count, seeds, folds in zip(table["seeds"], table["_seeds"], table["_folds"])
+    ]
+    return table.drop(columns=["_seeds", "_folds"])
 
 
 def _published_rows(metrics: Mapping[str, str], setting: str, datasets: Sequence[str]) -> pd.DataFrame:
@@ -79,7 +93,7 @@ def _headline(
     if frame.empty:
         return frame
     if "seeds" in frame:
-        frame["seeds"] = frame["seeds"].map(lambda n: "" if pd.isna(n) else str(int(n)))
+        frame["seeds"] = frame["seeds"].map(lambda n: n if isinstance(n, str) else "" if pd.isna(n) else str(int(n)))
     columns = ["dataset", "method", "source", "features", "seeds", *extra, *metrics.values()]
     return _order(frame.reindex(columns=[c for c in columns if c in frame.columns]).fillna("–"))
 
