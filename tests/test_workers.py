@@ -39,12 +39,30 @@ def synthetic_fold(fold: int) -> MultimodalDataset:
     )
 
 
+def late(seconds: float) -> float:
+    """Return ``seconds`` after sleeping that long (the first job sent finishes last)."""
+    time.sleep(seconds)
+    return seconds
+
+
 def test_run_jobs_keeps_the_order_of_the_jobs() -> None:
+    assert run_jobs(late, [2.0, 0.0, 0.5], workers=2) == [2.0, 0.0, 0.5]  # they finish as 0.0, 0.5, 2.0
     assert run_jobs(abs, [-3, 2, -1], workers=2) == run_jobs(abs, [-3, 2, -1]) == [3, 2, 1]
     assert run_jobs(abs, [], workers=2) == []
     for workers in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="workers must be an integer >= 1"):
             run_jobs(abs, [1, 2], workers=workers)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got True"):
+        run_incomplete(METHODS, synthetic_fold(1), CONFIG, seeds=(1,), workers=True)
+
+
+def test_repeated_runs_are_refused_before_any_worker_starts() -> None:
+    data = synthetic_fold(1)
+    with pytest.raises(ValueError, match="arm labels must be distinct"):
+        run_incomplete(["full_only", "full_only"], data, CONFIG, seeds=(1,), workers=2)
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        run_incomplete(["full_only"], data, CONFIG, seeds=(1, 1), workers=2)
+    assert multiprocessing.active_children() == []
 
 
 def test_a_failing_job_stops_the_others() -> None:
@@ -79,9 +97,11 @@ def test_workers_give_the_results_of_one_process(tmp_path) -> None:
 def test_folds_in_workers_give_the_results_of_one_process() -> None:
     alone = run_folds(METHODS[1:], synthetic_fold, [1, 2], CONFIG, seeds=(1,))
     shared = run_folds(METHODS[1:], synthetic_fold, [1, 2], CONFIG, seeds=(1,), workers=3)
-    for name in ("conditions", "runs"):
+    for name in ("conditions", "missing_rates", "sampling", "runs"):
         _same(getattr(alone, name), getattr(shared, name))
     assert list(shared.predictions) == [(f"{m}-r0/fold{k}", 1) for k in (1, 2) for m in METHODS[1:]]
+    for key, outputs in alone.predictions.items():
+        assert all((values == shared.predictions[key][task]).all() for task, values in outputs.items())
 
 
 def test_rank_ablation_in_workers_keeps_the_order_of_its_arms() -> None:

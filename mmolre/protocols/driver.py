@@ -192,6 +192,23 @@ def _tag(frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
     return frame.assign(**columns)[[*columns, *frame.columns]]
 
 
+def check_arms(arms: Sequence[Arm], seeds: Sequence[int]) -> None:
+    """What :func:`run_experiment` refuses before anything trains: repeated arm labels or seeds (two runs would
+    share a checkpoint folder), and an arm with a sampler whose train_config also drops modalities."""
+    labels = [arm.label for arm in arms]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"arm labels must be distinct, got {labels}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    for arm in arms:
+        if arm.sampler is not None and arm.train_config.modality_dropout > 0:
+            raise ValueError(
+                f"arm {arm.label!r}: its sampler draws the modality combination of every training batch, and its "
+                f"train_config.modality_dropout = {arm.train_config.modality_dropout} would drop modalities on top of "
+                "that draw (set modality_dropout to 0 for an arm with a sampler)"
+            )
+
+
 def run_experiment(
     arms: Sequence[Arm],
     dataset: MultimodalDataset,
@@ -213,16 +230,8 @@ def run_experiment(
     and restored with it. An arm with a sampler and ``modality_dropout > 0`` in its train_config is a ValueError
     before anything trains (the dropout would change what the sampler drew).
     """
+    check_arms(arms, seeds)
     labels = [arm.label for arm in arms]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"arm labels must be distinct, got {labels}")
-    for arm in arms:
-        if arm.sampler is not None and arm.train_config.modality_dropout > 0:
-            raise ValueError(
-                f"arm {arm.label!r}: its sampler draws the modality combination of every training batch, and its "
-                f"train_config.modality_dropout = {arm.train_config.modality_dropout} would drop modalities on top of "
-                "that draw (set modality_dropout to 0 for an arm with a sampler)"
-            )
     rows, facts, results, predictions = [], [], {}, {}
     extras: dict[str, list[pd.DataFrame]] = {}
     for arm in arms:

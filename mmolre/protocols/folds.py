@@ -23,7 +23,7 @@ from mmolre.progress import progress
 from mmolre.protocols.incomplete import SUMMARY_METRICS
 from mmolre.protocols.incomplete_runs import IncompleteConfig, IncompleteResults, run_incomplete, stack_results
 from mmolre.protocols.summary import summarize
-from mmolre.protocols.workers import run_jobs
+from mmolre.protocols.workers import check_workers, run_jobs
 from mmolre.train.config import SEEDS
 
 FoldLoader = Callable[[int], MultimodalDataset]
@@ -98,7 +98,7 @@ def run_folds(
     if not folds or len(set(folds)) != len(folds):
         raise ValueError(f"folds must be distinct fold numbers, got {list(folds)}")
     jobs = [(fold, list(methods), list(seeds)) for fold in folds]
-    if workers != 1:  # one run per job, so that the workers stay busy to the end
+    if check_workers(workers) > 1:  # one run per job, so that the workers stay busy to the end
         jobs = [(fold, [method], [seed]) for fold in folds for method in methods for seed in seeds]
     job = partial(_fold_job, load=load, config=config, checkpoint_root=checkpoint_root)
     return stack_results(run_jobs(job, jobs, workers))

@@ -38,9 +38,9 @@ from mmolre.models.mculora_config import MCULoRAConfig
 from mmolre.models.mmolre_config import ModelConfig
 from mmolre.models.registry import METHOD_NAMES, METHODS, config_class
 from mmolre.protocols.classes import confusion_frame
-from mmolre.protocols.driver import Arm, run_experiment
+from mmolre.protocols.driver import Arm, check_arms, run_experiment
 from mmolre.protocols.samplers import SAMPLERS, make_sampler
-from mmolre.protocols.workers import run_jobs
+from mmolre.protocols.workers import check_workers, run_jobs
 from mmolre.train.config import SEEDS, TrainConfig
 from mmolre.train.evaluation import evaluate
 
@@ -193,11 +193,12 @@ def run_incomplete(
     unknown = sorted(set(methods) - set(METHOD_NAMES))
     if unknown:
         raise ValueError(f"unknown incomplete-modality method(s) {unknown}; expected some of {METHOD_NAMES}")
-    if workers != 1:
+    arms = [method_arm(method, config, rank) for method in methods for rank in ranks]
+    check_arms(arms, seeds)  # in this process, before any worker starts
+    if check_workers(workers) > 1:
         job = partial(_runs_job, dataset=dataset, config=config, root=checkpoint_root)
         runs = [([method], [rank], [seed]) for method in methods for rank in ranks for seed in seeds]  # arms' order
         return stack_results(run_jobs(job, runs, workers))
-    arms = [method_arm(method, config, rank) for method in methods for rank in ranks]
     evaluators = {
         "conditions": evaluate_conditions,
         "missing_rates": partial(evaluate_missing_rates, rates=config.rates, seed=config.missing_seed),
