@@ -22,7 +22,7 @@ from mmolre.data.dataset import MultimodalDataset
 from mmolre.progress import progress
 from mmolre.protocols.incomplete import SUMMARY_METRICS
 from mmolre.protocols.incomplete_runs import IncompleteConfig, IncompleteResults, run_incomplete, stack_results
-from mmolre.protocols.summary import summarize
+from mmolre.protocols.summary import fold_spans, summarize
 from mmolre.protocols.workers import check_workers, run_jobs
 from mmolre.train.config import SEEDS
 
@@ -124,8 +124,5 @@ def summarize_runs(
     table = summarize(frame, by, metrics)
     if "fold" not in frame.columns or "fold" in by:
         return table
-    part = frame[frame["applicable"].astype(bool)] if "applicable" in frame else frame
-    spans = part.groupby(list(by), sort=False).agg(folds=("fold", "nunique"), distinct=("seed", "nunique"))
-    table = table.rename(columns={"seeds": "runs"}).merge(spans.reset_index(), on=list(by), how="left")
-    order = [c for c in table.columns if c not in ("folds", "distinct", "runs")] + ["folds", "distinct", "runs"]
-    return table[order].rename(columns={"distinct": "seeds"})
+    table = table.rename(columns={"seeds": "runs"}).merge(fold_spans(frame, by), on=list(by), how="left")
+    return table[[c for c in table.columns if c not in ("folds", "seeds", "runs")] + ["folds", "seeds", "runs"]]

@@ -75,3 +75,11 @@ def summarize(
         params = part.groupby(by, sort=False)["params"].first().reset_index()
         table = params.merge(table, on=by)
     return table
+
+
+def fold_spans(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Per ``by`` group of results stacked over folds, the distinct ``folds`` and ``seeds`` its runs span (rows of
+    not-applicable conditions left out), with the ``by`` columns."""
+    part = frame[frame["applicable"].astype(bool)] if "applicable" in frame else frame
+    spans = part.groupby(list(by), dropna=False, sort=False).agg(folds=("fold", "nunique"), seeds=("seed", "nunique"))
+    return spans.reset_index()

@@ -17,7 +17,7 @@ from mmolre.metrics import metric_label
 from mmolre.modalities import CONDITIONS
 from mmolre.models.registry import display_name
 from mmolre.protocols.paired import paired_table
-from mmolre.protocols.summary import summarize
+from mmolre.protocols.summary import fold_spans, summarize
 from mmolre.results.published import PUBLISHED, REFERENCES
 from mmolre.results.recorded import RecordedRuns
 
@@ -57,8 +57,8 @@ def _ours(frame: pd.DataFrame, by: str, metrics: Mapping[str, str], split: str |
 def _fold_counts(frame: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``table`` whose ``seeds`` count reads ``"<seeds> × <folds> folds"`` for groups run on several folds (its
     mean ± std is then over every fold and seed run)."""
-    spans = frame.groupby(keys, dropna=False, sort=False).agg(_seeds=("seed", "nunique"), _folds=("fold", "nunique"))
-    table = table.merge(spans.reset_index(), on=keys, how="left")
+    spans = fold_spans(frame, keys).rename(columns={"seeds": "_seeds", "folds": "_folds"})
+    table = table.merge(spans, on=keys, how="left")
     table["seeds"] = [
         f"{seeds} × {folds} folds" if folds > 1 else count
         for count, seeds, folds in zip(table["seeds"], table["_seeds"], table["_folds"])
