@@ -39,6 +39,11 @@ def profile_root(profile: str) -> Path:
     return reports_dir() / check_profile(profile)
 
 
+def records_dir(profile: str) -> Path:
+    """``reports_dir()/<profile>/runs``: the profile's run records (see :mod:`mmolre.train.records`)."""
+    return profile_root(profile) / "runs"
+
+
 def cache_dir() -> Path:
     """Where encoded features are cached: ``$MMOLRE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mmolre`` (``~/.cache/mmolre``).
 

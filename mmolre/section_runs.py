@@ -96,6 +96,8 @@ def train_from_params(
                 checkpoint_root=nb.checkpoints,
                 resume=nb.checkpoints is not None,
                 distributed=context,
+                records=nb.records,
+                from_records=True,
             )
             if stage is None:
                 return None
@@ -141,8 +143,9 @@ def export_from_params(
     param_file: Path | None, model: str, seed: int, folder: Path, notebooks_dir: Path = NOTEBOOKS_DIR
 ) -> Path:
     """Train (or, when the profile resumes, re-evaluate from its checkpoint) the run ``(model, seed)`` of
-    ``param_file``'s notebook-04 section and export it to ``folder``; writes nothing under reports/. The folder and
-    the dataset are checked before anything is trained."""
+    ``param_file``'s notebook-04 section and export it to ``folder``; under reports/ it writes only the run's record
+    when the profile resumes (``reports/<profile>/runs/``, which notebook 04 then reads instead of re-evaluating the
+    run). The folder and the dataset are checked before anything is trained."""
     import yaml
 
     from mmolre.exports.folder import check_export_folder, export
@@ -162,7 +165,7 @@ def export_from_params(
     nb = _notebook_setup(values)
     arms = model_arms([model], nb.model_config, nb.train_config, values.get("arm_configs"))
     experiment = run_experiment(
-        arms, nb.data, [seed], checkpoint_root=nb.checkpoints, resume=nb.checkpoints is not None
+        arms, nb.data, [seed], checkpoint_root=nb.checkpoints, resume=nb.checkpoints is not None, records=nb.records
     )
     return export(experiment.results[(model, seed)][0], folder, nb.data)
 

@@ -141,7 +141,7 @@ def test_train_command_under_torchrun(tmp_path: Path, monkeypatch: pytest.Monkey
     pd.testing.assert_frame_equal(tables["ddp"][metrics], tables["single"][metrics], atol=1e-4, rtol=0.0)
 
 
-def test_the_model_card_command_recreates_and_exports_the_best_run_without_touching_reports(
+def test_the_model_card_command_recreates_and_exports_the_best_run_writing_only_run_records_to_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The card names the run with the lowest valid criterion; its command, run as written, re-evaluates that run
@@ -191,7 +191,12 @@ def test_the_model_card_command_recreates_and_exports_the_best_run_without_touch
     exported = load_pretrained(tmp_path / argv[-1])
     assert exported.config["model"] == label
     assert exported.config["metrics"]["test"] == pytest.approx(experiment.results[(label, seed)][0].test_metrics)
-    assert not (tmp_path / "reports").exists()
+    written = sorted(p.relative_to(tmp_path / "reports").as_posix() for p in (tmp_path / "reports").rglob("*.*"))
+    assert written == sorted(
+        f"ddp_tiny/runs/{arm}-sentiment+emotion-seed1111.{suffix}"
+        for arm in ("mmolre", "hard_sharing")
+        for suffix in ("json", "npz")
+    )  # the run records of nb.run and export: nothing else under reports/
     assert (
         mm.profile_card(experiment, nb.data, "default")
         .strip()

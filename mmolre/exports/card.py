@@ -110,7 +110,7 @@ def profile_card(experiment: Experiment, dataset: MultimodalDataset, profile: st
         return "No model card: only single-task arms ran (one model per task, nothing to export as one model).\n"
     label, seed = experiment.best_on_valid()
     run = experiment.results[(label, seed)][0]
-    config = export_config(run, dataset)
+    config = export_config(run, dataset, architecture=experiment.architecture(label, seed, dataset))
     runs = sum(len(results) == 1 for results in experiment.results.values())
     parts = ["python -m mmolre export"]
     if profile != "default":  # the default profile is the notebooks' own defaults, no parameter file

@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from torch import nn
+
 from mmolre.config import StrictConfig
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.data.encoders import ENCODER_NAME, canonical
@@ -105,11 +107,17 @@ def _finite(metrics: Mapping[str, float]) -> dict[str, float | None]:
 
 
 def export_config(
-    run: TrainResult, dataset: MultimodalDataset, text: TextEncoding | Mapping | None = None
+    run: TrainResult,
+    dataset: MultimodalDataset,
+    text: TextEncoding | Mapping | None = None,
+    architecture: nn.Module | None = None,
 ) -> dict[str, object]:
     """The ``config.json`` content of ``run``'s export, without the weights' sha256 (see
-    :func:`mmolre.exports.folder.export`)."""
-    model = run.model
+    :func:`mmolre.exports.folder.export`). ``architecture`` stands for ``run.model`` where the run was restored from
+    its record (no weights): only its name, configuration, modalities and tasks are read."""
+    model = run.model if run.model is not None else architecture
+    if model is None:
+        raise ValueError("export: the run was restored from its record and keeps no weights")
     if dataset.context:
         raise ValueError("export: models trained on context samples (one per video) cannot score single utterances")
     name = str(getattr(model, "name", ""))

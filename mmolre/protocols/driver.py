@@ -29,6 +29,7 @@ from mmolre.protocols.sampler_state import restore_sampler_state, save_sampler_s
 from mmolre.train.config import SEEDS, TrainConfig, set_seed
 from mmolre.train.distributed import Distributed
 from mmolre.train.loop import TrainResult, train_model
+from mmolre.train.records import read_record, record_identity, write_record
 
 SINGLE_TASK = "single_task"
 CRITERION_FIELDS = ("sentiment_loss", "sentiment_weight", "emotion_weight", "balance_emotions")
@@ -64,14 +65,18 @@ class Experiment:
     - ``runs``: one row per arm, seed and split (valid at the selected epoch, test): tags, ``seed``, ``split``,
       ``params`` (the parameters that receive gradient, see :func:`probe_batch`), ``best_epoch``, ``epochs_run``
       and every metric;
-    - ``facts``: one row per arm and seed: tags, ``seed``, ``params``, ``best_epoch``, ``epochs_run``, ``seconds``;
+    - ``facts``: one row per arm and seed: tags, ``seed``, ``params``, ``best_epoch``, ``epochs_run``, ``seconds``
+      (this call's wall time: re-evaluating a finished run is quick) and ``train_seconds`` (the wall time of every
+      epoch trained, over all sittings; NaN where a checkpoint of older code did not record it);
     - ``extras``: per evaluator name (and ``sampling`` for sampled arms, each history with its ``best_epoch``) the
       tagged frames of every run;
-    - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models;
+    - ``results``: ``(label, seed) -> [TrainResult, ...]`` (one per task group) with the trained models (``model``
+      None for a run restored from its record, see :func:`run_experiment`);
     - ``predictions``: ``(label, seed) -> {task: test outputs}`` (task groups merged), one row per test utterance of
       the dataset trained on (``train_dataset`` when given), in its order, the outputs the ``runs`` test metrics
       were computed from; for paired comparisons over utterances (see :mod:`mmolre.protocols.paired`);
-    - ``train_configs``: ``label -> TrainConfig`` of every arm.
+    - ``train_configs``: ``label -> TrainConfig`` of every arm;
+    - ``arms``: ``label -> Arm``.
     """
 
     runs: pd.DataFrame
@@ -80,6 +85,7 @@ class Experiment:
     results: dict[tuple[str, int], list[TrainResult]]
     predictions: dict[tuple[str, int], dict[str, np.ndarray]]
     train_configs: dict[str, TrainConfig] = field(default_factory=dict)
+    arms: dict[str, Arm] = field(default_factory=dict)
 
     def history(self, label: str) -> pd.DataFrame:
         """Per-epoch training history of one arm over its seeds (with a ``seed`` column)."""
@@ -92,8 +98,25 @@ class Experiment:
         return pd.concat(frames, ignore_index=True)
 
     def model(self, label: str, seed: int) -> AffectModel:
-        """The trained (selected) model of one arm and seed (the first task group's for single-task arms)."""
-        return self.results[(label, seed)][0].model
+        """The trained (selected) model of one arm and seed (the first task group's for single-task arms);
+        ValueError for a run restored from its record, which keeps no weights."""
+        model = self.results[(label, seed)][0].model
+        if model is None:
+            raise ValueError(
+                f"run {label} seed {seed} was restored from its record, which keeps no weights; run it with "
+                "from_records=False (it is then re-evaluated from its checkpoint, or trained again)"
+            )
+        return model
+
+    def architecture(self, label: str, seed: int, dataset: MultimodalDataset) -> AffectModel:
+        """The model of one arm and seed when it holds its weights, else (a run restored from its record) the same
+        architecture built untrained from ``dataset``: only its name, configuration, modalities and tasks mean
+        anything then."""
+        result = self.results[(label, seed)][0]
+        if result.model is not None:
+            return result.model
+        arm = self.arms[label]
+        return build_model(arm.model, dataset.dims, result.tasks, arm.model_config, dataset.text_input)
 
     def best_on_valid(self) -> tuple[str, int]:
         """``(label, seed)`` of the run with the lowest valid selection criterion among the runs that are one model
@@ -218,6 +241,8 @@ def run_experiment(
     checkpoint_root: str | Path | None = None,
     resume: bool = False,
     distributed: Distributed | None = None,
+    records: str | Path | None = None,
+    from_records: bool = False,
 ) -> Experiment:
     """Train every arm under every seed and evaluate it.
 
@@ -229,6 +254,11 @@ def run_experiment(
     same results. A sampled arm's sampler state is kept beside its checkpoint (:mod:`mmolre.protocols.sampler_state`)
     and restored with it. An arm with a sampler and ``modality_dropout > 0`` in its train_config is a ValueError
     before anything trains (the dropout would change what the sampler drew).
+
+    With ``records`` (a folder, e.g. ``reports/<profile>/runs``) every finished run of an arm without evaluators or
+    sampler writes its record there (:mod:`mmolre.train.records`: everything but the weights); with
+    ``from_records`` too, such a run whose record is there is restored from it (``model`` None, ``seconds`` ~0)
+    instead of being trained or re-evaluated, so that runs trained elsewhere count without their checkpoints.
     """
     check_arms(arms, seeds)
     labels = [arm.label for arm in arms]
@@ -245,10 +275,21 @@ def run_experiment(
             for group in groups:
                 set_seed(seed)
                 model = build_model(arm.model, dataset.dims, group, arm.model_config, dataset.text_input)
+                name = f"{arm.label}-{'+'.join(group)}-seed{seed}"
+                recorded = records is not None and not evaluators and arm.sampler is None
+                if recorded:
+                    trained_on = train_dataset or dataset
+                    identity = record_identity(model, trained_on, arm.train_config, seed)
+                    restored = read_record(Path(records), name, identity, trained_on) if from_records else None
+                    if restored is not None:
+                        result, count = restored
+                        runs.append(result)
+                        params += count
+                        continue
                 sampler = None if arm.sampler is None else arm.sampler(dataset.modalities)
                 checkpoint = None
                 if checkpoint_root is not None:
-                    checkpoint = Path(checkpoint_root) / f"{arm.label}-{'+'.join(group)}-seed{seed}"
+                    checkpoint = Path(checkpoint_root) / name
                     if sampler is not None and resume:
                         restore_sampler_state(sampler, checkpoint)
                 result = train_model(
@@ -263,7 +304,10 @@ def run_experiment(
                     epoch_hook=None if sampler is None else _sampler_hook(sampler, dataset, checkpoint, distributed),
                 )
                 runs.append(result)
-                params += trained_parameter_count(result.model, probe_batch(dataset))
+                count = trained_parameter_count(result.model, probe_batch(dataset))
+                params += count
+                if recorded and (distributed is None or distributed.is_main):
+                    write_record(Path(records), name, result, identity, count)
                 frames = {name: evaluate(result.model, dataset) for name, evaluate in (evaluators or {}).items()}
                 if sampler is not None:  # with the epoch whose model is reported (see dpft_trajectory)
                     frames["sampling"] = sampler.history.assign(best_epoch=result.best_epoch)
@@ -277,6 +321,7 @@ def run_experiment(
                     "best_epoch": runs[0].best_epoch,
                     "epochs_run": sum(r.epochs_run for r in runs),
                     "seconds": time.perf_counter() - started,
+                    "train_seconds": sum(r.train_seconds for r in runs),
                 }
             )
             for name, frame in frames.items():
@@ -291,4 +336,5 @@ def run_experiment(
         results,
         predictions,
         {arm.label: arm.train_config for arm in arms},
+        {arm.label: arm for arm in arms},
     )

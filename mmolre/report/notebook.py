@@ -10,7 +10,7 @@ from mmolre.config import StrictConfig
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.data.load import load_dataset
 from mmolre.models.registry import config_class
-from mmolre.paths import cache_dir
+from mmolre.paths import cache_dir, records_dir
 from mmolre.protocols.driver import Arm, Experiment, run_experiment
 from mmolre.report.reporter import Reporter
 from mmolre.train.config import TrainConfig
@@ -25,11 +25,19 @@ class NotebookContext:
     model_config: StrictConfig
     train_config: TrainConfig
     checkpoints: Path | None = None
+    records: Path | None = None
 
-    def run(self, arms: Sequence[Arm], seeds: Sequence[int]) -> Experiment:
-        """:func:`run_experiment` on this notebook's data; with checkpoints, interrupted runs resume."""
+    def run(self, arms: Sequence[Arm], seeds: Sequence[int], from_records: bool = False) -> Experiment:
+        """:func:`run_experiment` on this notebook's data; with checkpoints, interrupted runs resume and finished
+        ones write their records; ``from_records`` restores a run from its record (no weights) where there is one."""
         return run_experiment(
-            arms, self.data, seeds, checkpoint_root=self.checkpoints, resume=self.checkpoints is not None
+            arms,
+            self.data,
+            seeds,
+            checkpoint_root=self.checkpoints,
+            resume=self.checkpoints is not None,
+            records=self.records,
+            from_records=from_records,
         )
 
 
@@ -52,7 +60,9 @@ def setup_notebook(
     given, overrides the training epochs. ``checkpoints`` (a folder name, e.g. the notebook's) keeps per-epoch
     checkpoints under ``cache_dir()/runs/<profile>/<checkpoints>`` so that a rerun after an interruption continues
     where it stopped; notebooks given the same folder share runs (a run that matches a finished checkpoint is only
-    re-evaluated; one that does not match it is a CheckpointError naming the difference).
+    re-evaluated; one that does not match it is a CheckpointError naming the difference), and every finished run
+    (of an arm without evaluators or sampler) writes its record to ``reports/<profile>/runs/`` (see
+    :mod:`mmolre.train.records`), which the repository keeps.
     """
     data = load_dataset(dataset, data_dir=data_dir or None, **dict(dataset_options or {}))
     mconfig = config_class(model).from_dict(dict(model_config or {}))
@@ -61,4 +71,5 @@ def setup_notebook(
         print(data.statement())
         print("sizes:", data.sizes(), "| seeds:", list(seeds))
     folder = cache_dir() / "runs" / profile / checkpoints if checkpoints else None
-    return NotebookContext(Reporter(profile), data, mconfig, tconfig, folder)
+    records = records_dir(profile) if checkpoints else None
+    return NotebookContext(Reporter(profile), data, mconfig, tconfig, folder, records)

@@ -306,6 +306,8 @@ def restore_checkpoint(
     load_checkpoint(state.model, root, "last")
     load_train_state(state, root, sidecar, device)
     state.set_progress(sidecar)
+    seconds = sidecar.get("train_seconds")
+    state.seconds = float(seconds) if _is_number(seconds) else math.nan  # written before the field existed
     return True
 
 
@@ -329,6 +331,7 @@ def write_checkpoint(root: Path, state: RunState, identity: dict[str, object], c
         "format": CHECKPOINT_FORMAT,
         "train_config": config.to_dict(),
         **state.progress(),
+        "train_seconds": state.seconds,
         "last_weights": last,
         "train_state": train,
         "best_weights": best,

@@ -61,9 +61,12 @@ BatchHook = Callable[[dict[str, torch.Tensor], int, torch.Generator], dict[str, 
 class TrainResult:
     """Outcome of one run; ``model`` holds the selected (best valid) weights, ``test_predictions`` its outputs on the
     test split (see :func:`~mmolre.train.evaluation.predict`), kept for paired comparisons over utterances;
-    ``valid_metrics`` and ``test_metrics`` have the same keys (losses and criterion per epoch are in ``history``)."""
+    ``valid_metrics`` and ``test_metrics`` have the same keys (losses and criterion per epoch are in ``history``);
+    ``seconds`` is this call's wall time, ``train_seconds`` that of every epoch the run trained over all its sittings
+    (NaN when a checkpoint written before it was recorded resumed the run). ``model`` is None for a run restored from
+    its record (:mod:`mmolre.train.records`), which keeps everything but the weights."""
 
-    model: nn.Module
+    model: nn.Module | None
     tasks: tuple[str, ...]
     history: pd.DataFrame
     best_epoch: int
@@ -73,6 +76,7 @@ class TrainResult:
     epochs_run: int
     seconds: float
     test_predictions: dict[str, np.ndarray]
+    train_seconds: float = math.nan
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -129,6 +133,7 @@ def train_model(
     network = model if distributed is None else distributed.wrap(model)
 
     while not state.finished(config.epochs):
+        epoch_started = time.perf_counter()
         state.epoch += 1
         epoch_seed = _epoch_seed(seed, state.epoch)
         set_seed(epoch_seed)
@@ -151,6 +156,7 @@ def train_model(
             total, count = distributed.all_sum(total, count)
         valid = _validate(model, dataset, state.epoch, tasks, config, pos_weight, reference, distributed)
         state.history.append({"epoch": state.epoch, "train_loss": total / count, **valid})
+        state.seconds += time.perf_counter() - epoch_started
         for callback in callbacks:
             callback.on_epoch_end(state)
 
@@ -176,6 +182,7 @@ def train_model(
         state.epoch,
         time.perf_counter() - started,
         test_predictions,
+        state.seconds,
     )
 
 

@@ -19,7 +19,8 @@ class RunState:
     ``history`` holds one row per completed epoch (``epoch``, ``train_loss``, ``criterion``, valid losses and
     metrics); ``best_*`` describe the epoch with the lowest ``criterion`` so far (the first, on ties) and
     ``best_weights`` a copy of its weights; ``bad_epochs`` counts the epochs since; ``improved`` says whether the
-    last epoch is the best; ``stopped`` that early stopping ended the run.
+    last epoch is the best; ``stopped`` that early stopping ended the run; ``seconds`` the wall time of the completed
+    epochs (training and validation) over every sitting, NaN when an earlier sitting's checkpoint did not record it.
     """
 
     model: nn.Module
@@ -34,6 +35,7 @@ class RunState:
     bad_epochs: int = 0
     improved: bool = False
     stopped: bool = False
+    seconds: float = 0.0
 
     def finished(self, epochs: int) -> bool:
         """Whether the run is over: ``epochs`` completed, or stopped early."""
