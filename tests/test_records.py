@@ -129,16 +129,62 @@ def test_an_edited_or_damaged_record_is_refused(trained, dataset, damage):
         arrays.unlink()
         expected = "predictions file .* is missing"
     elif damage == "metric and digest":  # a consistent-looking edit: the metrics no longer follow the predictions
-        from mmolre.train.records import _content_sha256
-
         payload["test_metrics"]["mae"] = 0.01
-        payload["record_sha256"] = _content_sha256(payload)
-        path.write_text(json.dumps(payload))
+        _rewrite(path, payload)
         expected = "test metrics do not follow from its predictions"
     else:
         path.write_text("{not json")
         expected = "unreadable run record"
     with pytest.raises(RecordError, match=expected):
+        _restore(dataset, records)
+
+
+def _rewrite(path, payload):
+    """Write ``payload`` with a matching content digest, as a deliberate forger would."""
+    from mmolre.train.records import _content_sha256
+
+    payload["record_sha256"] = _content_sha256(payload)
+    path.write_text(json.dumps(payload))
+
+
+@pytest.mark.parametrize(
+    "forgery, expected",
+    [
+        ({"tasks": 5}, r"not a run record this code wrote \(missing or invalid \['tasks'\]\)"),
+        ({"params": True}, r"invalid \['params'\]"),
+        ({"history": [{"epoch": "one"}]}, "history must be rows of numbers"),
+        ({"test_metrics": {"mae": "low"}}, "test_metrics must map names to numbers"),
+        ({"predictions": "../../outside.npz"}, "is missing \\(or not a plain file beside it\\)"),
+    ],
+)
+def test_a_forged_record_is_refused_in_one_line(trained, dataset, forgery, expected):
+    _, records = trained
+    path = records / "mmolre-sentiment+emotion-seed1.json"
+    _rewrite(path, {**json.loads(path.read_text()), **forgery})
+    with pytest.raises(RecordError, match=expected):
+        _restore(dataset, records)
+
+
+@pytest.mark.parametrize("values", [np.array(["a"] * 32), np.full(32, np.nan, np.float32)])
+def test_predictions_must_be_finite_numbers(trained, dataset, values):
+    from mmolre.files import file_sha256
+
+    _, records = trained
+    path = records / "mmolre-sentiment+emotion-seed1.json"
+    arrays = path.with_suffix(".npz")
+    np.savez_compressed(arrays, sentiment=values, emotion=np.zeros((32, 6), np.float32))
+    _rewrite(path, {**json.loads(path.read_text()), "predictions_sha256": file_sha256(arrays)})
+    with pytest.raises(RecordError, match="predictions must be finite floating-point arrays"):
+        _restore(dataset, records)
+
+
+def test_a_linked_record_is_refused(trained, dataset, tmp_path):
+    _, records = trained
+    path = records / "mmolre-sentiment+emotion-seed1.json"
+    outside = tmp_path / "elsewhere.json"
+    path.rename(outside)
+    path.symlink_to(outside)
+    with pytest.raises(RecordError, match="must be a plain file, not a link"):
         _restore(dataset, records)
 
 

@@ -37,6 +37,22 @@ RECORD_FORMAT = 1
 IDENTITY_KEYS = ("model", "model_config", "state_sha256", "train_config", "seed", "data", "epochs")
 
 
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "tasks": list,
+    "history": list,
+    "best_epoch": int,
+    "best_criterion": (int, float),
+    "epochs_run": int,
+    "valid_metrics": dict,
+    "test_metrics": dict,
+    "params": int,
+    "train_seconds": (int, float),
+    "predictions": str,
+    "predictions_sha256": str,
+}
+"""The fields a record must hold besides its identity, with their JSON types."""
+
+
 class RecordError(ValueError):
     """A run record is unreadable, edited, damaged or belongs to another run."""
 
@@ -89,6 +105,26 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else str(value)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fault(payload: Mapping[str, object]) -> str | None:
+    """What makes ``payload`` other than a record :func:`write_record` can have written, or None."""
+    wrong = [key for key, kind in _FIELDS.items() if not isinstance(payload.get(key), kind)]
+    wrong += [key for key in ("best_epoch", "epochs_run", "params") if isinstance(payload.get(key), bool)]
+    if wrong:
+        return f"missing or invalid {sorted(set(wrong))}"
+    if not payload["tasks"] or not all(isinstance(task, str) for task in payload["tasks"]):
+        return "tasks must be a list of task names"
+    for key in ("valid_metrics", "test_metrics"):
+        if not all(_is_number(value) for value in payload[key].values()):
+            return f"{key} must map names to numbers"
+    if not all(isinstance(row, dict) and all(_is_number(v) for v in row.values()) for row in payload["history"]):
+        return "history must be rows of numbers"
+    return None
+
+
 def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -100,8 +136,10 @@ def read_record(
     there is no record; RecordError when the record is damaged, edited or of another run. ``dataset`` is the one
     the run trained on: its test split must be the one the predictions are of."""
     path = folder / f"{name}.json"
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return None
+    if path.is_symlink() or not path.is_file():
+        raise RecordError(f"{path}: a run record must be a plain file, not a link")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -119,9 +157,12 @@ def read_record(
             f"{path}: records another run (differs in {', '.join(differences)}); delete it (and its .npz) to train "
             "this one"
         )
+    fault = _fault(payload)
+    if fault:
+        raise RecordError(f"{path}: not a run record this code wrote ({fault})")
     arrays = folder / str(payload["predictions"])
-    if arrays.name != payload["predictions"] or not arrays.is_file():
-        raise RecordError(f"{arrays}: the predictions file of {path.name} is missing")
+    if arrays.name != payload["predictions"] or arrays.is_symlink() or not arrays.is_file():
+        raise RecordError(f"{arrays}: the predictions file of {path.name} is missing (or not a plain file beside it)")
     if file_sha256(arrays) != payload["predictions_sha256"]:
         raise RecordError(f"{arrays}: sha256 differs from the one recorded in {path.name} (edited or damaged)")
     tasks = tuple(payload["tasks"])
@@ -131,6 +172,8 @@ def read_record(
     except (OSError, ValueError) as error:
         raise RecordError(f"{arrays}: unreadable predictions ({error})") from None
     size = len(next(iter(dataset.splits["test"].utterance_labels().values())))
+    if any(values.dtype.kind != "f" or not np.isfinite(values).all() for values in predictions.values()):
+        raise RecordError(f"{arrays}: predictions must be finite floating-point arrays")
     if not set(tasks) <= set(predictions) or any(len(values) != size for values in predictions.values()):
         raise RecordError(f"{arrays}: predictions are not of this dataset's {size} test utterances")
     recomputed = split_metrics(predictions, dataset, "test", tasks)
