@@ -20,6 +20,7 @@ ID_COLUMNS: tuple[str, ...] = (
     "best_epoch",
     "epochs_run",
     "seconds",
+    "train_seconds",
     "epoch",
 )
 """Columns of result frames that identify a run rather than measure it."""

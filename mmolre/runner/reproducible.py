@@ -23,7 +23,7 @@ from mmolre.table_digits import SIGNIFICANT_DIGITS
 
 WHOLE = re.compile(r"-?\d+(\.0)?")
 """A whole number as the reporter writes one (``48163`` or ``48163.0``): a column of them is compared exactly."""
-VOLATILE_COLUMNS: tuple[str, ...] = ("seconds", "seconds_per_epoch", "samples_per_s", "peak_memory_mb")
+VOLATILE_COLUMNS: tuple[str, ...] = ("seconds", "train_seconds", "seconds_per_epoch", "samples_per_s", "peak_memory_mb")
 """Columns that measure the machine, not the model: never compared."""
 PROFILE_DEPENDENT: tuple[str, ...] = ("07_results",)
 """Notebooks whose tables depend on the other profiles in the reports folder (a test run sees only its own)."""
