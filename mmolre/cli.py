@@ -19,7 +19,7 @@ from mmolre.paths import (
     profile_root,
     reports_dir,
 )
-from mmolre.section_runs import TRAINABLE, export_from_params, train_from_params, write_dashboard
+from mmolre.section_runs import TRAINABLE, export_from_params, record_from_params, train_from_params, write_dashboard
 
 # Each command imports what it needs when it runs (and only the command being run defines the arguments that come
 # from its module), so `python -m mmolre --help` answers without loading torch, papermill or the report code.
@@ -31,6 +31,7 @@ EXAMPLES = """examples:
   python -m mmolre reports -f params/mosi.yaml -p seeds "[1111]" -p epochs 2 --only 04_baselines
   python -m mmolre data fetch --dir D && python -m mmolre data check --dir D
   python -m mmolre export -f params/mosi.yaml --model mmolre --seed 1111 --to exports/mosi-mmolre
+  python -m mmolre record -f params/mosei_ft.yaml --model hard_sharing --seed 1112   one run into reports/mosei_ft/runs/
   python -m mmolre predict --model FOLDER --text "what a wonderful film"
 """
 
@@ -109,6 +110,17 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     export.add_argument("--model", required=True, help="the arm (model name) of notebook 04 to export")
     export.add_argument("--seed", type=int, required=True, help="its seed")
     export.add_argument("--to", type=Path, required=True, metavar="FOLDER", help="the export folder to write")
+    record = commands.add_parser(
+        "record",
+        help="train (or resume) one run of notebook 04's section into its record under reports/<profile>/runs/",
+        description="Train one run of a resuming profile's notebook-04 section, continuing from its per-epoch "
+        "checkpoint, and write its record (everything but the weights) to reports/<profile>/runs/, which notebook "
+        "04 reads instead of training the run: a profile's runs can be trained one at a time, in several sittings "
+        "or on several machines. A model already recorded is not trained again.",
+    )
+    record.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
+    record.add_argument("--model", required=True, help="the arm (model name) of notebook 04 to train")
+    record.add_argument("--seed", type=int, required=True, help="its seed")
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
     predict = commands.add_parser("predict", help="score transcripts with an exported model")
@@ -121,7 +133,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         from mmolre.data.fetch import add_arguments
 
         add_arguments(data)
-    for sub in (reports, train, export, check, normalize):
+    for sub in (reports, train, export, record, check, normalize):
         sub.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of NN_name.ipynb notebooks")
     return parser
 
@@ -201,6 +213,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ValueError as error:  # bad data or configuration values, a refused export folder
                 raise RunnerError(str(error)) from error
             print(f"exported {args.model} seed {args.seed} to {folder}")
+            return 0
+        if args.command == "record":
+            try:
+                with interruptible_by_sigterm():
+                    paths, metrics = record_from_params(args.params, args.model, args.seed, args.notebooks_dir)
+            except ValueError as error:  # bad data or configuration values, a refused record
+                raise RunnerError(str(error)) from error
+            shown = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items())
+            print(f"recorded {args.model} seed {args.seed} (test: {shown}): {', '.join(map(str, paths))}")
             return 0
         if args.command == "train":
             try:

@@ -1,7 +1,7 @@
 """One notebook section's runs outside its notebook: ``python -m mmolre train`` (train the arms of notebook 03 or 04
 and record their runs table, staged and committed like a notebook's outputs) and ``python -m mmolre export`` (one
-run, trained or re-evaluated from its checkpoint, written as an export folder). Heavy modules are imported when a
-command runs."""
+run, trained or re-evaluated from its checkpoint, written as an export folder) and ``python -m mmolre record`` (one
+run trained into its record, see :mod:`mmolre.train.records`). Heavy modules are imported when a command runs."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmolre.interrupts import held_interrupts
-from mmolre.paths import NOTEBOOKS_DIR, STAGE_ENV, profile_root, reports_dir
+from mmolre.paths import NOTEBOOKS_DIR, STAGE_ENV, profile_root, records_dir, reports_dir
 
 if TYPE_CHECKING:
+    from mmolre.protocols.driver import Experiment
     from mmolre.report.notebook import NotebookContext
 
 TRAINABLE = ("03_train_mmolre", "04_baselines")
@@ -139,16 +140,15 @@ def _notebook_setup(values: dict[str, object], **options: object) -> NotebookCon
     )
 
 
-def export_from_params(
-    param_file: Path | None, model: str, seed: int, folder: Path, notebooks_dir: Path = NOTEBOOKS_DIR
-) -> Path:
-    """Train (or, when the profile resumes, re-evaluate from its checkpoint) the run ``(model, seed)`` of
-    ``param_file``'s notebook-04 section and export it to ``folder``; under reports/ it writes only the run's record
-    when the profile resumes (``reports/<profile>/runs/``, which notebook 04 then reads instead of re-evaluating the
-    run). The folder and the dataset are checked before anything is trained."""
+def _one_run(
+    param_file: Path | None, model: str, seed: int, notebooks_dir: Path, export_to: Path | None = None
+) -> tuple[Experiment, NotebookContext]:
+    """The run ``(model, seed)`` of ``param_file``'s notebook-04 section, trained or resumed from its checkpoint.
+    With ``export_to`` (checked, with the dataset, before anything loads or trains) the run keeps its weights;
+    without, a model of it already recorded is restored from its record."""
     import yaml
 
-    from mmolre.exports.folder import check_export_folder, export
+    from mmolre.exports.folder import check_export_folder
     from mmolre.parameter_checks import CHECKS
     from mmolre.protocols.driver import model_arms, run_experiment
     from mmolre.runner.plan import notebook_values
@@ -159,15 +159,51 @@ def export_from_params(
     arm_configs = {k: v for k, v in (section.get("arm_configs") or {}).items() if k == model}
     narrowed = [("models", f"[{model}]"), ("seeds", f"[{seed}]"), ("arm_configs", yaml.safe_dump(arm_configs))]
     values = notebook_values(param_file, "04_baselines", notebooks_dir, narrowed, checks=CHECKS)
-    check_export_folder(folder)
-    if values["dataset_options"].get("context"):
-        raise ValueError("models trained on context samples (one per video) cannot score single utterances")
+    if export_to is not None:
+        check_export_folder(export_to)
+        if values["dataset_options"].get("context"):
+            raise ValueError("models trained on context samples (one per video) cannot score single utterances")
+    elif not values["resume"]:
+        raise ValueError("record: this profile does not resume (set resume: true in its parameter file)")
     nb = _notebook_setup(values)
     arms = model_arms([model], nb.model_config, nb.train_config, values.get("arm_configs"))
     experiment = run_experiment(
-        arms, nb.data, [seed], checkpoint_root=nb.checkpoints, resume=nb.checkpoints is not None, records=nb.records
+        arms,
+        nb.data,
+        [seed],
+        checkpoint_root=nb.checkpoints,
+        resume=nb.checkpoints is not None,
+        records=nb.records,
+        from_records=export_to is None,
     )
+    return experiment, nb
+
+
+def export_from_params(
+    param_file: Path | None, model: str, seed: int, folder: Path, notebooks_dir: Path = NOTEBOOKS_DIR
+) -> Path:
+    """Train (or, when the profile resumes, re-evaluate from its checkpoint) the run ``(model, seed)`` of
+    ``param_file``'s notebook-04 section and export it to ``folder``; under reports/ it writes only the run's record
+    when the profile resumes (``reports/<profile>/runs/``, which notebook 04 then reads instead of re-evaluating the
+    run). The folder and the dataset are checked before anything is trained."""
+    from mmolre.exports.folder import export
+
+    experiment, nb = _one_run(param_file, model, seed, notebooks_dir, export_to=folder)
     return export(experiment.results[(model, seed)][0], folder, nb.data)
+
+
+def record_from_params(
+    param_file: Path | None, model: str, seed: int, notebooks_dir: Path = NOTEBOOKS_DIR
+) -> tuple[list[Path], dict[str, float]]:
+    """Train (resuming from its checkpoint) the run ``(model, seed)`` of ``param_file``'s notebook-04 section into
+    its record, one per model of the run (a model already recorded is not trained again); returns the record paths
+    and the run's test metrics. The profile must resume (``resume: true``): records are written beside checkpoints."""
+    experiment, nb = _one_run(param_file, model, seed, notebooks_dir)
+    folder = records_dir(nb.reporter.profile)
+    names = [f"{model}-{'+'.join(result.tasks)}-seed{seed}.json" for result in experiment.results[(model, seed)]]
+    test = experiment.runs[experiment.runs["split"] == "test"].iloc[0]
+    metrics = {key: float(test[key]) for key in ("acc2_non0", "mae", "corr", "emo_wa") if key in test}
+    return [folder / name for name in names], metrics
 
 
 @contextmanager

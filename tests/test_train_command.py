@@ -216,3 +216,35 @@ def test_train_resumes_from_the_notebooks_own_checkpoints(tmp_path: Path, monkey
     assert main(["train", "-f", str(params), "-p", "models", "[hard_sharing]"]) == 0
     folders = sorted(p.name for p in (tmp_path / "cache" / "runs" / "ddp_tiny" / "models").iterdir())
     assert folders == ["hard_sharing-sentiment+emotion-seed1111"]
+
+
+def test_record_command_trains_one_run_into_its_records_and_then_only_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mmolre.protocols import driver
+
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("MMOLRE_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    plain = _params(tmp_path, TINY_PARAMS.replace("[mmolre, hard_sharing]", "[mmolre, single_task]"))
+    assert main(["record", "-f", str(plain), "--model", "single_task", "--seed", "1111"]) == 1
+    assert "error: record: this profile does not resume (set resume: true" in capsys.readouterr().err
+    params = _params(tmp_path, plain.read_text().replace("  seeds: [1111]\n", "  seeds: [1111]\n  resume: true\n"))
+    argv = ["record", "-f", str(params), "--model", "single_task", "--seed", "1111"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    runs = tmp_path / "reports" / "ddp_tiny" / "runs"
+    assert "\nrecorded single_task seed 1111 (test: acc2_non0 " in first and "emo_wa" in first
+    assert sorted(p.name for p in runs.iterdir()) == [
+        f"single_task-{task}-seed1111.{suffix}" for task in ("emotion", "sentiment") for suffix in ("json", "npz")
+    ]
+    assert (
+        sorted(p.relative_to(tmp_path / "reports").parts[1] for p in (tmp_path / "reports").rglob("*.*"))
+        == ["runs"] * 4
+    )  # nothing else under reports/
+    monkeypatch.setattr(driver, "train_model", lambda *a, **k: pytest.fail("a recorded model was trained again"))
+    assert main(argv) == 0
+    assert capsys.readouterr().out == first
+    assert main([*argv[:4], "hard_sharing", *argv[5:]]) == 1
+    assert "is not an arm of notebook 04 here" in capsys.readouterr().err

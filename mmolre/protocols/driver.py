@@ -275,12 +275,12 @@ def run_experiment(
             for group in groups:
                 set_seed(seed)
                 model = build_model(arm.model, dataset.dims, group, arm.model_config, dataset.text_input)
-                name = f"{arm.label}-{'+'.join(group)}-seed{seed}"
+                run_name = f"{arm.label}-{'+'.join(group)}-seed{seed}"
                 recorded = records is not None and not evaluators and arm.sampler is None
                 if recorded:
                     trained_on = train_dataset or dataset
                     identity = record_identity(model, trained_on, arm.train_config, seed)
-                    restored = read_record(Path(records), name, identity, trained_on) if from_records else None
+                    restored = read_record(Path(records), run_name, identity, trained_on) if from_records else None
                     if restored is not None:
                         result, count = restored
                         runs.append(result)
@@ -289,7 +289,7 @@ def run_experiment(
                 sampler = None if arm.sampler is None else arm.sampler(dataset.modalities)
                 checkpoint = None
                 if checkpoint_root is not None:
-                    checkpoint = Path(checkpoint_root) / name
+                    checkpoint = Path(checkpoint_root) / run_name
                     if sampler is not None and resume:
                         restore_sampler_state(sampler, checkpoint)
                 result = train_model(
@@ -307,7 +307,7 @@ def run_experiment(
                 count = trained_parameter_count(result.model, probe_batch(dataset))
                 params += count
                 if recorded and (distributed is None or distributed.is_main):
-                    write_record(Path(records), name, result, identity, count)
+                    write_record(Path(records), run_name, result, identity, count)
                 frames = {name: evaluate(result.model, dataset) for name, evaluate in (evaluators or {}).items()}
                 if sampler is not None:  # with the epoch whose model is reported (see dpft_trajectory)
                     frames["sampling"] = sampler.history.assign(best_epoch=result.best_epoch)
