@@ -31,7 +31,7 @@ EXAMPLES = """examples:
   python -m mmolre reports -f params/mosi.yaml -p seeds "[1111]" -p epochs 2 --only 04_baselines
   python -m mmolre data fetch --dir D && python -m mmolre data check --dir D
   python -m mmolre export -f params/mosi.yaml --model mmolre --seed 1111 --to exports/mosi-mmolre
-  python -m mmolre record -f params/mosei_ft.yaml --model hard_sharing --seed 1112   one run into reports/mosei_ft/runs/
+  python -m mmolre record -f params/mosei_ft.yaml --model hard_sharing --seed 1112   one run into its record
   python -m mmolre predict --model FOLDER --text "what a wonderful film"
 """
 
@@ -112,11 +112,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     export.add_argument("--to", type=Path, required=True, metavar="FOLDER", help="the export folder to write")
     record = commands.add_parser(
         "record",
-        help="train (or resume) one run of notebook 04's section into its record under reports/<profile>/runs/",
+        help="train (or resume) one run of notebook 04's section into its record under reports/<profile>/runs/models/",
         description="Train one run of a resuming profile's notebook-04 section, continuing from its per-epoch "
-        "checkpoint, and write its record (everything but the weights) to reports/<profile>/runs/, which notebook "
-        "04 reads instead of training the run: a profile's runs can be trained one at a time, in several sittings "
-        "or on several machines. A model already recorded is not trained again.",
+        "checkpoint, and write its record (everything but the weights) to reports/<profile>/runs/models/, which "
+        "notebook 04 reads instead of training the run: a profile's runs can be trained one at a time, in several "
+        "sittings or on several machines. A model already recorded is not trained again.",
     )
     record.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
     record.add_argument("--model", required=True, help="the arm (model name) of notebook 04 to train")

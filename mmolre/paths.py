@@ -40,7 +40,8 @@ def profile_root(profile: str) -> Path:
 
 
 def records_dir(profile: str) -> Path:
-    """``reports_dir()/<profile>/runs``: the profile's run records (see :mod:`mmolre.train.records`)."""
+    """``reports_dir()/<profile>/runs``: the profile's run records, one folder per checkpoint folder (see
+    :mod:`mmolre.train.records`)."""
     return profile_root(profile) / "runs"
 
 

@@ -184,8 +184,8 @@ def export_from_params(
 ) -> Path:
     """Train (or, when the profile resumes, re-evaluate from its checkpoint) the run ``(model, seed)`` of
     ``param_file``'s notebook-04 section and export it to ``folder``; under reports/ it writes only the run's record
-    when the profile resumes (``reports/<profile>/runs/``, which notebook 04 then reads instead of re-evaluating the
-    run). The folder and the dataset are checked before anything is trained."""
+    when the profile resumes (``reports/<profile>/runs/models/``, which notebook 04 then reads instead of
+    re-evaluating the run). The folder and the dataset are checked before anything is trained."""
     from mmolre.exports.folder import export
 
     experiment, nb = _one_run(param_file, model, seed, notebooks_dir, export_to=folder)
@@ -199,7 +199,7 @@ def record_from_params(
     its record, one per model of the run (a model already recorded is not trained again); returns the record paths
     and the run's test metrics. The profile must resume (``resume: true``): records are written beside checkpoints."""
     experiment, nb = _one_run(param_file, model, seed, notebooks_dir)
-    folder = records_dir(nb.reporter.profile)
+    folder = nb.records or records_dir(nb.reporter.profile)  # set: the profile resumes
     names = [f"{model}-{'+'.join(result.tasks)}-seed{seed}.json" for result in experiment.results[(model, seed)]]
     test = experiment.runs[experiment.runs["split"] == "test"].iloc[0]
     metrics = {key: float(test[key]) for key in ("acc2_non0", "mae", "corr", "emo_wa") if key in test}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -150,10 +151,13 @@ def _rewrite(path, payload):
 @pytest.mark.parametrize(
     "forgery, expected",
     [
-        ({"tasks": 5}, r"not a run record this code wrote \(missing or invalid \['tasks'\]\)"),
-        ({"params": True}, r"invalid \['params'\]"),
+        ({"tasks": ["sentiment"]}, r"records another run \(differs in tasks\)"),
+        ({"params": True}, r"not a run record this code wrote \(missing or invalid \['params'\]\)"),
         ({"history": [{"epoch": "one"}]}, "history must be rows of numbers"),
         ({"test_metrics": {"mae": "low"}}, "test_metrics must map names to numbers"),
+        ({"valid_metrics": {"mae": 0.5}}, "valid_metrics and test_metrics must have the same names"),
+        ({"epochs_run": 3}, "do not fit 2 epochs"),
+        ({"best_criterion": 0.001}, "best_criterion is not the criterion of history row"),
         ({"predictions": "../../outside.npz"}, "is missing \\(or not a plain file beside it\\)"),
     ],
 )
@@ -161,31 +165,87 @@ def test_a_forged_record_is_refused_in_one_line(trained, dataset, forgery, expec
     _, records = trained
     path = records / "mmolre-sentiment+emotion-seed1.json"
     _rewrite(path, {**json.loads(path.read_text()), **forgery})
-    with pytest.raises(RecordError, match=expected):
+    with pytest.raises(RecordError, match=expected) as refused:
         _restore(dataset, records)
+    assert "\n" not in str(refused.value) and str(path.name) in str(refused.value)
+
+
+def test_a_record_of_other_load_options_is_refused(trained, dataset):
+    _, records = trained
+    other = dataclasses.replace(dataset, notes={**dataset.notes, "load_options": {"dataset": "x", "max_tokens": 32}})
+    with pytest.raises(RecordError, match=r"differs in load_options"):
+        _restore(other, records)
+
+
+def _forge_arrays(path, write):
+    """Replace the record's predictions with what ``write(npz_path)`` writes, with matching digests."""
+    from mmolre.files import file_sha256
+
+    arrays = path.with_suffix(".npz")
+    write(arrays)
+    _rewrite(path, {**json.loads(path.read_text()), "predictions_sha256": file_sha256(arrays)})
+
+
+@pytest.mark.parametrize(
+    "write, expected",
+    [
+        (lambda f: f.write_bytes(b"PK\x03\x04 not a zip"), "unreadable predictions"),
+        (
+            lambda f: np.savez_compressed(f, sentiment=np.zeros(32, np.float32), emotion=np.zeros(32, np.float32)),
+            "do not fit the test labels",
+        ),
+        (
+            lambda f: np.savez_compressed(
+                f, sentiment=np.zeros(32, np.float32), emotion=np.zeros((32, 6), np.float32), extra=np.zeros(32)
+            ),
+            r"not one array per task \['sentiment', 'emotion'\]",
+        ),
+        (lambda f: np.savez_compressed(f, sentiment=np.float32(0), emotion=np.zeros((32, 6), np.float32)), "per task"),
+    ],
+)
+def test_forged_predictions_are_refused_in_one_line(trained, dataset, write, expected):
+    _, records = trained
+    path = records / "mmolre-sentiment+emotion-seed1.json"
+    _forge_arrays(path, write)
+    with pytest.raises(RecordError, match=expected) as refused:
+        _restore(dataset, records)
+    assert "\n" not in str(refused.value) and ".npz" in str(refused.value)
 
 
 @pytest.mark.parametrize("values", [np.array(["a"] * 32), np.full(32, np.nan, np.float32)])
 def test_predictions_must_be_finite_numbers(trained, dataset, values):
-    from mmolre.files import file_sha256
-
     _, records = trained
     path = records / "mmolre-sentiment+emotion-seed1.json"
-    arrays = path.with_suffix(".npz")
-    np.savez_compressed(arrays, sentiment=values, emotion=np.zeros((32, 6), np.float32))
-    _rewrite(path, {**json.loads(path.read_text()), "predictions_sha256": file_sha256(arrays)})
+    _forge_arrays(path, lambda f: np.savez_compressed(f, sentiment=values, emotion=np.zeros((32, 6), np.float32)))
     with pytest.raises(RecordError, match="predictions must be finite floating-point arrays"):
         _restore(dataset, records)
 
 
-def test_a_linked_record_is_refused(trained, dataset, tmp_path):
+def test_a_linked_or_folder_record_is_refused(trained, dataset, tmp_path):
     _, records = trained
     path = records / "mmolre-sentiment+emotion-seed1.json"
     outside = tmp_path / "elsewhere.json"
     path.rename(outside)
     path.symlink_to(outside)
-    with pytest.raises(RecordError, match="must be a plain file, not a link"):
+    with pytest.raises(RecordError, match="must be a plain file"):
         _restore(dataset, records)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(RecordError, match="must be a plain file"):
+        _restore(dataset, records)
+    linked = tmp_path / "linked"
+    linked.symlink_to(records)
+    with pytest.raises(RecordError, match="records folder must be a plain folder"):
+        _restore(dataset, linked)
+
+
+def test_a_train_config_field_added_later_counts_as_its_default(trained, dataset):
+    _, records = trained
+    path = records / "mmolre-sentiment+emotion-seed1.json"
+    payload = json.loads(path.read_text())
+    del payload["train_config"]["grad_clip"]  # as if written before the field existed
+    _rewrite(path, payload)
+    _restore(dataset, records)
 
 
 def test_arms_with_evaluators_write_no_record(dataset, tmp_path):

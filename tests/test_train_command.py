@@ -193,7 +193,7 @@ def test_the_model_card_command_recreates_and_exports_the_best_run_writing_only_
     assert exported.config["metrics"]["test"] == pytest.approx(experiment.results[(label, seed)][0].test_metrics)
     written = sorted(p.relative_to(tmp_path / "reports").as_posix() for p in (tmp_path / "reports").rglob("*.*"))
     assert written == sorted(
-        f"ddp_tiny/runs/{arm}-sentiment+emotion-seed1111.{suffix}"
+        f"ddp_tiny/runs/models/{arm}-sentiment+emotion-seed1111.{suffix}"
         for arm in ("mmolre", "hard_sharing")
         for suffix in ("json", "npz")
     )  # the run records of nb.run and export: nothing else under reports/
@@ -234,7 +234,7 @@ def test_record_command_trains_one_run_into_its_records_and_then_only_reads_them
     argv = ["record", "-f", str(params), "--model", "single_task", "--seed", "1111"]
     assert main(argv) == 0
     first = capsys.readouterr().out
-    runs = tmp_path / "reports" / "ddp_tiny" / "runs"
+    runs = tmp_path / "reports" / "ddp_tiny" / "runs" / "models"
     assert "\nrecorded single_task seed 1111 (test: acc2_non0 " in first and "emo_wa" in first
     assert sorted(p.name for p in runs.iterdir()) == [
         f"single_task-{task}-seed1111.{suffix}" for task in ("emotion", "sentiment") for suffix in ("json", "npz")
@@ -248,3 +248,10 @@ def test_record_command_trains_one_run_into_its_records_and_then_only_reads_them
     assert capsys.readouterr().out == first
     assert main([*argv[:4], "hard_sharing", *argv[5:]]) == 1
     assert "is not an arm of notebook 04 here" in capsys.readouterr().err
+    monkeypatch.undo()  # train the other arm for real, then the whole section must come from the records alone
+    monkeypatch.setenv("MMOLRE_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("MMOLRE_CACHE_DIR", str(tmp_path / "cache"))
+    assert main([*argv[:4], "mmolre", *argv[5:]]) == 0
+    monkeypatch.setattr(driver, "train_model", lambda *a, **k: pytest.fail("notebook 04's section trained again"))
+    assert main(["train", "-f", str(params)]) == 0
+    assert "2 runs on 1 process(es)" in capsys.readouterr().out

@@ -116,7 +116,8 @@ class Experiment:
         if result.model is not None:
             return result.model
         arm = self.arms[label]
-        return build_model(arm.model, dataset.dims, result.tasks, arm.model_config, dataset.text_input)
+        with torch.random.fork_rng():  # building draws initial weights: leave the caller's random state as it was
+            return build_model(arm.model, dataset.dims, result.tasks, arm.model_config, dataset.text_input)
 
     def best_on_valid(self) -> tuple[str, int]:
         """``(label, seed)`` of the run with the lowest valid selection criterion among the runs that are one model

@@ -61,7 +61,7 @@ def setup_notebook(
     checkpoints under ``cache_dir()/runs/<profile>/<checkpoints>`` so that a rerun after an interruption continues
     where it stopped; notebooks given the same folder share runs (a run that matches a finished checkpoint is only
     re-evaluated; one that does not match it is a CheckpointError naming the difference), and every finished run
-    (of an arm without evaluators or sampler) writes its record to ``reports/<profile>/runs/`` (see
+    (of an arm without evaluators or sampler) writes its record to ``reports/<profile>/runs/<checkpoints>/`` (see
     :mod:`mmolre.train.records`), which the repository keeps.
     """
     data = load_dataset(dataset, data_dir=data_dir or None, **dict(dataset_options or {}))
@@ -71,5 +71,5 @@ def setup_notebook(
         print(data.statement())
         print("sizes:", data.sizes(), "| seeds:", list(seeds))
     folder = cache_dir() / "runs" / profile / checkpoints if checkpoints else None
-    records = records_dir(profile) if checkpoints else None
+    records = records_dir(profile) / checkpoints if checkpoints else None
     return NotebookContext(Reporter(profile), data, mconfig, tconfig, folder, records)

@@ -2,11 +2,11 @@
 
 A checkpoint (:mod:`mmolre.train.checkpoints`) keeps the weights and lives in the cache of one machine; a record keeps
 what a comparison of runs needs (history, selected epoch and criterion, valid and test metrics, the test predictions,
-the trained-parameter count and the training wall time) and lives in ``reports/<profile>/runs/``, so that a profile's
-notebook 04 can put together runs trained in different sittings or on different machines. A record is two files
-named after the run (its checkpoint folder's name): ``<run>.json`` and ``<run>.npz`` (the test predictions, one array
-per task). The JSON holds the run's identity (model name, configuration and parameter shapes, training configuration
-with its epochs, seed, data fingerprint) and the sha256 of the predictions file and of its own content.
+the trained-parameter count and the training wall time) and lives in ``reports/<profile>/runs/<checkpoint folder>/``
+(``models`` for notebooks 03 and 04), so that a profile's notebook 04 can put together runs trained in different
+sittings or on different machines. A record is two files named after the run (its checkpoint folder's name):
+``<run>.json`` and ``<run>.npz`` (the test predictions, one array per task). The JSON holds the run's identity (see
+:func:`record_identity`) and the sha256 of the predictions file and of its own content.
 
 Reading a record checks all of that before it is used: a record of another run is refused (RecordError naming the
 file and the difference), and so is one whose files were edited or damaged, or whose test metrics do not follow from
@@ -28,17 +28,14 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.files import atomic_write, file_sha256
-from mmolre.train.checkpoints import expected_identity
+from mmolre.train.checkpoints import RESUME_FREE_KEYS, expected_identity
 from mmolre.train.config import TrainConfig
-from mmolre.train.evaluation import split_metrics
+from mmolre.train.evaluation import model_tasks, split_metrics
 from mmolre.train.loop import TrainResult
 
 RECORD_FORMAT = 1
-IDENTITY_KEYS = ("model", "model_config", "state_sha256", "train_config", "seed", "data", "epochs")
-
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
-    "tasks": list,
     "history": list,
     "best_epoch": int,
     "best_criterion": (int, float),
@@ -58,10 +55,27 @@ class RecordError(ValueError):
 
 
 def record_identity(model: nn.Module, dataset: MultimodalDataset, config: TrainConfig, seed: int) -> dict[str, object]:
-    """What a record must match to stand for a run: the checkpoint identity plus the number of epochs (a record
-    is a finished run, so a run asking for more epochs is another run)."""
-    identity = {**expected_identity(model, dataset, config, seed), "epochs": config.epochs}
+    """What a record must match to stand for a run: the checkpoint identity (model, configuration, parameter
+    shapes, train config, seed, data fingerprint), the number of epochs (a record is a finished run, so a run asking
+    for more is another run), the tasks trained and the dataset's load options (a checkpoint is re-evaluated on the
+    current inputs, a record is not: e.g. another ``max_tokens`` is another run)."""
+    identity = {
+        **expected_identity(model, dataset, config, seed),
+        "epochs": config.epochs,
+        "tasks": list(model_tasks(model, dataset)),
+        "load_options": dataset.notes.get("load_options"),
+    }
     return json.loads(json.dumps(identity, default=str))
+
+
+def _identity_differences(payload: Mapping[str, object], identity: Mapping[str, object]) -> list[str]:
+    """The identity keys where ``payload`` differs from ``identity``; a TrainConfig field the record lacks (added to
+    the code after it was written) counts as its default value, as for checkpoints."""
+    found = {key: payload.get(key) for key in identity}
+    if isinstance(found["train_config"], dict):
+        defaults = {k: v for k, v in TrainConfig().to_dict().items() if k not in RESUME_FREE_KEYS}
+        found["train_config"] = json.loads(json.dumps({**defaults, **found["train_config"]}, default=str))
+    return [key for key in identity if found[key] != identity[key]]
 
 
 def _content_sha256(payload: Mapping[str, object]) -> str:
@@ -80,7 +94,6 @@ def write_record(folder: Path, name: str, result: TrainResult, identity: Mapping
         "format": RECORD_FORMAT,
         "run": name,
         **identity,
-        "tasks": list(result.tasks),
         "history": result.history.to_dict(orient="records"),
         "best_epoch": result.best_epoch,
         "best_criterion": result.best_criterion,
@@ -115,13 +128,20 @@ def _fault(payload: Mapping[str, object]) -> str | None:
     wrong += [key for key in ("best_epoch", "epochs_run", "params") if isinstance(payload.get(key), bool)]
     if wrong:
         return f"missing or invalid {sorted(set(wrong))}"
-    if not payload["tasks"] or not all(isinstance(task, str) for task in payload["tasks"]):
-        return "tasks must be a list of task names"
     for key in ("valid_metrics", "test_metrics"):
         if not all(_is_number(value) for value in payload[key].values()):
             return f"{key} must map names to numbers"
-    if not all(isinstance(row, dict) and all(_is_number(v) for v in row.values()) for row in payload["history"]):
+    if set(payload["valid_metrics"]) != set(payload["test_metrics"]):
+        return "valid_metrics and test_metrics must have the same names"
+    history, best, run = payload["history"], payload["best_epoch"], payload["epochs_run"]
+    if not all(isinstance(row, dict) and all(_is_number(v) for v in row.values()) for row in history):
         return "history must be rows of numbers"
+    if not 1 <= best <= run <= payload["epochs"] or len(history) != run:  # type: ignore[operator]
+        return (
+            f"best_epoch {best}, epochs_run {run} and {len(history)} history rows do not fit {payload['epochs']} epochs"
+        )
+    if history[best - 1].get("epoch") != best or history[best - 1].get("criterion") != payload["best_criterion"]:
+        return f"best_criterion is not the criterion of history row {best}"
     return None
 
 
@@ -136,10 +156,12 @@ def read_record(
     there is no record; RecordError when the record is damaged, edited or of another run. ``dataset`` is the one
     the run trained on: its test split must be the one the predictions are of."""
     path = folder / f"{name}.json"
-    if not path.is_file() and not path.is_symlink():
+    if folder.is_symlink():
+        raise RecordError(f"{folder}: the records folder must be a plain folder, not a link")
+    if not path.exists() and not path.is_symlink():
         return None
     if path.is_symlink() or not path.is_file():
-        raise RecordError(f"{path}: a run record must be a plain file, not a link")
+        raise RecordError(f"{path}: a run record must be a plain file (not a link or a folder)")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -151,7 +173,7 @@ def read_record(
             f"{path}: the record differs from its recorded sha256 (edited or damaged); restore it or "
             "delete it to train the run again"
         )
-    differences = [key for key in IDENTITY_KEYS if payload.get(key) != identity[key]]
+    differences = _identity_differences(payload, identity)
     if differences:
         raise RecordError(
             f"{path}: records another run (differs in {', '.join(differences)}); delete it (and its .npz) to train "
@@ -165,18 +187,21 @@ def read_record(
         raise RecordError(f"{arrays}: the predictions file of {path.name} is missing (or not a plain file beside it)")
     if file_sha256(arrays) != payload["predictions_sha256"]:
         raise RecordError(f"{arrays}: sha256 differs from the one recorded in {path.name} (edited or damaged)")
-    tasks = tuple(payload["tasks"])
+    tasks = tuple(payload["tasks"])  # type: ignore[arg-type]  # equal to the identity's
     try:
         with np.load(arrays, allow_pickle=False) as stored:
             predictions = {key: stored[key] for key in stored.files}
-    except (OSError, ValueError) as error:
-        raise RecordError(f"{arrays}: unreadable predictions ({error})") from None
+    except Exception as error:  # a damaged zip raises zipfile, zlib, OS and value errors
+        raise RecordError(f"{arrays}: unreadable predictions ({type(error).__name__}: {error})") from None
     size = len(next(iter(dataset.splits["test"].utterance_labels().values())))
     if any(values.dtype.kind != "f" or not np.isfinite(values).all() for values in predictions.values()):
         raise RecordError(f"{arrays}: predictions must be finite floating-point arrays")
-    if not set(tasks) <= set(predictions) or any(len(values) != size for values in predictions.values()):
-        raise RecordError(f"{arrays}: predictions are not of this dataset's {size} test utterances")
-    recomputed = split_metrics(predictions, dataset, "test", tasks)
+    if set(predictions) != set(tasks) or any(values.ndim < 1 or len(values) != size for values in predictions.values()):
+        raise RecordError(f"{arrays}: predictions are not one array per task {list(tasks)} of {size} test utterances")
+    try:
+        recomputed = split_metrics(predictions, dataset, "test", tasks)
+    except Exception as error:  # e.g. an emotion array of the wrong width
+        raise RecordError(f"{arrays}: predictions do not fit the test labels ({type(error).__name__})") from None
     recorded = payload["test_metrics"]
     if set(recomputed) != set(recorded) or not all(_same(recomputed[k], float(recorded[k])) for k in recomputed):
         raise RecordError(f"{path}: its test metrics do not follow from its predictions")
