@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmolre.interrupts import held_interrupts
-from mmolre.paths import NOTEBOOKS_DIR, STAGE_ENV, profile_root, records_dir, reports_dir
+from mmolre.paths import NOTEBOOKS_DIR, STAGE_ENV, profile_root, reports_dir
 
 if TYPE_CHECKING:
     from mmolre.protocols.driver import Experiment
@@ -198,12 +198,14 @@ def record_from_params(
     """Train (resuming from its checkpoint) the run ``(model, seed)`` of ``param_file``'s notebook-04 section into
     its record, one per model of the run (a model already recorded is not trained again); returns the record paths
     and the run's test metrics. The profile must resume (``resume: true``): records are written beside checkpoints."""
+    from mmolre.protocols.driver import run_name
+
     experiment, nb = _one_run(param_file, model, seed, notebooks_dir)
-    folder = nb.records or records_dir(nb.reporter.profile)  # set: the profile resumes
-    names = [f"{model}-{'+'.join(result.tasks)}-seed{seed}.json" for result in experiment.results[(model, seed)]]
+    assert nb.records is not None  # _one_run refused a profile that does not resume
+    paths = [nb.records / f"{run_name(model, r.tasks, seed)}.json" for r in experiment.results[(model, seed)]]
     test = experiment.runs[experiment.runs["split"] == "test"].iloc[0]
     metrics = {key: float(test[key]) for key in ("acc2_non0", "mae", "corr", "emo_wa") if key in test}
-    return [folder / name for name in names], metrics
+    return paths, metrics
 
 
 @contextmanager

@@ -179,6 +179,11 @@ def probe_batch(dataset: MultimodalDataset, size: int = 64) -> dict[str, torch.T
     return {**batch, "mask": batch["mask"].bool() & keep}
 
 
+def run_name(label: str, tasks: Sequence[str], seed: int) -> str:
+    """The name of one model's run, ``<label>-<task+task>-seed<seed>``: its checkpoint folder and record."""
+    return f"{label}-{'+'.join(tasks)}-seed{seed}"
+
+
 def _rows(tags: Mapping[str, object], seed: int, params: int, results: Sequence[TrainResult]) -> list[dict]:
     """One valid and one test row; metrics of several single-task results are merged."""
     rows = []
@@ -256,12 +261,13 @@ def run_experiment(
     and restored with it. An arm with a sampler and ``modality_dropout > 0`` in its train_config is a ValueError
     before anything trains (the dropout would change what the sampler drew).
 
-    With ``records`` (a folder, e.g. ``reports/<profile>/runs``) every finished run of an arm without evaluators or
-    sampler writes its record there (:mod:`mmolre.train.records`: everything but the weights); with
+    With ``records`` (a folder, e.g. ``reports/<profile>/runs/models``) every finished run of an arm without
+    evaluators or sampler writes its record there (:mod:`mmolre.train.records`: everything but the weights); with
     ``from_records`` too, such a run whose record is there is restored from it (``model`` None, ``seconds`` ~0)
     instead of being trained or re-evaluated, so that runs trained elsewhere count without their checkpoints.
     """
     check_arms(arms, seeds)
+    trained_on = train_dataset or dataset
     labels = [arm.label for arm in arms]
     rows, facts, results, predictions = [], [], {}, {}
     extras: dict[str, list[pd.DataFrame]] = {}
@@ -269,6 +275,7 @@ def run_experiment(
         groups = [(task,) for task in dataset.tasks] if arm.model == SINGLE_TASK else [dataset.tasks]
         if len(groups) > 1 and (evaluators or arm.sampler):
             raise ValueError(f"arm {arm.label!r}: single-task arms take no evaluators or sampler")
+        recorded = records is not None and not evaluators and arm.sampler is None
         for number, seed in enumerate(seeds, start=labels.index(arm.label) * len(seeds) + 1):
             progress(f"{arm.label} seed {seed} ({number}/{len(labels) * len(seeds)})")
             started = time.perf_counter()
@@ -276,12 +283,10 @@ def run_experiment(
             for group in groups:
                 set_seed(seed)
                 model = build_model(arm.model, dataset.dims, group, arm.model_config, dataset.text_input)
-                run_name = f"{arm.label}-{'+'.join(group)}-seed{seed}"
-                recorded = records is not None and not evaluators and arm.sampler is None
+                name = run_name(arm.label, group, seed)
                 if recorded:
-                    trained_on = train_dataset or dataset
                     identity = record_identity(model, trained_on, arm.train_config, seed)
-                    restored = read_record(Path(records), run_name, identity, trained_on) if from_records else None
+                    restored = read_record(Path(records), name, identity, trained_on) if from_records else None
                     if restored is not None:
                         result, count = restored
                         runs.append(result)
@@ -290,12 +295,12 @@ def run_experiment(
                 sampler = None if arm.sampler is None else arm.sampler(dataset.modalities)
                 checkpoint = None
                 if checkpoint_root is not None:
-                    checkpoint = Path(checkpoint_root) / run_name
+                    checkpoint = Path(checkpoint_root) / name
                     if sampler is not None and resume:
                         restore_sampler_state(sampler, checkpoint)
                 result = train_model(
                     model,
-                    train_dataset or dataset,
+                    trained_on,
                     arm.train_config,
                     seed,
                     checkpoint_dir=checkpoint,
@@ -308,8 +313,8 @@ def run_experiment(
                 count = trained_parameter_count(result.model, probe_batch(dataset))
                 params += count
                 if recorded and (distributed is None or distributed.is_main):
-                    write_record(Path(records), run_name, result, identity, count)
-                frames = {name: evaluate(result.model, dataset) for name, evaluate in (evaluators or {}).items()}
+                    write_record(Path(records), name, result, identity, count)
+                frames = {key: evaluate(result.model, dataset) for key, evaluate in (evaluators or {}).items()}
                 if sampler is not None:  # with the epoch whose model is reported (see dpft_trajectory)
                     frames["sampling"] = sampler.history.assign(best_epoch=result.best_epoch)
             tags = arm.columns()
@@ -325,9 +330,9 @@ def run_experiment(
                     "train_seconds": sum(r.train_seconds for r in runs),
                 }
             )
-            for name, frame in frames.items():
+            for evaluator, frame in frames.items():
                 if len(frame):
-                    extras.setdefault(name, []).append(_tag(frame, **tags, seed=seed))
+                    extras.setdefault(evaluator, []).append(_tag(frame, **tags, seed=seed))
             results[(arm.label, seed)] = runs
             predictions[(arm.label, seed)] = {task: v for r in runs for task, v in r.test_predictions.items()}
     return Experiment(

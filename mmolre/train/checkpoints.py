@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -102,7 +103,8 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
 _FILE_KEYS = ("last_weights", "best_weights", "train_state")
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """Whether a JSON value is a number (an int or float, not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -115,7 +117,7 @@ def _progress_fault(sidecar: dict[str, object]) -> str | None:
     """What makes the sidecar's progress one the training loop cannot have written, or None."""
     epoch, best, bad, history = sidecar["epoch"], sidecar["best_epoch"], sidecar["bad_epochs"], sidecar["history"]
     epochs, patience = sidecar["train_config"].get("epochs"), sidecar["train_config"].get("patience")
-    if not (_is_number(epochs) and _is_number(patience)):
+    if not (is_number(epochs) and is_number(patience)):
         return f"train_config epochs and patience must be numbers, got {epochs!r} and {patience!r}"
     if not 1 <= epoch <= epochs:
         return f"epoch {epoch} is outside 1..{epochs} (train_config epochs)"
@@ -124,7 +126,7 @@ def _progress_fault(sidecar: dict[str, object]) -> str | None:
     for number, row in enumerate(history, start=1):
         if not isinstance(row, dict) or row.get("epoch") != number or not {"train_loss", "criterion"} <= set(row):
             return f"history row {number} is not a row of epoch {number} with train_loss and criterion"
-        wrong = sorted(str(key) for key, value in row.items() if not _is_number(value))
+        wrong = sorted(str(key) for key, value in row.items() if not is_number(value))
         if wrong:
             return f"history row {number} has non-numeric {wrong[:5]}"
     criteria = [float(row["criterion"]) for row in history]
@@ -215,19 +217,28 @@ def expected_identity(
     return {**model_signature(model), "train_config": train_config, "seed": seed, "data": data_fingerprint(dataset)}
 
 
-def _mismatched_keys(found: dict[str, object], expected: dict[str, object]) -> list[str]:
-    """Keys of ``expected`` whose JSON form differs from the value stored in ``found`` (a sidecar)."""
+def mismatched_keys(found: Mapping[str, object], expected: Mapping[str, object]) -> list[str]:
+    """Keys of ``expected`` whose JSON form differs from the value stored in ``found`` (a sidecar or run record)."""
     return [key for key, value in json.loads(json.dumps(expected, default=str)).items() if found.get(key) != value]
+
+
+def stored_identity(stored: Mapping[str, object], expected: Mapping[str, object]) -> dict[str, object]:
+    """The values ``stored`` (a sidecar or run record) holds under ``expected``'s identity keys, its ``train_config``
+    (when a dict) without the resume-free fields and with a field it lacks (added to the code after it was written)
+    at its default value, so that :func:`mismatched_keys` compares it with a run's identity."""
+    found = {key: stored.get(key) for key in expected}
+    if isinstance(found.get("train_config"), dict):
+        recorded = {**TrainConfig().to_dict(), **found["train_config"]}  # type: ignore[dict-item]
+        found["train_config"] = {k: v for k, v in recorded.items() if k not in RESUME_FREE_KEYS}
+    return found
 
 
 def check_identity(sidecar: dict[str, object], expected: dict[str, object], where: Path) -> None:
     """CheckpointError unless the sidecar's identity equals ``expected``; a TrainConfig field that the sidecar lacks
     (added to the code after the checkpoint was written) counts as its default value."""
-    found = {key: sidecar.get(key) for key in expected}
-    recorded = {**TrainConfig().to_dict(), **(found["train_config"] or {})}
-    found["train_config"] = {k: v for k, v in recorded.items() if k not in RESUME_FREE_KEYS}
+    found = stored_identity(sidecar, expected)
     expected = json.loads(json.dumps(expected, default=str))
-    differences = _mismatched_keys(found, expected)
+    differences = mismatched_keys(found, expected)
     if differences:
         details = "; ".join(
             f"{key}: checkpoint has {found[key]!r}, this run has {expected[key]!r}" for key in differences
@@ -249,7 +260,7 @@ def load_checkpoint(
     expected = model_signature(model)
     if dataset is not None:
         expected["data"] = data_fingerprint(dataset)
-    differences = _mismatched_keys(sidecar, expected)
+    differences = mismatched_keys(sidecar, expected)
     if differences:
         raise CheckpointError(
             f"{root / SIDECAR}: checkpoint does not match the given model/data (differs in {differences})"
@@ -307,7 +318,7 @@ def restore_checkpoint(
     load_train_state(state, root, sidecar, device)
     state.set_progress(sidecar)
     seconds = sidecar.get("train_seconds")
-    state.seconds = float(seconds) if _is_number(seconds) else math.nan  # written before the field existed
+    state.seconds = float(seconds) if is_number(seconds) else math.nan  # written before the field existed
     return True
 
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.files import atomic_write, file_sha256
-from mmolre.train.checkpoints import RESUME_FREE_KEYS, expected_identity
+from mmolre.train.checkpoints import expected_identity, is_number, mismatched_keys, stored_identity
 from mmolre.train.config import TrainConfig
 from mmolre.train.evaluation import model_tasks, split_metrics
 from mmolre.train.loop import TrainResult
@@ -66,16 +66,6 @@ def record_identity(model: nn.Module, dataset: MultimodalDataset, config: TrainC
         "load_options": dataset.notes.get("load_options"),
     }
     return json.loads(json.dumps(identity, default=str))
-
-
-def _identity_differences(payload: Mapping[str, object], identity: Mapping[str, object]) -> list[str]:
-    """The identity keys where ``payload`` differs from ``identity``; a TrainConfig field the record lacks (added to
-    the code after it was written) counts as its default value, as for checkpoints."""
-    found = {key: payload.get(key) for key in identity}
-    if isinstance(found["train_config"], dict):
-        defaults = {k: v for k, v in TrainConfig().to_dict().items() if k not in RESUME_FREE_KEYS}
-        found["train_config"] = json.loads(json.dumps({**defaults, **found["train_config"]}, default=str))
-    return [key for key in identity if found[key] != identity[key]]
 
 
 def _content_sha256(payload: Mapping[str, object]) -> str:
@@ -118,10 +108,6 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else str(value)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _fault(payload: Mapping[str, object]) -> str | None:
     """What makes ``payload`` other than a record :func:`write_record` can have written, or None."""
     wrong = [key for key, kind in _FIELDS.items() if not isinstance(payload.get(key), kind)]
@@ -129,12 +115,12 @@ def _fault(payload: Mapping[str, object]) -> str | None:
     if wrong:
         return f"missing or invalid {sorted(set(wrong))}"
     for key in ("valid_metrics", "test_metrics"):
-        if not all(_is_number(value) for value in payload[key].values()):
+        if not all(is_number(value) for value in payload[key].values()):
             return f"{key} must map names to numbers"
     if set(payload["valid_metrics"]) != set(payload["test_metrics"]):
         return "valid_metrics and test_metrics must have the same names"
     history, best, run = payload["history"], payload["best_epoch"], payload["epochs_run"]
-    if not all(isinstance(row, dict) and all(_is_number(v) for v in row.values()) for row in history):
+    if not all(isinstance(row, dict) and all(is_number(v) for v in row.values()) for row in history):
         return "history must be rows of numbers"
     if not 1 <= best <= run <= payload["epochs"] or len(history) != run:  # type: ignore[operator]
         return (
@@ -173,7 +159,7 @@ def read_record(
             f"{path}: the record differs from its recorded sha256 (edited or damaged); restore it or "
             "delete it to train the run again"
         )
-    differences = _identity_differences(payload, identity)
+    differences = mismatched_keys(stored_identity(payload, identity), identity)
     if differences:
         raise RecordError(
             f"{path}: records another run (differs in {', '.join(differences)}); delete it (and its .npz) to train "
