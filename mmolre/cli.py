@@ -19,7 +19,15 @@ from mmolre.paths import (
     profile_root,
     reports_dir,
 )
-from mmolre.section_runs import TRAINABLE, export_from_params, record_from_params, train_from_params, write_dashboard
+from mmolre.section_runs import (
+    TRAINABLE,
+    export_from_params,
+    record_from_params,
+    status_from_params,
+    status_table,
+    train_from_params,
+    write_dashboard,
+)
 
 # Each command imports what it needs when it runs (and only the command being run defines the arguments that come
 # from its module), so `python -m mmolre --help` answers without loading torch, papermill or the report code.
@@ -32,6 +40,7 @@ EXAMPLES = """examples:
   python -m mmolre data fetch --dir D && python -m mmolre data check --dir D
   python -m mmolre export -f params/mosi.yaml --model mmolre --seed 1111 --to exports/mosi-mmolre
   python -m mmolre record -f params/mosei_ft.yaml --model hard_sharing --seed 1112   one run into its record
+  python -m mmolre record -f params/mosei_ft.yaml --status    which runs are recorded, part-trained, missing
   python -m mmolre predict --model FOLDER --text "what a wonderful film"
 """
 
@@ -119,8 +128,14 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         "sittings or on several machines. A model already recorded is not trained again.",
     )
     record.add_argument("-f", "--params", type=Path, default=None, help="YAML parameter file (see params/)")
-    record.add_argument("--model", required=True, help="the arm (model name) of notebook 04 to train")
-    record.add_argument("--seed", type=int, required=True, help="its seed")
+    record.add_argument("--model", help="the arm (model name) of notebook 04 to train")
+    record.add_argument("--seed", type=int, help="its seed")
+    record.add_argument(
+        "--status",
+        action="store_true",
+        help="train nothing: list every run of the section as recorded, part-trained (epochs done) or not started, "
+        "with its training time, and estimate the time left",
+    )
     check = commands.add_parser("check-notebooks", help="check notebook hygiene (parameters cell, kernelspec, outputs)")
     normalize = commands.add_parser("normalize-notebooks", help="set every notebook's kernelspec to python3")
     predict = commands.add_parser("predict", help="score transcripts with an exported model")
@@ -215,6 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"exported {args.model} seed {args.seed} to {folder}")
             return 0
         if args.command == "record":
+            if args.status:
+                frame, summary = status_from_params(args.params, args.notebooks_dir)
+                print(f"{status_table(frame)}\n{summary}")
+                return 0
+            if args.model is None or args.seed is None:
+                raise RunnerError("record: give --model and --seed (or --status)")
             try:
                 with interruptible_by_sigterm():
                     paths, metrics = record_from_params(args.params, args.model, args.seed, args.notebooks_dir)

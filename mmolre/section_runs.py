@@ -16,6 +16,8 @@ from mmolre.interrupts import held_interrupts
 from mmolre.paths import NOTEBOOKS_DIR, STAGE_ENV, profile_root, reports_dir
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mmolre.protocols.driver import Experiment
     from mmolre.report.notebook import NotebookContext
 
@@ -206,6 +208,36 @@ def record_from_params(
     test = experiment.runs[experiment.runs["split"] == "test"].iloc[0]
     metrics = {key: float(test[key]) for key in ("acc2_non0", "mae", "corr", "emo_wa") if key in test}
     return paths, metrics
+
+
+def status_from_params(param_file: Path | None, notebooks_dir: Path = NOTEBOOKS_DIR) -> tuple[pd.DataFrame, str]:
+    """Where each run of ``param_file``'s notebook-04 section stands (recorded, part-trained, not started; see
+    :mod:`mmolre.protocols.run_status`) and a one-line summary; reads files only. The profile must resume."""
+    from mmolre.data.registry import DATASETS
+    from mmolre.parameter_checks import CHECKS
+    from mmolre.protocols.driver import model_arms
+    from mmolre.protocols.run_status import run_status, status_summary
+    from mmolre.report.notebook import run_folders, section_configs
+    from mmolre.runner.plan import notebook_values
+
+    values = notebook_values(param_file, "04_baselines", notebooks_dir, checks=CHECKS)
+    if not values["resume"]:
+        raise ValueError("record --status: this profile does not resume (set resume: true in its parameter file)")
+    model_config, train_config = section_configs(
+        "mmolre", values["model_config"], values["train_config"], values["epochs"]
+    )
+    arms = model_arms(list(values["models"]), model_config, train_config, values.get("arm_configs"))
+    checkpoints, records = run_folders(str(values["profile"]), "models")
+    assert checkpoints is not None and records is not None
+    frame = run_status(arms, values["seeds"], DATASETS[str(values["dataset"])].tasks, records, checkpoints)
+    return frame, status_summary(frame)
+
+
+def status_table(frame: pd.DataFrame) -> str:
+    """The status frame as text: names left-aligned, numbers to 4 significant digits, blanks where unknown."""
+    width = {key: int(frame[key].astype(str).str.len().max()) for key in ("model", "tasks", "state")}
+    left = {key: (lambda value, n=n: f"{value:<{n}}") for key, n in width.items()}
+    return frame.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", formatters=left, justify="left")
 
 
 @contextmanager

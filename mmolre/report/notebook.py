@@ -65,11 +65,30 @@ def setup_notebook(
     :mod:`mmolre.train.records`), which the repository keeps.
     """
     data = load_dataset(dataset, data_dir=data_dir or None, **dict(dataset_options or {}))
-    mconfig = config_class(model).from_dict(dict(model_config or {}))
-    tconfig = TrainConfig.from_dict({**dict(train_config or {}), **({} if epochs is None else {"epochs": epochs})})
+    mconfig, tconfig = section_configs(model, model_config, train_config, epochs)
     if echo:
         print(data.statement())
         print("sizes:", data.sizes(), "| seeds:", list(seeds))
-    folder = cache_dir() / "runs" / profile / checkpoints if checkpoints else None
-    records = records_dir(profile) / checkpoints if checkpoints else None
+    folder, records = run_folders(profile, checkpoints)
     return NotebookContext(Reporter(profile), data, mconfig, tconfig, folder, records)
+
+
+def section_configs(
+    model: str,
+    model_config: Mapping[str, object] | None,
+    train_config: Mapping[str, object] | None,
+    epochs: int | None = None,
+) -> tuple[StrictConfig, TrainConfig]:
+    """The configurations of ``model``'s family and of training from a section's overrides (``epochs``, when
+    given, overrides the training epochs); an unknown name is a ValueError naming it."""
+    mconfig = config_class(model).from_dict(dict(model_config or {}))
+    tconfig = TrainConfig.from_dict({**dict(train_config or {}), **({} if epochs is None else {"epochs": epochs})})
+    return mconfig, tconfig
+
+
+def run_folders(profile: str, checkpoints: str) -> tuple[Path | None, Path | None]:
+    """A section's per-epoch checkpoint root (``cache_dir()/runs/<profile>/<checkpoints>``) and records folder
+    (``reports/<profile>/runs/<checkpoints>``); both None without a checkpoint folder name."""
+    if not checkpoints:
+        return None, None
+    return cache_dir() / "runs" / profile / checkpoints, records_dir(profile) / checkpoints

@@ -135,17 +135,9 @@ def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def read_record(
-    folder: Path, name: str, identity: Mapping[str, object], dataset: MultimodalDataset
-) -> tuple[TrainResult, int] | None:
-    """The run restored from ``folder/<name>.json`` (``model`` None) and its trained-parameter count, or None when
-    there is no record; RecordError when the record is damaged, edited or of another run. ``dataset`` is the one
-    the run trained on: its test split must be the one the predictions are of."""
-    path = folder / f"{name}.json"
-    if folder.is_symlink():
-        raise RecordError(f"{folder}: the records folder must be a plain folder, not a link")
-    if not path.exists() and not path.is_symlink():
-        return None
+def read_record_file(path: Path) -> dict[str, object]:
+    """The content of the record file ``path``, after checking it is a plain file of this format whose content has
+    its recorded sha256 (RecordError naming it otherwise); its identity and predictions are not checked here."""
     if path.is_symlink() or not path.is_file():
         raise RecordError(f"{path}: a run record must be a plain file (not a link or a folder)")
     try:
@@ -159,6 +151,21 @@ def read_record(
             f"{path}: the record differs from its recorded sha256 (edited or damaged); restore it or "
             "delete it to train the run again"
         )
+    return payload
+
+
+def read_record(
+    folder: Path, name: str, identity: Mapping[str, object], dataset: MultimodalDataset
+) -> tuple[TrainResult, int] | None:
+    """The run restored from ``folder/<name>.json`` (``model`` None) and its trained-parameter count, or None when
+    there is no record; RecordError when the record is damaged, edited or of another run. ``dataset`` is the one
+    the run trained on: its test split must be the one the predictions are of."""
+    path = folder / f"{name}.json"
+    if folder.is_symlink():
+        raise RecordError(f"{folder}: the records folder must be a plain folder, not a link")
+    if not path.exists() and not path.is_symlink():
+        return None
+    payload = read_record_file(path)
     differences = mismatched_keys(stored_identity(payload, identity), identity)
     if differences:
         raise RecordError(

@@ -1,0 +1,115 @@
+"""Where each run of a resuming section stands, read from files only (no data is loaded, no model is built):
+recorded (:mod:`mmolre.train.records`), part-trained (its per-epoch checkpoint, :mod:`mmolre.train.checkpoints`) or
+not started; with the training time spent and an estimate of the time left.
+
+What is compared here is what the parameter file fixes (model, model and train configuration, seed, epochs, tasks):
+a record or checkpoint of another configuration shows as such. The data fingerprint, parameter shapes and
+predictions of a record are checked when notebook 04 restores it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from mmolre.protocols.driver import SINGLE_TASK, Arm, run_name
+from mmolre.train.checkpoints import (
+    RESUME_FREE_KEYS,
+    CheckpointError,
+    mismatched_keys,
+    read_sidecar,
+    stored_identity,
+)
+from mmolre.train.records import RecordError, read_record_file
+
+METRICS = ("acc2_non0", "mae", "corr", "emo_wa")
+"""The test metrics the status shows for a recorded run (those its tasks give)."""
+
+
+def _fixed_identity(arm: Arm, seed: int) -> dict[str, object]:
+    """The part of a run's identity its parameter file fixes (see :func:`mmolre.train.records.record_identity`)."""
+    train_config = {k: v for k, v in arm.train_config.to_dict().items() if k not in RESUME_FREE_KEYS}
+    identity = {"model": arm.model, "model_config": arm.model_config.to_dict(), "train_config": train_config}
+    return json.loads(json.dumps({**identity, "seed": seed}, default=str))
+
+
+def _record_row(path: Path, expected: dict[str, object]) -> dict[str, object]:
+    try:
+        payload = read_record_file(path)
+    except RecordError as error:
+        return {"state": f"unreadable record: {str(error).removeprefix(f'{path}: ')}"}
+    differences = mismatched_keys(stored_identity(payload, expected), expected)
+    if differences:
+        return {"state": f"record of another run (differs in {', '.join(differences)})"}
+    epochs, metrics = payload.get("epochs_run"), payload.get("test_metrics") or {}
+    return {
+        "state": "recorded",
+        "epochs_done": epochs,
+        "train_seconds": payload.get("train_seconds"),
+        **{key: metrics[key] for key in METRICS if key in metrics},
+    }
+
+
+def _checkpoint_row(folder: Path, expected: dict[str, object], epochs: int) -> dict[str, object]:
+    try:
+        sidecar = read_sidecar(folder)
+    except CheckpointError as error:
+        return {"state": f"unreadable checkpoint: {str(error).split(': ', 1)[-1]}"}
+    differences = mismatched_keys(stored_identity(sidecar, expected), expected)
+    if differences:
+        return {"state": f"checkpoint of another run (differs in {', '.join(differences)})"}
+    done = int(sidecar["epoch"])  # type: ignore[call-overload]
+    finished = done >= epochs or bool(sidecar.get("stopped_early"))
+    return {
+        "state": "trained, not recorded" if finished else "part-trained",
+        "epochs_done": epochs if finished else done,
+        "train_seconds": sidecar.get("train_seconds"),
+    }
+
+
+def run_status(
+    arms: Sequence[Arm], seeds: Sequence[int], tasks: Sequence[str], records: Path, checkpoints: Path
+) -> pd.DataFrame:
+    """One row per model of the section (a ``single_task`` arm has one per task): ``model``, ``seed``, ``tasks``,
+    ``state`` (recorded; trained, not recorded; part-trained; not started; or which other run or damage a file
+    holds), ``epochs_done``,
+    ``epochs``, ``train_seconds`` (over every sitting; NaN where unknown) and, for a recorded run, its test
+    metrics."""
+    rows = []
+    for arm in arms:
+        groups = [(task,) for task in tasks] if arm.model == SINGLE_TASK else [tuple(tasks)]
+        for seed in seeds:
+            for group in groups:
+                name = run_name(arm.label, group, seed)
+                epochs, fixed = arm.train_config.epochs, _fixed_identity(arm, seed)
+                row: dict[str, object] = {"model": arm.label, "seed": seed, "tasks": "+".join(group)}
+                record = records / f"{name}.json"
+                if record.exists() or record.is_symlink():
+                    row |= _record_row(record, {**fixed, "epochs": epochs, "tasks": list(group)})
+                elif (checkpoints / name).exists():  # its name holds the tasks; it may go on to more epochs
+                    row |= _checkpoint_row(checkpoints / name, fixed, epochs)
+                else:
+                    row |= {"state": "not started", "epochs_done": 0, "train_seconds": 0.0}
+                rows.append({**row, "epochs": epochs})
+    columns = ["model", "seed", "tasks", "state", "epochs_done", "epochs", "train_seconds", *METRICS]
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    return frame.dropna(axis=1, how="all")
+
+
+def status_summary(frame: pd.DataFrame) -> str:
+    """One line: how many models are recorded, how many epochs are left and, from the epochs already timed, about
+    how many hours of one process they need."""
+    recorded = int((frame["state"] == "recorded").sum())
+    done = pd.to_numeric(frame["epochs_done"], errors="coerce").fillna(0)
+    left = int((frame["epochs"] - done).clip(lower=0).sum())
+    line = f"{recorded} of {len(frame)} models recorded; {left} epochs left to train"
+    timed = frame[pd.to_numeric(frame.get("train_seconds"), errors="coerce") > 0]
+    if left and len(timed):
+        per_epoch = float(timed["train_seconds"].sum() / timed["epochs_done"].sum())
+        hours = math.ceil(left * per_epoch / 360) / 10
+        line += f", about {hours:g} h of one process at the {per_epoch / 60:.0f} min per epoch timed"
+    return line + "."
