@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -37,32 +37,37 @@ def _fixed_identity(arm: Arm, seed: int) -> dict[str, object]:
     return json.loads(json.dumps({**identity, "seed": seed}, default=str))
 
 
-def _record_row(path: Path, expected: dict[str, object]) -> dict[str, object]:
+def _matching(read: Callable[[Path], dict], path: Path, expected: dict[str, object], what: str) -> dict | str:
+    """The ``what`` (record or checkpoint) file at ``path`` as ``read`` returns it when it is readable and of this
+    run, else the state that says why not."""
     try:
-        payload = read_record_file(path)
-    except RecordError as error:
-        return {"state": f"unreadable record: {str(error).removeprefix(f'{path}: ')}"}
-    differences = mismatched_keys(stored_identity(payload, expected), expected)
+        stored = read(path)
+    except (RecordError, CheckpointError) as error:
+        return f"unreadable {what}: {str(error).split(': ', 1)[-1]}"  # the row names the run, not the file
+    differences = mismatched_keys(stored_identity(stored, expected), expected)
     if differences:
-        return {"state": f"record of another run (differs in {', '.join(differences)})"}
-    epochs, metrics = payload.get("epochs_run"), payload.get("test_metrics") or {}
+        return f"{what} of another run (differs in {', '.join(differences)})"
+    return stored
+
+
+def _record_row(path: Path, expected: dict[str, object]) -> dict[str, object]:
+    payload = _matching(read_record_file, path, expected, "record")
+    if isinstance(payload, str):
+        return {"state": payload}
+    metrics = payload.get("test_metrics") or {}
     return {
         "state": "recorded",
-        "epochs_done": epochs,
+        "epochs_done": payload.get("epochs_run"),
         "train_seconds": payload.get("train_seconds"),
         **{key: metrics[key] for key in METRICS if key in metrics},
     }
 
 
 def _checkpoint_row(folder: Path, expected: dict[str, object], epochs: int) -> dict[str, object]:
-    try:
-        sidecar = read_sidecar(folder)
-    except CheckpointError as error:
-        return {"state": f"unreadable checkpoint: {str(error).split(': ', 1)[-1]}"}
-    differences = mismatched_keys(stored_identity(sidecar, expected), expected)
-    if differences:
-        return {"state": f"checkpoint of another run (differs in {', '.join(differences)})"}
-    done = int(sidecar["epoch"])  # type: ignore[call-overload]
+    sidecar = _matching(read_sidecar, folder, expected, "checkpoint")
+    if isinstance(sidecar, str):
+        return {"state": sidecar}
+    done = int(sidecar["epoch"])
     finished = done >= epochs or bool(sidecar.get("stopped_early"))
     return {
         "state": "trained, not recorded" if finished else "part-trained",
