@@ -6,9 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mmolre.cli import main
+from mmolre.protocols.run_status import status_summary
 from mmolre.section_runs import status_from_params
 from mmolre.train.distributed import ENV_VARS
 
@@ -95,3 +97,17 @@ def test_status_and_a_missing_model_or_seed_are_clear_errors(params: Path, capsy
     params.write_text(params.read_text().replace("  resume: true\n", ""))
     assert main(["record", "-f", str(params), "--status"]) == 1
     assert "this profile does not resume" in capsys.readouterr().err
+
+
+def test_a_run_that_stopped_early_has_no_epochs_left_and_times_only_the_epochs_it_trained() -> None:
+    frame = pd.DataFrame(
+        {
+            "state": ["recorded", "trained, not recorded", "part-trained", "not started", "record of another run"],
+            "epochs_done": [1, 2, 1, 0, None],
+            "epochs": [3, 3, 3, 3, 3],
+            "train_seconds": [600.0, 1200.0, 600.0, 0.0, None],
+        }
+    )
+    assert status_summary(frame) == (
+        "1 of 5 models recorded; 8 epochs left to train, about 1.4 h of one process at the 10 min per epoch timed."
+    )

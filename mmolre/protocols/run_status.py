@@ -26,6 +26,8 @@ from mmolre.train.checkpoints import (
 )
 from mmolre.train.records import RecordError, read_record_file
 
+FINISHED = ("recorded", "trained, not recorded")
+"""The states of a run with nothing left to train (it may have stopped early, before its last epoch)."""
 METRICS = ("acc2_non0", "mae", "corr", "emo_wa")
 """The test metrics the status shows for a recorded run (those its tasks give)."""
 
@@ -56,7 +58,7 @@ def _record_row(path: Path, expected: dict[str, object]) -> dict[str, object]:
         return {"state": payload}
     metrics = payload.get("test_metrics") or {}
     return {
-        "state": "recorded",
+        "state": FINISHED[0],
         "epochs_done": payload.get("epochs_run"),
         "train_seconds": payload.get("train_seconds"),
         **{key: metrics[key] for key in METRICS if key in metrics},
@@ -70,8 +72,8 @@ def _checkpoint_row(folder: Path, expected: dict[str, object], epochs: int) -> d
     done = int(sidecar["epoch"])
     finished = done >= epochs or bool(sidecar.get("stopped_early"))
     return {
-        "state": "trained, not recorded" if finished else "part-trained",
-        "epochs_done": epochs if finished else done,
+        "state": FINISHED[1] if finished else "part-trained",
+        "epochs_done": done,
         "train_seconds": sidecar.get("train_seconds"),
     }
 
@@ -81,9 +83,8 @@ def run_status(
 ) -> pd.DataFrame:
     """One row per model of the section (a ``single_task`` arm has one per task): ``model``, ``seed``, ``tasks``,
     ``state`` (recorded; trained, not recorded; part-trained; not started; or which other run or damage a file
-    holds), ``epochs_done``,
-    ``epochs``, ``train_seconds`` (over every sitting; NaN where unknown) and, for a recorded run, its test
-    metrics."""
+    holds), ``epochs_done``, ``epochs``, ``train_seconds`` (over every sitting; NaN where unknown) and, for a
+    recorded run, its test metrics."""
     rows = []
     for arm in arms:
         groups = [(task,) for task in tasks] if arm.model == SINGLE_TASK else [tuple(tasks)]
@@ -108,9 +109,9 @@ def run_status(
 def status_summary(frame: pd.DataFrame) -> str:
     """One line: how many models are recorded, how many epochs are left and, from the epochs already timed, about
     how many hours of one process they need."""
-    recorded = int((frame["state"] == "recorded").sum())
+    recorded = int((frame["state"] == FINISHED[0]).sum())
     done = pd.to_numeric(frame["epochs_done"], errors="coerce").fillna(0)
-    left = int((frame["epochs"] - done).clip(lower=0).sum())
+    left = int((frame["epochs"] - done).clip(lower=0)[~frame["state"].isin(FINISHED)].sum())
     line = f"{recorded} of {len(frame)} models recorded; {left} epochs left to train"
     timed = frame[pd.to_numeric(frame.get("train_seconds"), errors="coerce") > 0]
     if left and len(timed):
