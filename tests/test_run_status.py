@@ -52,6 +52,9 @@ def test_status_follows_runs_from_not_started_to_recorded_and_names_what_is_wron
     frame, summary = status_from_params(params)
     assert len(frame) == 6 and set(frame["state"]) == {"not started"}  # single-task: one model per task
     assert summary == "0 of 6 models recorded; 6 epochs left to train."
+    started = tmp_path / "cache" / "runs" / "status_tiny" / "models" / "linear_head-sentiment+emotion-seed1112"
+    started.mkdir(parents=True)  # what a run has while its first epoch trains
+    assert _states(params)[("linear_head", 1112, "sentiment+emotion")] == "started, no epoch finished"
     assert main(["record", "-f", str(params), "--model", "single_task", "--seed", "1111"]) == 0
     capsys.readouterr()
     frame, summary = status_from_params(params)

@@ -19,6 +19,7 @@ import pandas as pd
 from mmolre.protocols.driver import SINGLE_TASK, Arm, run_name
 from mmolre.train.checkpoints import (
     RESUME_FREE_KEYS,
+    SIDECAR,
     CheckpointError,
     mismatched_keys,
     read_sidecar,
@@ -82,9 +83,9 @@ def run_status(
     arms: Sequence[Arm], seeds: Sequence[int], tasks: Sequence[str], records: Path, checkpoints: Path
 ) -> pd.DataFrame:
     """One row per model of the section (a ``single_task`` arm has one per task): ``model``, ``seed``, ``tasks``,
-    ``state`` (recorded; trained, not recorded; part-trained; not started; or which other run or damage a file
-    holds), ``epochs_done``, ``epochs``, ``train_seconds`` (over every sitting; NaN where unknown) and, for a
-    recorded run, its test metrics."""
+    ``state`` (recorded; trained, not recorded; part-trained; started, no epoch finished; not started; or which
+    other run or damage a file holds), ``epochs_done``, ``epochs``, ``train_seconds`` (over every sitting; NaN where
+    unknown) and, for a recorded run, its test metrics."""
     rows = []
     for arm in arms:
         groups = [(task,) for task in tasks] if arm.model == SINGLE_TASK else [tuple(tasks)]
@@ -96,8 +97,10 @@ def run_status(
                 record = records / f"{name}.json"
                 if record.exists() or record.is_symlink():
                     row |= _record_row(record, {**fixed, "epochs": epochs, "tasks": list(group)})
-                elif (checkpoints / name).exists():  # its name holds the tasks; it may go on to more epochs
+                elif (checkpoints / name / SIDECAR).exists():  # its name holds the tasks; it may go on to more epochs
                     row |= _checkpoint_row(checkpoints / name, fixed, epochs)
+                elif (checkpoints / name).exists():  # created when training starts, written after the first epoch
+                    row |= {"state": "started, no epoch finished", "epochs_done": 0}
                 else:
                     row |= {"state": "not started", "epochs_done": 0, "train_seconds": 0.0}
                 rows.append({**row, "epochs": epochs})
