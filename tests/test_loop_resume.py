@@ -13,7 +13,8 @@ import torch
 from mmolre.data.synthetic import make_synthetic
 from mmolre.models import ModelConfig, build_model
 from mmolre.train import TrainConfig, set_seed, train_model
-from mmolre.train.checkpoints import SIDECAR, expected_identity, restore_checkpoint, write_checkpoint
+from mmolre.train.checkpoints import SIDECAR, restore_checkpoint, write_checkpoint
+from mmolre.train.identity import expected_identity
 from mmolre.train.optim import build_optimizer
 from mmolre.train.state import RunState
 

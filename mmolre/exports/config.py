@@ -17,7 +17,7 @@ from mmolre.data.encoders import ENCODER_NAME, canonical
 from mmolre.data.text_encoder import KINDS, TextFeatures, text_features
 from mmolre.messages import shown
 from mmolre.models.registry import config_class
-from mmolre.train.checkpoints import data_fingerprint
+from mmolre.train.identity import data_fingerprint
 from mmolre.train.loop import TrainResult
 
 EXPORT_FORMAT = 1

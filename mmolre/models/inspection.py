@@ -14,7 +14,7 @@ from mmolre.config import StrictConfig
 from mmolre.modalities import MODALITIES
 from mmolre.models.base import AffectModel, eval_mode, model_device
 from mmolre.models.mmolre import ModalityFusion, MultitaskModel, UniTSEStage
-from mmolre.models.registry import MMOLRE_FAMILY, build_model
+from mmolre.models.registry import MMOLRE_FAMILY, build_model, task_groups
 from mmolre.nn.mixture import TaskMixture
 
 COMPONENTS: tuple[str, ...] = ("projections", "experts", "maps", "routers", "norms", "fusion", "heads")
@@ -147,8 +147,7 @@ def model_table(
     """One row per (model, component) with parameters and per-sample FLOPs (``single_task``: one model per task)."""
     rows = []
     for name in names:
-        task_sets = [(t,) for t in tasks] if name == "single_task" else [tuple(tasks)]
-        models = [build_model(name, dims, tasks, config) for tasks in task_sets]
+        models = [build_model(name, dims, group, config) for group in task_groups(name, tasks)]
         params = [parameter_breakdown(m) for m in models]
         flops = [flop_breakdown(m, dims, seq_len) for m in models]
         for component in (*COMPONENTS, "total"):

@@ -248,6 +248,12 @@ def config_class(name: str) -> type[StrictConfig]:
     return MODELS[name].config_class
 
 
+def task_groups(name: str, tasks: Sequence[str]) -> list[tuple[str, ...]]:
+    """The task sets of the models that registered model ``name`` trains on ``tasks``: ``single_task`` one model per
+    task, every other model one for all of them."""
+    return [(task,) for task in tasks] if name == "single_task" else [tuple(tasks)]
+
+
 def build_model(
     name: str,
     dims: Mapping[str, int],

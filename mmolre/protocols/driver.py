@@ -22,7 +22,7 @@ from mmolre.data.dataset import MultimodalDataset
 from mmolre.modalities import available_combinations, combination_mask
 from mmolre.models.base import AffectModel
 from mmolre.models.inspection import trained_parameter_count
-from mmolre.models.registry import build_model, config_class
+from mmolre.models.registry import build_model, config_class, task_groups
 from mmolre.progress import progress
 from mmolre.protocols.combination_sampler import UniformSampler, combination_hook
 from mmolre.protocols.sampler_state import restore_sampler_state, save_sampler_state
@@ -31,7 +31,6 @@ from mmolre.train.distributed import Distributed
 from mmolre.train.loop import TrainResult, train_model
 from mmolre.train.records import read_record, record_identity, write_record
 
-SINGLE_TASK = "single_task"
 CRITERION_FIELDS = ("sentiment_loss", "sentiment_weight", "emotion_weight", "balance_emotions")
 """The TrainConfig fields the valid selection criterion depends on: runs compare by it only when these agree."""
 Evaluator = Callable[[AffectModel, MultimodalDataset], pd.DataFrame]
@@ -272,7 +271,7 @@ def run_experiment(
     rows, facts, results, predictions = [], [], {}, {}
     extras: dict[str, list[pd.DataFrame]] = {}
     for arm in arms:
-        groups = [(task,) for task in dataset.tasks] if arm.model == SINGLE_TASK else [dataset.tasks]
+        groups = task_groups(arm.model, dataset.tasks)
         if len(groups) > 1 and (evaluators or arm.sampler):
             raise ValueError(f"arm {arm.label!r}: single-task arms take no evaluators or sampler")
         recorded = records is not None and not evaluators and arm.sampler is None

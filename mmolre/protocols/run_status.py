@@ -16,15 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmolre.protocols.driver import SINGLE_TASK, Arm, run_name
-from mmolre.train.checkpoints import (
-    RESUME_FREE_KEYS,
-    SIDECAR,
-    CheckpointError,
-    mismatched_keys,
-    read_sidecar,
-    stored_identity,
-)
+from mmolre.models.registry import task_groups
+from mmolre.protocols.driver import Arm, run_name
+from mmolre.train.checkpoints import SIDECAR, CheckpointError, read_sidecar
+from mmolre.train.identity import mismatched_keys, resumable_train_config, stored_identity
 from mmolre.train.records import RecordError, read_record_file
 
 FINISHED = ("recorded", "trained, not recorded")
@@ -35,7 +30,7 @@ METRICS = ("acc2_non0", "mae", "corr", "emo_wa")
 
 def _fixed_identity(arm: Arm, seed: int) -> dict[str, object]:
     """The part of a run's identity its parameter file fixes (see :func:`mmolre.train.records.record_identity`)."""
-    train_config = {k: v for k, v in arm.train_config.to_dict().items() if k not in RESUME_FREE_KEYS}
+    train_config = resumable_train_config(arm.train_config.to_dict())
     identity = {"model": arm.model, "model_config": arm.model_config.to_dict(), "train_config": train_config}
     return json.loads(json.dumps({**identity, "seed": seed}, default=str))
 
@@ -88,7 +83,7 @@ def run_status(
     unknown) and, for a recorded run, its test metrics."""
     rows = []
     for arm in arms:
-        groups = [(task,) for task in tasks] if arm.model == SINGLE_TASK else [tuple(tasks)]
+        groups = task_groups(arm.model, tasks)
         for seed in seeds:
             for group in groups:
                 name = run_name(arm.label, group, seed)

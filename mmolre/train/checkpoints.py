@@ -1,7 +1,8 @@
 """Checkpoints: safetensors weights and the optimiser, schedule and gradient-scaler state per epoch, and a JSON
 sidecar (the commit point) holding the model's name, configuration and parameter shapes, the training configuration,
 the seed, a data fingerprint, the run's progress (:data:`~mmolre.train.state.PROGRESS_KEYS`: epoch, best epoch and
-criterion, bad epochs, early stop, history) and the sha256 of every file it names and of the progress itself.
+criterion, bad epochs, early stop, history) and the sha256 of every file it names and of the progress itself. The
+run's identity (what the sidecar must match) is defined in :mod:`mmolre.train.identity`.
 
 Loading and resuming check the sidecar before anything is loaded: types, a progress that the loop can have written
 (``1 <= epoch <=`` its recorded ``epochs``, one history row per epoch numbered 1..epoch with numeric values, the best
@@ -12,12 +13,10 @@ an interrupted write leaves the previous checkpoint intact."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -29,14 +28,13 @@ from mmolre.data.dataset import MultimodalDataset
 from mmolre.files import atomic_write, file_sha256
 from mmolre.models.base import adopt_weight_type, model_device
 from mmolre.train.config import TrainConfig
+from mmolre.train.identity import data_fingerprint, is_number, mismatched_keys, model_signature, stored_identity
 from mmolre.train.state import PROGRESS_KEYS, RunState
 
 SIDECAR = "checkpoint.json"
 CHECKPOINT_FORMAT = 3
 """Format 3 saves the schedule and scaler state beside the optimiser's and records the sha256 of the progress and
 of every file the sidecar names; sidecars of other formats are refused."""
-RESUME_FREE_KEYS = ("epochs", "device", "num_threads", "verbose")
-"""TrainConfig fields that may differ between a checkpoint and the run resuming it."""
 
 
 class CheckpointError(ValueError):
@@ -45,33 +43,6 @@ class CheckpointError(ValueError):
 
 _EPOCH_FILE = re.compile(r"(last|best)-e\d{4}\.safetensors|train-state-e\d{4}\.pt")
 """The names of the per-epoch files :func:`save_checkpoint` writes (the only files it ever removes)."""
-
-
-def data_fingerprint(dataset: MultimodalDataset) -> dict[str, object]:
-    """Name, split sizes, feature widths and a sha256 of the train labels."""
-    train = dataset.splits["train"]
-    digest = hashlib.sha256()
-    for values in train.labels().values():
-        digest.update(values.numpy().tobytes())
-    return {
-        "name": dataset.name,
-        "sizes": dataset.sizes(),
-        "dims": dataset.dims,
-        "train_labels_sha256": digest.hexdigest(),
-    }
-
-
-def model_signature(model: nn.Module) -> dict[str, object]:
-    """Model name and config (when the model exposes ``name`` / ``config``) and a hash of its parameter shapes."""
-    shapes = [f"{name}:{tuple(value.shape)}" for name, value in model.state_dict().items()]
-    config = getattr(model, "config", None)
-    if dataclasses.is_dataclass(config):
-        config = dataclasses.asdict(config)
-    return {
-        "model": getattr(model, "name", type(model).__name__),
-        "model_config": json.loads(json.dumps(config, default=str)),
-        "state_sha256": hashlib.sha256("\n".join(shapes).encode()).hexdigest(),
-    }
 
 
 def _save_json(path: Path, payload: dict[str, object]) -> None:
@@ -101,11 +72,6 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 """Sidecar fields that loading and resuming rely on, with their JSON types."""
 _FILE_KEYS = ("last_weights", "best_weights", "train_state")
-
-
-def is_number(value: object) -> bool:
-    """Whether a JSON value is a number (an int or float, not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _progress_sha256(sidecar: dict[str, object]) -> str:
@@ -208,29 +174,6 @@ def checkpoint_folder(root: Path) -> Path:
     except OSError as error:
         raise CheckpointError(f"{root}: cannot create the checkpoint folder ({error.strerror})") from None
     return root
-
-
-def expected_identity(
-    model: nn.Module, dataset: MultimodalDataset, config: TrainConfig, seed: int
-) -> dict[str, object]:
-    train_config = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE_KEYS}
-    return {**model_signature(model), "train_config": train_config, "seed": seed, "data": data_fingerprint(dataset)}
-
-
-def mismatched_keys(found: Mapping[str, object], expected: Mapping[str, object]) -> list[str]:
-    """Keys of ``expected`` whose JSON form differs from the value stored in ``found`` (a sidecar or run record)."""
-    return [key for key, value in json.loads(json.dumps(expected, default=str)).items() if found.get(key) != value]
-
-
-def stored_identity(stored: Mapping[str, object], expected: Mapping[str, object]) -> dict[str, object]:
-    """The values ``stored`` (a sidecar or run record) holds under ``expected``'s identity keys, its ``train_config``
-    (when a dict) without the resume-free fields and with a field it lacks (added to the code after it was written)
-    at its default value, so that :func:`mismatched_keys` compares it with a run's identity."""
-    found = {key: stored.get(key) for key in expected}
-    if isinstance(found.get("train_config"), dict):
-        recorded = {**TrainConfig().to_dict(), **found["train_config"]}  # type: ignore[dict-item]
-        found["train_config"] = {k: v for k, v in recorded.items() if k not in RESUME_FREE_KEYS}
-    return found
 
 
 def check_identity(sidecar: dict[str, object], expected: dict[str, object], where: Path) -> None:

@@ -35,7 +35,6 @@ from mmolre.modalities import drop_modalities
 from mmolre.models.base import AffectModel, to_model
 from mmolre.progress import tracked
 from mmolre.train.callbacks import Callback, Checkpointing, EarlyStopping, EpochHook, EpochHookFunction, Selection
-from mmolre.train.checkpoints import expected_identity, model_signature
 from mmolre.train.config import TrainConfig, set_seed
 from mmolre.train.distributed import Distributed
 from mmolre.train.evaluation import (
@@ -50,6 +49,7 @@ from mmolre.train.evaluation import (
     task_weights,
     weighted_loss,
 )
+from mmolre.train.identity import expected_identity, model_signature
 from mmolre.train.optim import Precision, build_optimizer
 from mmolre.train.state import RunState
 

@@ -28,9 +28,9 @@ from torch import nn
 
 from mmolre.data.dataset import MultimodalDataset
 from mmolre.files import atomic_write, file_sha256
-from mmolre.train.checkpoints import expected_identity, is_number, mismatched_keys, stored_identity
 from mmolre.train.config import TrainConfig
 from mmolre.train.evaluation import model_tasks, split_metrics
+from mmolre.train.identity import expected_identity, is_number, mismatched_keys, stored_identity
 from mmolre.train.loop import TrainResult
 
 RECORD_FORMAT = 1
