@@ -9,7 +9,6 @@ predictions of a record are checked when notebook 04 restores it.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,8 +30,7 @@ METRICS = ("acc2_non0", "mae", "corr", "emo_wa")
 def _fixed_identity(arm: Arm, seed: int) -> dict[str, object]:
     """The part of a run's identity its parameter file fixes (see :func:`mmolre.train.records.record_identity`)."""
     train_config = resumable_train_config(arm.train_config.to_dict())
-    identity = {"model": arm.model, "model_config": arm.model_config.to_dict(), "train_config": train_config}
-    return json.loads(json.dumps({**identity, "seed": seed}, default=str))
+    return {"model": arm.model, "model_config": arm.model_config.to_dict(), "train_config": train_config, "seed": seed}
 
 
 def _matching(read: Callable[[Path], dict], path: Path, expected: dict[str, object], what: str) -> dict | str:
@@ -84,10 +82,11 @@ def run_status(
     rows = []
     for arm in arms:
         groups = task_groups(arm.model, tasks)
+        epochs = arm.train_config.epochs
         for seed in seeds:
+            fixed = _fixed_identity(arm, seed)
             for group in groups:
                 name = run_name(arm.label, group, seed)
-                epochs, fixed = arm.train_config.epochs, _fixed_identity(arm, seed)
                 row: dict[str, object] = {"model": arm.label, "seed": seed, "tasks": "+".join(group)}
                 record = records / f"{name}.json"
                 if record.exists() or record.is_symlink():
