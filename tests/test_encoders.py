@@ -165,3 +165,13 @@ def test_damaged_cache_entry_is_recomputed_with_a_warning(cache: Path) -> None:
     np.save(entry, edited)  # same shape and dtype, other contents
     with pytest.warns(UserWarning, match="recorded sha256"):
         np.testing.assert_array_equal(text_encoder.text_features(texts, "finetune", max_tokens=8).values, first.values)
+
+
+def test_descriptions_say_how_much_of_a_fine_tuned_encoder_trains() -> None:
+    from mmolre.data.registry import text_description
+
+    assert text_encoder.describe_text("finetune", "mpnet", 6).endswith("6 lower layers frozen")
+    assert text_encoder.describe_text("finetune", "mpnet", 0).endswith("every layer trained")
+    options = {"text_kind": "finetune", "encoder": "mpnet", "freeze_layers": 0}
+    assert text_description(options) == "mpnet fine-tuned (every layer trained)"
+    assert text_description({**options, "freeze_layers": 3}) == "mpnet fine-tuned (3 lower layers frozen)"

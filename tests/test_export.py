@@ -95,7 +95,7 @@ def test_export_writes_weights_config_and_card(text_export) -> None:
     card = (folder / CARD).read_text()
     for heading in ("## Data", "## Features", "## Results", "## Limits"):
         assert heading in card
-    assert f"{run.test_metrics['mae']:.4f}" in card and "lower 5 layers frozen" in card
+    assert f"{run.test_metrics['mae']:.4f}" in card and "5 lower layers frozen" in card
 
 
 def test_reloaded_model_predicts_raw_text_as_trained(text_export) -> None:

@@ -30,6 +30,11 @@ ALIASES = {"minilm": ENCODER_NAME, "mpnet": MPNET_NAME}
 """Short names accepted wherever an encoder is named (``dataset_options: {encoder: mpnet}``)."""
 
 
+def frozen_layers_phrase(freeze_layers: int) -> str:
+    """How much of a fine-tuned encoder trains, in words: ``k lower layers frozen``, or ``every layer trained``."""
+    return f"{freeze_layers} lower layers frozen" if freeze_layers else "every layer trained"
+
+
 @dataclass(frozen=True)
 class Part:
     """One piece of a split zip, shipped as ``path`` inside the installed package ``package``."""

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from mmolre.data.dataset import MultimodalDataset
+from mmolre.data.encoders import frozen_layers_phrase
 from mmolre.data.iemocap import load_iemocap
 from mmolre.data.mmsa import load_mmsa
 from mmolre.data.mosei import load_mosei
@@ -202,7 +203,7 @@ def text_description(options: Mapping[str, object], label: str | None = None) ->
         return f"{encoder} ({label})"
     kind = str(options.get("text_kind", "sentence"))
     if kind == "finetune":
-        return f"{encoder} fine-tuned ({options.get('freeze_layers', 0)} lower layers frozen)"
+        return f"{encoder} fine-tuned ({frozen_layers_phrase(int(options.get('freeze_layers', 0) or 0))})"
     return f"{encoder} {'token states' if kind == 'tokens' else 'sentence vectors'}, frozen"
 
 

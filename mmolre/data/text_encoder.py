@@ -35,6 +35,7 @@ from mmolre.data.encoders import (
     MPNET_NAME,
     canonical,
     checkpoint_dir,
+    frozen_layers_phrase,
     load_pretrained,
     offline_transformers,
 )
@@ -237,5 +238,5 @@ def describe_text(kind: str, encoder: str = ENCODER_NAME, freeze_layers: int = 0
     encoder = canonical(encoder)
     name = encoder if encoder in (ENCODER_NAME, MPNET_NAME) else f"the encoder at {encoder}"
     if kind == "finetune":
-        return f"{name} fine-tuned end-to-end inside the model, lower {freeze_layers} layers frozen"
+        return f"{name} fine-tuned end-to-end inside the model, {frozen_layers_phrase(freeze_layers)}"
     return f"frozen {name} {'sentence vectors' if kind == 'sentence' else 'token states'}"

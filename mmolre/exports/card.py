@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mmolre.data.dataset import MultimodalDataset
-from mmolre.data.encoders import ENCODER_NAME
+from mmolre.data.encoders import ENCODER_NAME, frozen_layers_phrase
 from mmolre.exports.config import export_config
 from mmolre.tasks import TASK_SPECS, in_task_order
 
@@ -26,7 +26,7 @@ def _inputs(config: Mapping[str, object]) -> list[str]:
         if modality == "text" and text is not None:
             details = [] if text["kind"] == "sentence" else [f"at most {text['max_tokens']} tokens"]
             if text["kind"] == "finetune":
-                details.append(f"lower {text['freeze_layers']} layers frozen")
+                details.append(frozen_layers_phrase(int(text["freeze_layers"])))
             if text["lowercase"]:
                 details.append("lower-cased first")
             how = f" ({', '.join(details)})" if details else ""
